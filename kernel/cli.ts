@@ -1,0 +1,40 @@
+/**
+ * `medicosam` command line. Each subcommand lives in `cli/<name>.ts` and exports
+ * `run(args): Promise<number>` (the exit code), so that a subcommand loads only what it needs.
+ */
+const subcommands: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
+  segment: { summary: "segment an image from points, a box or a mask", load: () => import("./cli/segment.js") },
+  embed: { summary: "compute and save an image embedding", load: () => import("./cli/embed.js") },
+  demo: { summary: "run the main job on the shipped sample and model", load: () => import("./cli/demo.js") },
+};
+
+/** Subcommands contributed by other parts of the package register here (install, info, ...). */
+export function usage(): string {
+  const lines = Object.entries(subcommands).map(([name, s]) => `  ${name.padEnd(10)} ${s.summary}`);
+  return `usage: medicosam <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun \`medicosam <command> --help\` for the options of one command.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const sub = subcommands[name];
+  if (!sub) {
+    console.error(`medicosam: unknown command '${name}'.\n\n${usage()}`);
+    return 2;
+  }
+  const mod = await sub.load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`medicosam: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
