@@ -1,0 +1,113 @@
+/**
+ * SAM's image preprocessing, top to bottom as in spec sam-inference.md section 3 (steps 3-6):
+ * resize the uint8 RGB image so its longest side is `imageSize` (Pillow BILINEAR), normalise
+ * `(x - mean) / std` per channel in float32, zero-pad right and bottom AFTER normalising (so the
+ * padding is exactly 0, not -mean/std), NCHW `[1, 3, S, S]`.
+ *
+ * The reference (segment-anything `SamPredictor.set_image` + `Sam.preprocess`) subtracts and
+ * divides float32 tensors whose mean/std buffers are float32 copies of the constants below, so
+ * each value is `f32(f32(x - f32(mean)) / f32(std))`. Because x is a uint8, that is a 256-entry
+ * table per channel, built once per (mean, std); the per-pixel work is a lookup and a store.
+ */
+import type { RgbImage8, Size2D } from "../io/image.js";
+import { longestSideSize, resizeRgb8 } from "./resize.js";
+
+export const SAM_IMAGE_SIZE = 1024;
+export const SAM_PIXEL_MEAN: readonly [number, number, number] = [123.675, 116.28, 103.53];
+export const SAM_PIXEL_STD: readonly [number, number, number] = [58.395, 57.12, 57.375];
+
+export interface PreprocessOptions {
+  /** Side of the square encoder input (1024 for SAM ViT-B). */
+  readonly imageSize?: number;
+  readonly pixelMean?: readonly number[];
+  readonly pixelStd?: readonly number[];
+  /**
+   * A buffer of 3*S*S floats to write into instead of allocating 12 MiB per slice (volumes
+   * preprocess hundreds of slices). It is fully overwritten, padding included.
+   */
+  readonly out?: Float32Array;
+}
+
+export interface Preprocessed {
+  /** `[1, 3, S, S]` float32, NCHW. */
+  readonly tensor: Float32Array;
+  /** (H, W) of the image handed in: the decoder's `orig_im_size`. */
+  readonly originalSize: Size2D;
+  /** (H, W) after the longest-side resize: the valid region of the tensor. */
+  readonly resizedSize: Size2D;
+}
+
+const lutCache = new Map<string, Float32Array>();
+
+/** `lut[c * 256 + v]` = normalised value of byte v in channel c, float32 as the reference. */
+function normalisationTable(mean: readonly number[], std: readonly number[]): Float32Array {
+  const key = `${mean.join(",")}/${std.join(",")}`;
+  let lut = lutCache.get(key);
+  if (!lut) {
+    lut = new Float32Array(3 * 256);
+    for (let c = 0; c < 3; c++) {
+      const m = Math.fround(mean[c]!);
+      const s = Math.fround(std[c]!);
+      // Float64 then round is exact float32 subtraction/division (double has > 2*24+2 bits).
+      for (let v = 0; v < 256; v++) lut[c * 256 + v] = Math.fround(Math.fround(v - m) / s);
+    }
+    if (lutCache.size > 16) lutCache.clear();
+    lutCache.set(key, lut);
+  }
+  return lut;
+}
+
+function checkTriple(values: readonly number[], name: string, positive: boolean): void {
+  if (values.length !== 3 || !values.every((v) => Number.isFinite(v) && (!positive || v > 0))) {
+    throw new Error(
+      `preprocess: ${name} must be 3 finite numbers${positive ? " > 0" : ""} (R, G, B), got [${values.join(", ")}].`,
+    );
+  }
+}
+
+/** Resize, normalise, pad and lay out one RGB image for the SAM encoder. */
+export function preprocess(rgb: RgbImage8, opts: PreprocessOptions = {}): Preprocessed {
+  const size = opts.imageSize ?? SAM_IMAGE_SIZE;
+  const mean = opts.pixelMean ?? SAM_PIXEL_MEAN;
+  const std = opts.pixelStd ?? SAM_PIXEL_STD;
+  if (!(Number.isInteger(size) && size > 0)) {
+    throw new Error(`preprocess: imageSize must be a positive integer, got ${size}.`);
+  }
+  checkTriple(mean, "pixelMean", false);
+  checkTriple(std, "pixelStd", true);
+  if (rgb.data.length !== rgb.width * rgb.height * 3) {
+    throw new Error(
+      `preprocess: RGB buffer holds ${rgb.data.length} bytes but ${rgb.height}x${rgb.width}x3 needs ${rgb.width * rgb.height * 3}.`,
+    );
+  }
+
+  const originalSize: Size2D = { height: rgb.height, width: rgb.width };
+  const resizedSize = longestSideSize(rgb.height, rgb.width, size);
+  const resized = resizeRgb8(rgb, resizedSize);
+
+  const plane = size * size;
+  let tensor = opts.out;
+  if (tensor) {
+    if (tensor.length !== 3 * plane) {
+      throw new Error(`preprocess: out buffer holds ${tensor.length} floats but [1, 3, ${size}, ${size}] needs ${3 * plane}.`);
+    }
+  } else {
+    tensor = new Float32Array(3 * plane);
+  }
+
+  const lut = normalisationTable(mean, std);
+  const { height: h, width: w } = resizedSize;
+  const src = resized.data;
+  for (let c = 0; c < 3; c++) {
+    const base = c * plane;
+    const off = c * 256;
+    for (let y = 0; y < h; y++) {
+      const row = base + y * size;
+      let s = y * w * 3 + c;
+      for (let x = 0; x < w; x++, s += 3) tensor[row + x] = lut[off + src[s]!]!;
+      if (w < size) tensor.fill(0, row + w, row + size);
+    }
+    if (h < size) tensor.fill(0, base + h * size, base + plane);
+  }
+  return { tensor, originalSize, resizedSize };
+}
