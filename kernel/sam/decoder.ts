@@ -1,0 +1,95 @@
+/**
+ * The prompt encoder + mask decoder session. It runs on the calling thread: one call takes
+ * tens of milliseconds, and keeping it here avoids shipping the 4 MiB embedding to a worker
+ * on every click.
+ */
+import * as ort from "onnxruntime-node";
+import type { Size2D } from "../io/image.js";
+import { checkDecoder } from "./onnx-contract.js";
+import type { PromptTensors } from "./prompt-encoding.js";
+import { EMBEDDING_LENGTH } from "./embedding.js";
+
+export const LOW_RES_SIDE = 256;
+const LOW_RES_LENGTH = LOW_RES_SIDE * LOW_RES_SIDE;
+
+/**
+ * Session options measured on a 2-core machine (shared/spec/performance.md): the memory
+ * pattern planner made decoder calls 77-117 ms when alternating with the encoder, 40 ms
+ * without it.
+ */
+export const DECODER_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  enableMemPattern: false,
+  graphOptimizationLevel: "all",
+};
+
+export interface DecoderOutput {
+  /** Number of mask tokens returned (C). */
+  readonly numMasks: number;
+  /** [C, H, W] logits at the original size. */
+  readonly masks: Float32Array;
+  /** [C] predicted IoU. */
+  readonly ious: Float32Array;
+  /** [C, 256, 256] logits in the padded low-res frame. */
+  readonly lowRes: Float32Array;
+}
+
+export class SamDecoder {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    /** 4 or 1 when the model declares it; otherwise learnt from the first run. */
+    public numMasks: 1 | 4 | undefined,
+    readonly path: string,
+  ) {}
+
+  static async load(path: string, options: ort.InferenceSession.SessionOptions = {}): Promise<SamDecoder> {
+    const session = await ort.InferenceSession.create(path, { ...DECODER_SESSION_OPTIONS, ...options });
+    try {
+      const numMasks = checkDecoder(path, session.inputMetadata, session.outputMetadata);
+      return new SamDecoder(session, numMasks, path);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+  }
+
+  /**
+   * @param maskInput 256*256 logits, or undefined for no mask prompt (zeros, has_mask_input 0).
+   */
+  async run(embedding: Float32Array, prompt: PromptTensors, maskInput: Float32Array | undefined, originalSize: Size2D): Promise<DecoderOutput> {
+    if (embedding.length !== EMBEDDING_LENGTH) {
+      throw new Error(`embedding has ${embedding.length} values; expected ${EMBEDDING_LENGTH} (256x64x64).`);
+    }
+    const feeds: Record<string, ort.Tensor> = {
+      image_embeddings: new ort.Tensor("float32", embedding, [1, 256, 64, 64]),
+      point_coords: new ort.Tensor("float32", prompt.coords, [1, prompt.count, 2]),
+      point_labels: new ort.Tensor("float32", prompt.labels, [1, prompt.count]),
+      mask_input: new ort.Tensor("float32", maskInput ?? new Float32Array(LOW_RES_LENGTH), [1, 1, LOW_RES_SIDE, LOW_RES_SIDE]),
+      has_mask_input: new ort.Tensor("float32", new Float32Array([maskInput ? 1 : 0]), [1]),
+      orig_im_size: new ort.Tensor("float32", new Float32Array([originalSize.height, originalSize.width]), [2]),
+    };
+    const out = await this.session.run(feeds);
+    const masks = out["masks"]!;
+    const ious = out["iou_predictions"]!;
+    const lowRes = out["low_res_masks"]!;
+    const c = ious.dims[1] ?? 0;
+    const { height, width } = originalSize;
+    if (c !== 1 && c !== 4) throw new Error(`${this.path}: decoder returned ${c} masks; expected 1 or 4.`);
+    if (masks.dims.join() !== [1, c, height, width].join()) {
+      throw new Error(`${this.path}: 'masks' has shape [${masks.dims.join(",")}]; expected [1,${c},${height},${width}].`);
+    }
+    if (lowRes.dims.join() !== [1, c, LOW_RES_SIDE, LOW_RES_SIDE].join()) {
+      throw new Error(`${this.path}: 'low_res_masks' has shape [${lowRes.dims.join(",")}]; expected [1,${c},256,256].`);
+    }
+    this.numMasks ??= c;
+    return {
+      numMasks: c,
+      masks: masks.data as Float32Array,
+      ious: ious.data as Float32Array,
+      lowRes: lowRes.data as Float32Array,
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

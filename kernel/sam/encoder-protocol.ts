@@ -1,0 +1,34 @@
+/** Messages between the main thread and the encoder worker (kernel/sam/encoder-worker.ts). */
+import type { Size2D } from "../io/image.js";
+
+export interface EncoderSettings {
+  readonly imageSize: number;
+  readonly pixelMean: readonly [number, number, number];
+  readonly pixelStd: readonly [number, number, number];
+}
+
+export type ToWorker =
+  | { readonly type: "load"; readonly path: string; readonly sessionOptions: Record<string, unknown> }
+  | {
+      readonly type: "embed";
+      readonly id: number;
+      /** HWC uint8 RGB, transferred. */
+      readonly rgb: Uint8Array;
+      readonly width: number;
+      readonly height: number;
+      readonly settings: EncoderSettings;
+    };
+
+export type FromWorker =
+  | { readonly type: "loaded"; readonly input: string; readonly output: string }
+  | { readonly type: "load-error"; readonly message: string }
+  | {
+      readonly type: "embedded";
+      readonly id: number;
+      readonly data: Float32Array;
+      readonly resizedSize: Size2D;
+      /** Milliseconds spent preprocessing and in session.run, for benchmarks and progress. */
+      readonly preprocessMs: number;
+      readonly encoderMs: number;
+    }
+  | { readonly type: "embed-error"; readonly id: number; readonly message: string };

@@ -1,0 +1,112 @@
+/**
+ * Finding a model's files: a folder with `encoder.onnx`, `decoder.onnx` and `model.json`,
+ * or two explicit paths. Checksums in model.json are verified, so that a truncated
+ * download or a stale export is caught before it produces wrong masks.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import type { ModelManifest } from "./manifest.js";
+
+export type ModelSource = string | { readonly encoder: string; readonly decoder: string };
+
+export interface ResolvedModel {
+  readonly manifest: ModelManifest;
+  readonly encoderPath: string;
+  readonly decoderPath: string;
+  /** Folder of model.json, when the model came as a folder. */
+  readonly folder?: string;
+}
+
+export class ModelFilesError extends Error {
+  override name = "ModelFilesError";
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+function parseManifest(path: string): ModelManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ModelFilesError(`${path}: not valid JSON (${(err as Error).message}).`);
+  }
+  const m = raw as Partial<ModelManifest>;
+  const problems: string[] = [];
+  if (typeof m.name !== "string" || !m.name) problems.push("'name' (a string) is missing");
+  if (typeof m.source !== "string") problems.push("'source' (a string) is missing");
+  if (!m.encoder || typeof m.encoder.file !== "string") problems.push("'encoder.file' is missing");
+  if (!m.decoder || typeof m.decoder.file !== "string") problems.push("'decoder.file' is missing");
+  if (m.decoder?.numMasks !== undefined && m.decoder.numMasks !== 1 && m.decoder.numMasks !== 4) {
+    problems.push("'decoder.numMasks' must be 1 or 4");
+  }
+  if (problems.length) {
+    throw new ModelFilesError(`${path}: ${problems.join("; ")}. See models/analytic/model.json for a complete example.`);
+  }
+  return m as ModelManifest;
+}
+
+function requireFile(path: string, what: string): void {
+  if (!existsSync(path)) throw new ModelFilesError(`${what} not found: ${path}`);
+  if (!statSync(path).isFile()) throw new ModelFilesError(`${what} is not a file: ${path}`);
+}
+
+/**
+ * Resolves a folder (with model.json) or two explicit ONNX paths. Without a manifest the
+ * model is named after its folder and uses the default preprocessing.
+ */
+export async function resolveModel(source: ModelSource, options: { verifyChecksums?: boolean } = {}): Promise<ResolvedModel> {
+  const verify = options.verifyChecksums ?? true;
+  if (typeof source !== "string") {
+    const encoderPath = resolve(source.encoder);
+    const decoderPath = resolve(source.decoder);
+    requireFile(encoderPath, "encoder");
+    requireFile(decoderPath, "decoder");
+    const manifest: ModelManifest = {
+      name: basename(dirname(encoderPath)) || "custom",
+      source: `explicit files ${encoderPath} and ${decoderPath}`,
+      encoder: { file: encoderPath },
+      decoder: { file: decoderPath },
+    };
+    return { manifest, encoderPath, decoderPath };
+  }
+  const folder = resolve(source);
+  if (!existsSync(folder)) throw new ModelFilesError(`model folder not found: ${folder}`);
+  if (!statSync(folder).isDirectory()) {
+    throw new ModelFilesError(
+      `${folder} is a file; pass a model folder (encoder.onnx, decoder.onnx, model.json) or both files explicitly.`,
+    );
+  }
+  const manifestPath = join(folder, "model.json");
+  if (!existsSync(manifestPath)) {
+    throw new ModelFilesError(
+      `${folder} has no model.json. A model folder holds encoder.onnx, decoder.onnx and model.json ` +
+        "(written by models/export); or pass the encoder and decoder files explicitly.",
+    );
+  }
+  const manifest = parseManifest(manifestPath);
+  const encoderPath = resolve(folder, manifest.encoder.file);
+  const decoderPath = resolve(folder, manifest.decoder.file);
+  requireFile(encoderPath, `encoder (model.json encoder.file)`);
+  requireFile(decoderPath, `decoder (model.json decoder.file)`);
+  if (verify) {
+    for (const [entry, path] of [
+      [manifest.encoder, encoderPath],
+      [manifest.decoder, decoderPath],
+    ] as const) {
+      if (!entry.sha256) continue;
+      const actual = await sha256File(path);
+      if (actual !== entry.sha256.toLowerCase()) {
+        throw new ModelFilesError(
+          `${path}: sha256 ${actual} does not match model.json (${entry.sha256}). The file is corrupt or was ` +
+            "re-exported without updating model.json; export the model again.",
+        );
+      }
+    }
+  }
+  return { manifest, encoderPath, decoderPath, folder };
+}

@@ -1,0 +1,192 @@
+/**
+ * A loaded SAM-family model: encoder (worker thread) + decoder (this thread) + embedding
+ * cache. The notebook-facing core: embed() once per image, segment() per prompt.
+ */
+import { createHash } from "node:crypto";
+import { statSync } from "node:fs";
+import type { InferenceSession } from "onnxruntime-node";
+import type { Image2D } from "../io/image.js";
+import { toRgb8 } from "../intensity/normalize.js";
+import { DEFAULT_INTENSITY, type IntensitySpec } from "../intensity/spec.js";
+import { SamDecoder } from "./decoder.js";
+import type { Embedding } from "./embedding.js";
+import { EmbeddingCache } from "./embedding-cache.js";
+import type { EncoderSettings } from "./encoder-protocol.js";
+import { ENCODER_SESSION_OPTIONS, EncoderWorker } from "./encoder.js";
+import type { ModelManifest } from "./manifest.js";
+import { maskInputFor } from "./mask-prompt.js";
+import { SAM_IMAGE_SIZE, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
+import { resolveModel, type ModelSource } from "./model-files.js";
+import type { Prompt } from "./prompt.js";
+import { encodePrompt, PromptError } from "./prompt-encoding.js";
+import type { SegmentResult } from "./segment-result.js";
+import { chooseToken, wantsMultimask, type MultimaskMode } from "./select.js";
+
+export { SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
+
+export interface LoadOptions {
+  /** Default intensity mode for embed(); else model.json's, else `minmax` (micro_sam >= 1.7). */
+  readonly intensity?: IntensitySpec;
+  /** Check model.json's sha256 of both files (default true). */
+  readonly verifyChecksums?: boolean;
+  /** Byte budget of the in-memory embedding cache. */
+  readonly cacheBytes?: number;
+  readonly encoderSessionOptions?: InferenceSession.SessionOptions;
+  readonly decoderSessionOptions?: InferenceSession.SessionOptions;
+}
+
+export interface EmbedOptions {
+  readonly intensity?: IntensitySpec;
+}
+
+export interface SegmentOptions {
+  /** `auto` = micro_sam's rule (multimask only for a single positive point); `on`; `off`. */
+  readonly multimask?: MultimaskMode;
+}
+
+/** Timings of the last calls, in milliseconds, for progress displays and benchmarks. */
+export interface Timings {
+  preprocessMs?: number;
+  encoderMs?: number;
+  decoderMs?: number;
+}
+
+export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<SamModel> {
+  const files = await resolveModel(source, { verifyChecksums: options.verifyChecksums ?? true });
+  const encoder = new EncoderWorker(files.encoderPath, { ...ENCODER_SESSION_OPTIONS, ...options.encoderSessionOptions });
+  let decoder: SamDecoder | undefined;
+  try {
+    // Both sessions load now, so a wrongly exported model fails here, not at the first click.
+    [decoder] = await Promise.all([SamDecoder.load(files.decoderPath, options.decoderSessionOptions), encoder.load()]);
+  } catch (err) {
+    await encoder.dispose();
+    await decoder?.release();
+    throw err;
+  }
+  const declared = files.manifest.decoder.numMasks;
+  if (declared !== undefined && decoder.numMasks !== undefined && declared !== decoder.numMasks) {
+    await encoder.dispose();
+    await decoder.release();
+    throw new Error(
+      `${files.decoderPath}: model.json says numMasks ${declared} but the decoder returns ${decoder.numMasks}; fix model.json.`,
+    );
+  }
+  return new SamModel(files.manifest, files.encoderPath, files.decoderPath, encoder, decoder, options);
+}
+
+export class SamModel {
+  readonly cache: EmbeddingCache;
+  readonly timings: Timings = {};
+  private readonly settings: EncoderSettings;
+  private readonly defaultIntensity: IntensitySpec;
+  /** What makes two loads of "the same" model interchangeable for the cache. */
+  private readonly identity: string;
+
+  constructor(
+    readonly manifest: ModelManifest,
+    readonly encoderPath: string,
+    readonly decoderPath: string,
+    private readonly encoder: EncoderWorker,
+    private readonly decoder: SamDecoder,
+    options: LoadOptions,
+  ) {
+    const pre = manifest.preprocessing ?? {};
+    this.settings = {
+      imageSize: pre.imageSize ?? SAM_IMAGE_SIZE,
+      pixelMean: pre.pixelMean ?? SAM_PIXEL_MEAN,
+      pixelStd: pre.pixelStd ?? SAM_PIXEL_STD,
+    };
+    this.defaultIntensity = options.intensity ?? pre.intensity ?? DEFAULT_INTENSITY;
+    this.cache = new EmbeddingCache(options.cacheBytes);
+    const st = statSync(encoderPath);
+    this.identity = manifest.encoder.sha256 ?? `${encoderPath}:${st.size}:${st.mtimeMs}`;
+  }
+
+  get name(): string {
+    return this.manifest.name;
+  }
+
+  /** The line to show next to results (e.g. "demo model ... not MedicoSAM"), if any. */
+  get notice(): string | undefined {
+    return this.manifest.notice;
+  }
+
+  /** Number of mask tokens the decoder returns (4 or 1; undefined until known). */
+  get numMasks(): 1 | 4 | undefined {
+    return this.decoder.numMasks;
+  }
+
+  /**
+   * Image -> embedding. Intensity normalization happens here (it decides the pixels the
+   * cache key covers); resize, normalize, pad and the encoder run in the worker.
+   */
+  async embed(image: Image2D, options: EmbedOptions = {}): Promise<Embedding> {
+    const intensity = options.intensity ?? this.defaultIntensity;
+    const rgb = toRgb8(image, intensity);
+    const hash = createHash("sha256");
+    hash.update(`${this.identity}|${JSON.stringify(this.settings)}|${rgb.width}x${rgb.height}|`);
+    hash.update(rgb.data);
+    const key = hash.digest("hex");
+    return this.cache.getOrCompute(key, async () => {
+      const out = await this.encoder.embed(rgb, this.settings);
+      this.timings.preprocessMs = out.preprocessMs;
+      this.timings.encoderMs = out.encoderMs;
+      return {
+        data: out.data,
+        originalSize: { height: rgb.height, width: rgb.width },
+        resizedSize: out.resizedSize,
+        modelName: this.manifest.name,
+        key,
+      };
+    });
+  }
+
+  /** Prompt -> mask at the original size, with the logits to feed back for a correction. */
+  async segment(embedding: Embedding, prompt: Prompt, options: SegmentOptions = {}): Promise<SegmentResult> {
+    if (embedding.modelName !== this.manifest.name) {
+      throw new PromptError(
+        `this embedding was computed by model '${embedding.modelName}', not '${this.manifest.name}'; embed the image with this model.`,
+      );
+    }
+    const mode = options.multimask ?? "auto";
+    if (mode === "on" && this.decoder.numMasks === 1) {
+      throw new PromptError(
+        `${this.decoderPath} returns a single mask, so multimask 'on' is impossible; export the decoder with ` +
+          "return_single_mask=False, or use multimask 'auto'/'off'.",
+      );
+    }
+    const original = embedding.originalSize;
+    const tensors = encodePrompt(prompt, original, embedding.resizedSize);
+    const maskInput = prompt.mask ? maskInputFor(prompt.mask, original) : undefined;
+    const t0 = performance.now();
+    const out = await this.decoder.run(embedding.data, tensors, maskInput, original);
+    const token = chooseToken(out.ious, wantsMultimask(prompt, mode));
+    const n = original.height * original.width;
+    const logits = out.masks.slice(token * n, (token + 1) * n);
+    const mask = new Uint8Array(n);
+    for (let i = 0; i < n; i++) mask[i] = logits[i]! > 0 ? 1 : 0;
+    const lowN = 256 * 256;
+    const result: SegmentResult = {
+      width: original.width,
+      height: original.height,
+      mask,
+      logits,
+      iou: out.ious[token]!,
+      token,
+      ious: Array.from(out.ious),
+      lowResLogits: out.lowRes.slice(token * lowN, (token + 1) * lowN),
+    };
+    this.timings.decoderMs = performance.now() - t0;
+    return result;
+  }
+
+  /** Interrupts a running encoder; its pending embed() calls reject. */
+  cancel(): Promise<void> {
+    return this.encoder.cancel();
+  }
+
+  async dispose(): Promise<void> {
+    this.cache.clear();
+    await Promise.all([this.encoder.dispose(), this.decoder.release()]);
+  }
+}
