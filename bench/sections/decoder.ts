@@ -1,0 +1,86 @@
+/**
+ * Decoder + postprocessing per click through the engine's segment(), on a 512x512 image: what
+ * the user waits for between a click and the mask. It uses a synthetic embedding (the decoder's
+ * cost does not depend on its values) so that this section needs no encoder run; the encoder
+ * section measures clicks right after an encoding, which is where memory planning bites.
+ */
+import type { Embedding } from "../../kernel/sam/embedding.js";
+import { loadModel } from "../../kernel/sam/model.js";
+import type { Prompt } from "../../kernel/sam/prompt.js";
+import { defaultBenchModelDir } from "../../models/bench/generate.js";
+import { gaussian, rng } from "../../models/bench/random.js";
+import { summarize } from "../stats.js";
+import type { SectionConfig, SectionResult } from "../types.js";
+
+export const DECODER_TARGET_MS = 25;
+
+/**
+ * An interaction as a user makes it: a first click, corrective clicks (some negative), with the
+ * previous logits fed back, and box prompts. Deterministic for a seed.
+ */
+export function clickSequence(count: number, size: number, seed = 3): { prompt: Prompt; kind: string }[] {
+  const next = rng(seed);
+  const at = () => Math.floor(next() * size);
+  const out: { prompt: Prompt; kind: string }[] = [];
+  for (let i = 0; out.length < count; i++) {
+    const points = [{ x: at(), y: at(), positive: true }];
+    out.push({ prompt: { points }, kind: "1 point" });
+    points.push({ x: at(), y: at(), positive: false }, { x: at(), y: at(), positive: true });
+    out.push({ prompt: { points: [...points] }, kind: "3 points" });
+    const x0 = at();
+    const y0 = at();
+    out.push({ prompt: { box: { x0, y0, x1: Math.min(size - 1, x0 + 80), y1: Math.min(size - 1, y0 + 60) } }, kind: "box" });
+  }
+  return out.slice(0, count);
+}
+
+export function syntheticEmbedding(modelName: string, size = 512): Embedding {
+  return {
+    data: gaussian(rng(5), 256 * 64 * 64),
+    originalSize: { height: size, width: size },
+    resizedSize: { height: 1024, width: 1024 },
+    modelName,
+    key: "bench-synthetic",
+  };
+}
+
+export async function run(config: SectionConfig): Promise<SectionResult> {
+  const runs = config.runs ?? (config.quick ? 15 : 60);
+  const model = await loadModel(config.modelDir ?? defaultBenchModelDir(), {
+    verifyChecksums: false,
+    ...(config.encoderSessionOptions ? { encoderSessionOptions: config.encoderSessionOptions } : {}),
+    ...(config.decoderSessionOptions ? { decoderSessionOptions: config.decoderSessionOptions } : {}),
+  });
+  try {
+    const emb = syntheticEmbedding(model.manifest.name);
+    const clicks = clickSequence(runs + 5, 512);
+    const byKind = new Map<string, number[]>();
+    const all: number[] = [];
+    let previous: Float32Array | undefined;
+    for (let i = 0; i < clicks.length; i++) {
+      const { prompt, kind } = clicks[i]!;
+      // Corrective clicks carry the previous low-res logits, as an interactive session does.
+      const withMask: Prompt = kind === "3 points" && previous ? { ...prompt, mask: { kind: "logits", logits: previous } } : prompt;
+      const t0 = performance.now();
+      const res = await model.segment(emb, withMask);
+      const ms = performance.now() - t0;
+      if (res.mask.length !== 512 * 512 || !Number.isFinite(res.iou)) {
+        throw new Error(`decoder returned a ${res.width}x${res.height} mask with iou ${res.iou}; expected 512x512 and a finite score`);
+      }
+      previous = res.lowResLogits;
+      if (i < 5) continue; // warm-up
+      all.push(ms);
+      const k = kind === "3 points" ? "3 points + mask" : kind;
+      byKind.set(k, [...(byKind.get(k) ?? []), ms]);
+    }
+    return {
+      section: "decoder",
+      metrics: [
+        { name: "segment() per click, 512x512, all prompts", unit: "ms", summary: summarize(all), target: { max: DECODER_TARGET_MS, text: `p50 < ${DECODER_TARGET_MS} ms` } },
+        ...[...byKind].map(([k, v]) => ({ name: `segment() ${k}`, unit: "ms", summary: summarize(v) })),
+      ],
+    };
+  } finally {
+    await model.dispose();
+  }
+}

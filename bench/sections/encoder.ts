@@ -1,0 +1,113 @@
+/**
+ * The encoder per image through the engine's embed() (preprocessing + encoder in the worker
+ * thread), with the process's peak memory during encoding and the cost of the clicks that follow
+ * an encoding. Also used, with other session options, for the options matrix: one child process
+ * per variant, so that peaks and allocator state never leak from one variant into the next.
+ */
+import { loadModel } from "../../kernel/sam/model.js";
+import { defaultBenchModelDir } from "../../models/bench/generate.js";
+import { grayImage8, variant } from "../images.js";
+import { MiB, peakRssBytes, resetPeakRss, rssBytes, sampleRss } from "../memory.js";
+import { summarize } from "../stats.js";
+import type { Metric, SectionConfig, SectionResult } from "../types.js";
+import { clickSequence, DECODER_TARGET_MS } from "./decoder.js";
+
+export const PEAK_RSS_TARGET_MB = 1536;
+const CLICKS_AFTER_ENCODE = 5;
+
+function checkEmbedding(data: Float32Array): void {
+  if (data.length !== 256 * 64 * 64) throw new Error(`embedding has ${data.length} values; expected 256*64*64`);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) throw new Error(`embedding value ${i} is ${data[i]}: the benchmark model overflowed; regenerate it (models/bench/generate.ts --force)`);
+  }
+}
+
+export async function run(config: SectionConfig): Promise<SectionResult> {
+  const runs = config.runs ?? (config.quick ? 2 : 3);
+  const rssStart = rssBytes();
+  const t0 = performance.now();
+  const model = await loadModel(config.modelDir ?? defaultBenchModelDir(), {
+    ...(config.encoderSessionOptions ? { encoderSessionOptions: config.encoderSessionOptions } : {}),
+    ...(config.decoderSessionOptions ? { decoderSessionOptions: config.decoderSessionOptions } : {}),
+  });
+  const loadS = (performance.now() - t0) / 1000;
+  const rssLoaded = rssBytes();
+  try {
+    const image = grayImage8();
+    const clicks = clickSequence(CLICKS_AFTER_ENCODE, 512, 9);
+
+    // Warm-up: the first run of a session is about twice as slow (allocation, kernel choice).
+    const warm = await model.embed(variant(image, 0));
+    checkEmbedding(warm.data);
+    for (const c of clicks) await model.segment(warm, c.prompt);
+    const rssWarm = rssBytes();
+
+    const peakReset = resetPeakRss();
+    const wall: number[] = [];
+    const session: number[] = [];
+    const workerPre: number[] = [];
+    const after: number[] = [];
+    let sampledPeak = 0;
+    for (let i = 1; i <= runs; i++) {
+      const t1 = performance.now();
+      const { result: emb, maxSampled } = await sampleRss(() => model.embed(variant(image, i)));
+      wall.push(performance.now() - t1);
+      sampledPeak = Math.max(sampledPeak, maxSampled);
+      checkEmbedding(emb.data);
+      session.push(model.timings.encoderMs ?? NaN);
+      workerPre.push(model.timings.preprocessMs ?? NaN);
+      for (const c of clicks) {
+        const t2 = performance.now();
+        await model.segment(emb, c.prompt);
+        after.push(performance.now() - t2);
+      }
+    }
+    const peak = peakRssBytes();
+    const encMedian = summarize(session).median;
+    const wallMedian = summarize(wall).median;
+    const label = config.label ? ` [${config.label}]` : "";
+    const metrics: Metric[] = [
+      { name: `model load (both sessions, checksums)${label}`, unit: "s", value: loadS },
+      { name: `embed() per 512x512 image, wall${label}`, unit: "ms", summary: summarize(wall) },
+      { name: `  of which encoder session.run${label}`, unit: "ms", summary: summarize(session) },
+      { name: `  of which preprocess in worker${label}`, unit: "ms", summary: summarize(workerPre) },
+      {
+        name: `embed() outside session.run / session.run${label}`,
+        unit: "%",
+        value: ((wallMedian - encMedian) / encMedian) * 100,
+        target: { max: 5, text: "< 5 %" },
+        note: "intensity, hashing, transfer, preprocess",
+      },
+      { name: `segment() right after an encoding${label}`, unit: "ms", summary: summarize(after), target: { max: DECODER_TARGET_MS, text: `p50 < ${DECODER_TARGET_MS} ms` } },
+      { name: `RSS after load${label}`, unit: "MB", value: rssLoaded / MiB },
+      {
+        name: `peak RSS during encoding${label}`,
+        unit: "MB",
+        value: (peakReset && peak !== undefined ? peak : sampledPeak) / MiB,
+        target: { max: PEAK_RSS_TARGET_MB, text: `< ${PEAK_RSS_TARGET_MB} MB` },
+        note: peakReset ? "kernel VmHWM, worker thread included" : "sampled every 25 ms, worker thread included",
+      },
+    ];
+    return {
+      section: "encoder",
+      metrics,
+      details: {
+        label: config.label,
+        encoderSessionOptions: config.encoderSessionOptions,
+        decoderSessionOptions: config.decoderSessionOptions,
+        rssStartMB: rssStart / MiB,
+        rssLoadedMB: rssLoaded / MiB,
+        rssAfterWarmupMB: rssWarm / MiB,
+        sampledPeakMB: sampledPeak / MiB,
+        kernelPeakMB: peak === undefined ? undefined : peak / MiB,
+        peakCounterReset: peakReset,
+        wallMs: wall,
+        sessionRunMs: session,
+        workerPreprocessMs: workerPre,
+        clicksAfterEncodeMs: after,
+      },
+    };
+  } finally {
+    await model.dispose();
+  }
+}
