@@ -6,6 +6,9 @@ const subcommands: Record<string, { summary: string; load: () => Promise<{ run(a
   segment: { summary: "segment an image from points, a box or a mask", load: () => import("./cli/segment.js") },
   embed: { summary: "compute and save an image embedding", load: () => import("./cli/embed.js") },
   demo: { summary: "run the main job on the shipped sample and model", load: () => import("./cli/demo.js") },
+  info: { summary: "describe a NIfTI or DICOM volume: dims, spacing, affine, orientation, values", load: () => import("./cli/info.js") },
+  install: { summary: "install the Jupyter kernel \"MedicoSAM (TypeScript)\" and its widgets", load: () => import("./cli/install.js") },
+  uninstall: { summary: "remove the Jupyter kernel and its widgets", load: () => import("./cli/uninstall.js") },
 };
 
 /** Subcommands contributed by other parts of the package register here (install, info, ...). */
