@@ -55,7 +55,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { image, labels } = makeSample();
   const dir = new URL(".", import.meta.url);
   const raw = { width: SAMPLE_WIDTH, height: SAMPLE_HEIGHT, channels: 1 as const };
-  await sharp(image, { raw }).png().toFile(fileURLToPath(new URL("phantom-slice.png", dir)));
-  await sharp(labels, { raw }).png().toFile(fileURLToPath(new URL("phantom-slice-labels.png", dir)));
+  await sharp(image, { raw }).toColourspace("b-w").png().toFile(fileURLToPath(new URL("phantom-slice.png", dir)));
+  await sharp(labels, { raw }).toColourspace("b-w").png().toFile(fileURLToPath(new URL("phantom-slice-labels.png", dir)));
   console.log("wrote data/phantom-slice.png and data/phantom-slice-labels.png");
 }

@@ -8,5 +8,5 @@ export async function writeMaskPng(path: string, mask: Uint8Array, width: number
   }
   const gray = new Uint8Array(mask.length);
   for (let i = 0; i < mask.length; i++) gray[i] = mask[i] ? 255 : 0;
-  await sharp(gray, { raw: { width, height, channels: 1 } }).png().toFile(path);
+  await sharp(gray, { raw: { width, height, channels: 1 } }).toColourspace("b-w").png().toFile(path);
 }

@@ -1,0 +1,128 @@
+/**
+ * `medicosam segment`: one prompt on one image, from the shell. Writes the files a script
+ * (or the next correction) needs: mask.png, low_res_logits.f32 (what --mask-input reads),
+ * result.json.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseIntensity } from "../intensity/parse.js";
+import { readImage } from "../io/read-image.js";
+import { writeMaskPng } from "../io/mask-png.js";
+import { fromLittleEndian, loadEmbedding, toLittleEndian } from "../sam/embedding-file.js";
+import type { Prompt } from "../sam/prompt.js";
+import type { MultimaskMode } from "../sam/select.js";
+import { MODEL_USAGE, modelOptions, openModel, parse, parseBox, parsePoint, runCommand, UsageError } from "./args.js";
+
+export const USAGE = `usage: medicosam segment (--model DIR | --encoder F --decoder F) IMAGE [prompt] --out DIR
+
+Segments IMAGE (PNG, JPEG, TIFF) from a prompt and writes DIR/mask.png (0/255),
+DIR/low_res_logits.f32 (256x256 float32 little-endian: feed it back with --mask-input)
+and DIR/result.json (every predicted IoU, the chosen token, original and resized sizes).
+
+model:
+${MODEL_USAGE}
+prompt (at least one of):
+  --point x,y,label      a click; x = column, y = row in image pixels; label 1 = foreground,
+                         0 = background; repeat for more points
+  --box x0,y0,x1,y1      a box in image pixels
+  --mask-input FILE      low_res_logits.f32 of an earlier call (iterative correction)
+options:
+  --multimask MODE       auto (micro_sam's rule: multimask for a single positive point only),
+                         on, off (default auto)
+  --intensity MODE       none | minmax (default; micro_sam >= 1.7) | minmax-legacy | percentile[:LO,HI]
+                         | window:LEVEL,WIDTH | a CT preset such as ct-abdomen
+  --page N               TIFF page (default 0)
+  --embedding DIR        reuse an embedding written by \`medicosam embed\` (skips the encoder)
+  --out DIR              output folder (created)`;
+
+const MULTIMASK: readonly MultimaskMode[] = ["auto", "on", "off"];
+
+export async function run(args: string[]): Promise<number> {
+  return runCommand(USAGE, async () => {
+    const { values, positionals } = parse(args, {
+      ...modelOptions,
+      image: { type: "string" },
+      point: { type: "string", multiple: true },
+      box: { type: "string" },
+      "mask-input": { type: "string" },
+      multimask: { type: "string", default: "auto" },
+      intensity: { type: "string" },
+      page: { type: "string" },
+      embedding: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const imagePath = values.image ?? positionals[0];
+    if (!imagePath) throw new UsageError("no IMAGE given.");
+    if (positionals.length > (values.image ? 0 : 1)) throw new UsageError(`unexpected argument(s): ${positionals.slice(1).join(" ")}`);
+    if (!values.out) throw new UsageError("--out DIR is required.");
+    const multimask = values.multimask as MultimaskMode;
+    if (!MULTIMASK.includes(multimask)) throw new UsageError(`--multimask must be one of ${MULTIMASK.join(", ")}.`);
+    const page = values.page === undefined ? 0 : Number(values.page);
+    if (!Number.isInteger(page) || page < 0) throw new UsageError(`--page must be a whole number >= 0, not '${values.page}'.`);
+
+    const points = (values.point ?? []).map(parsePoint);
+    const box = values.box ? parseBox(values.box) : undefined;
+    let mask: Prompt["mask"];
+    if (values["mask-input"]) {
+      const bytes = readFileSync(values["mask-input"]);
+      if (bytes.byteLength !== 256 * 256 * 4) {
+        throw new UsageError(
+          `--mask-input ${values["mask-input"]} has ${bytes.byteLength} bytes; expected 262144 (256x256 float32, as written to low_res_logits.f32).`,
+        );
+      }
+      mask = { kind: "logits", logits: fromLittleEndian(bytes) };
+    }
+    if (points.length === 0 && !box && !mask) throw new UsageError("no prompt: give --point, --box or --mask-input.");
+    const prompt: Prompt = { points, ...(box ? { box } : {}), ...(mask ? { mask } : {}) };
+    const intensity = values.intensity ? parseIntensity(values.intensity) : undefined;
+
+    const image = await readImage(imagePath, { page });
+    const model = await openModel(values, intensity ? { intensity } : {});
+    try {
+      if (model.notice) console.error(`note: ${model.notice}`);
+      let embedding;
+      if (values.embedding) {
+        embedding = loadEmbedding(values.embedding);
+        if (embedding.originalSize.width !== image.width || embedding.originalSize.height !== image.height) {
+          throw new Error(
+            `--embedding ${values.embedding} is of a ${embedding.originalSize.width}x${embedding.originalSize.height} image; ` +
+              `${imagePath} is ${image.width}x${image.height}.`,
+          );
+        }
+      } else {
+        embedding = await model.embed(image);
+      }
+      const result = await model.segment(embedding, prompt, { multimask });
+      const out = resolve(values.out);
+      mkdirSync(out, { recursive: true });
+      await writeMaskPng(join(out, "mask.png"), result.mask, result.width, result.height);
+      writeFileSync(join(out, "low_res_logits.f32"), toLittleEndian(result.lowResLogits));
+      let area = 0;
+      for (const v of result.mask) area += v;
+      const report = {
+        model: model.name,
+        ...(model.notice ? { notice: model.notice } : {}),
+        image: resolve(imagePath),
+        originalSize: embedding.originalSize,
+        resizedSize: embedding.resizedSize,
+        prompt: { points, ...(box ? { box } : {}), maskInput: values["mask-input"] ?? null },
+        multimask,
+        token: result.token,
+        iou: result.iou,
+        ious: result.ious,
+        maskArea: area,
+        files: { mask: "mask.png", lowResLogits: "low_res_logits.f32" },
+      };
+      writeFileSync(join(out, "result.json"), JSON.stringify(report, null, 2) + "\n");
+      console.log(`mask: ${area} pixels, token ${result.token}, predicted IoU ${result.iou.toFixed(3)} -> ${out}`);
+      return 0;
+    } finally {
+      await model.dispose();
+    }
+  });
+}

@@ -1,0 +1,19 @@
+/**
+ * The public API that notebook cells and scripts import. Everything else is internal and may
+ * move; what is exported here is what the README and the tutorials promise.
+ */
+export type { Image2D, RgbImage8, Size2D, PixelArray } from "./io/image.js";
+export { readImage, imageFromArray } from "./io/read-image.js";
+export { writeMaskPng } from "./io/mask-png.js";
+export type { IntensitySpec } from "./intensity/spec.js";
+export { DEFAULT_INTENSITY } from "./intensity/spec.js";
+export { toRgb8 } from "./intensity/normalize.js";
+export { parseIntensity } from "./intensity/parse.js";
+export type { Point, Box, Prompt, MaskPrompt } from "./sam/prompt.js";
+export type { Embedding } from "./sam/embedding.js";
+export type { SegmentResult } from "./sam/segment-result.js";
+export type { ModelManifest } from "./sam/manifest.js";
+export type { MultimaskMode } from "./sam/select.js";
+export { loadModel, SamModel, type LoadOptions, type EmbedOptions, type SegmentOptions } from "./sam/model.js";
+export { saveEmbedding, loadEmbedding } from "./sam/embedding-file.js";
+export { drawOverlay } from "./display/overlay.js";

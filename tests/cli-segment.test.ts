@@ -1,0 +1,121 @@
+/**
+ * `medicosam segment` / `embed` as a user runs them: the compiled CLI in a child process
+ * (npm test builds dist/ first), on the shipped sample PNG with the analytic test model.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { readImage } from "../kernel/io/read-image.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const CLI = "bin/medicosam.js";
+let out: string;
+
+function medicosam(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function readMask(path: string): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const png = await readImage(path);
+  expect(png.channels).toBe(1); // a gray PNG, not RGB
+  return { data: png.data as Uint8Array, width: png.width, height: png.height };
+}
+
+beforeAll(() => {
+  if (!existsSync("dist/kernel/cli.js")) throw new Error("dist/ is missing: run `npm run build` (npm test does it).");
+  out = mkdtempSync(join(tmpdir(), "medicosam-cli-"));
+});
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe("medicosam segment", () => {
+  it("writes mask.png, low_res_logits.f32 and result.json for a click", async () => {
+    const dir = join(out, "click");
+    const r = medicosam("segment", "--model", "models/analytic", "data/phantom-slice.png", "--point", "140,150,1", "--out", dir);
+    expect(r.stderr).toMatch(/not MedicoSAM/); // the test model says what it is
+    expect(r.code).toBe(0);
+    const mask = await readMask(join(dir, "mask.png"));
+    expect([mask.width, mask.height]).toEqual([384, 320]);
+    let area = 0;
+    let sx = 0;
+    let sy = 0;
+    for (let i = 0; i < mask.data.length; i++) {
+      expect([0, 255]).toContain(mask.data[i]);
+      if (mask.data[i]) {
+        area++;
+        sx += i % mask.width;
+        sy += Math.floor(i / mask.width);
+      }
+    }
+    expect(Math.abs(sx / area - 140)).toBeLessThanOrEqual(1);
+    expect(Math.abs(sy / area - 150)).toBeLessThanOrEqual(1);
+    expect(statSync(join(dir, "low_res_logits.f32")).size).toBe(256 * 256 * 4);
+    const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8"));
+    expect(result.ious).toHaveLength(4);
+    expect(result.token).toBe(2);
+    expect(result.originalSize).toEqual({ width: 384, height: 320 });
+    expect(result.resizedSize).toEqual({ width: 1024, height: 853 });
+    expect(result.maskArea).toBe(area);
+  });
+
+  it("reads its own low_res_logits.f32 back with --mask-input", async () => {
+    const first = join(out, "click");
+    const dir = join(out, "again");
+    const r = medicosam(
+      "segment", "--model", "models/analytic", "data/phantom-slice.png",
+      "--mask-input", join(first, "low_res_logits.f32"), "--out", dir,
+    );
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(dir, "low_res_logits.f32"))).toEqual(readFileSync(join(first, "low_res_logits.f32")));
+    expect((await readMask(join(dir, "mask.png"))).data).toEqual((await readMask(join(first, "mask.png"))).data);
+  });
+
+  it("bounds the mask by --box and reuses an embedding from `medicosam embed`", async () => {
+    const emb = join(out, "emb");
+    const e = medicosam("embed", "--model", "models/analytic", "data/phantom-slice.png", "--out", emb);
+    expect(e.code).toBe(0);
+    expect(statSync(join(emb, "embedding.f32")).size).toBe(256 * 64 * 64 * 4);
+    const dir = join(out, "box");
+    const r = medicosam(
+      "segment", "--model", "models/analytic", "data/phantom-slice.png", "--embedding", emb,
+      "--box", "214,148,310,204", "--point", "262,176,1", "--out", dir,
+    );
+    expect(r.code).toBe(0);
+    const mask = await readMask(join(dir, "mask.png"));
+    for (let i = 0; i < mask.data.length; i++) {
+      if (!mask.data[i]) continue;
+      const x = i % mask.width;
+      const y = Math.floor(i / mask.width);
+      expect(x >= 213 && x <= 311 && y >= 147 && y <= 205).toBe(true);
+    }
+  });
+
+  it.each([
+    [["--model", "models/analytic", "data/phantom-slice.png", "--point", "1,2", "--out", "x"], /x,y,label/],
+    [["--model", "models/analytic", "data/phantom-slice.png", "--point", "1,2,7", "--out", "x"], /must be 1 \(foreground\) or 0/],
+    [["--model", "models/analytic", "data/phantom-slice.png", "--out", "x"], /no prompt/],
+    [["--model", "models/analytic", "data/phantom-slice.png", "--point", "1,2,1"], /--out DIR is required/],
+    [["--model", "models/analytic", "data/phantom-slice.png", "--box", "1,2,3", "--out", "x"], /x0,y0,x1,y1/],
+    [["--model", "models/analytic", "data/phantom-slice.png", "--point", "1,2,1", "--multimask", "maybe", "--out", "x"], /auto, on, off/],
+    [["data/phantom-slice.png", "--point", "1,2,1", "--out", "x"], /no model/],
+    [["--model", "models/analytic", "data/phantom-slice.png", "--frobnicate", "--out", "x"], /Unknown option/],
+  ])("bad arguments %j: usage and exit 2", (args, message) => {
+    const r = medicosam("segment", ...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/usage: medicosam segment/);
+  });
+
+  it("a point outside the image: a clear error and exit 1", () => {
+    const r = medicosam("segment", "--model", "models/analytic", "data/phantom-slice.png", "--point", "999,10,1", "--out", join(out, "bad"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/outside the 384x320 image/);
+  });
+
+  it("unknown commands list the commands", () => {
+    const r = medicosam("segmnet");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command 'segmnet'[\s\S]*segment/);
+  });
+});
