@@ -45,7 +45,9 @@ export class SamDecoder {
     const session = await ort.InferenceSession.create(path, { ...DECODER_SESSION_OPTIONS, ...options });
     try {
       const numMasks = checkDecoder(path, session.inputMetadata, session.outputMetadata);
-      return new SamDecoder(session, numMasks, path);
+      const decoder = new SamDecoder(session, numMasks, path);
+      await decoder.warmUp();
+      return decoder;
     } catch (err) {
       await session.release();
       throw err;
@@ -87,6 +89,16 @@ export class SamDecoder {
       ious: ious.data as Float32Array,
       lowRes: lowRes.data as Float32Array,
     };
+  }
+
+  /**
+   * onnxruntime's first run of a session is several times slower than the next ones; paying
+   * it at load time keeps the user's first click as fast as the others. It also tells the
+   * number of masks of decoders whose output shapes are symbolic.
+   */
+  private async warmUp(): Promise<void> {
+    const prompt = { coords: new Float32Array([512, 512, 0, 0]), labels: new Float32Array([1, -1]), count: 2 };
+    await this.run(new Float32Array(EMBEDDING_LENGTH), prompt, undefined, { height: 64, width: 64 });
   }
 
   async release(): Promise<void> {
