@@ -9,8 +9,6 @@ const subcommands: Record<string, { summary: string; load: () => Promise<{ run(a
   install: { summary: "install the Jupyter kernel \"MedicoSAM (TypeScript)\" and its widgets", load: () => import("./cli/install.js") },
   uninstall: { summary: "remove the Jupyter kernel and its widgets", load: () => import("./cli/uninstall.js") },
   info: { summary: "describe a NIfTI or DICOM volume: dims, spacing, affine, orientation, values", load: () => import("./cli/info.js") },
-  install: { summary: "install the Jupyter kernel \"MedicoSAM (TypeScript)\" and its widgets", load: () => import("./cli/install.js") },
-  uninstall: { summary: "remove the Jupyter kernel and its widgets", load: () => import("./cli/uninstall.js") },
 };
 
 /** Subcommands contributed by other parts of the package register here (install, info, ...). */
