@@ -6,7 +6,8 @@
  *   output channel in float32: `x -= min; x /= (max + 1e-7); x *= 255; astype(uint8)`.
  *   numpy does this in float32 with the scalars cast to float32, so here every step is
  *   `Math.fround`-ed: `f32(f32(f32(x - min) / f32(range + f32(1e-7))) * 255)`, truncated.
- *   Applied to uint8 too (a uint8 0..255 image can lose 1 on some values: that is the reference).
+ *   Applied to uint8 too: a full-range 0..255 image comes back unchanged, but the epsilon shows
+ *   on tiny ranges (uint8 {0, 1} becomes {0, 254}); that is the reference.
  *   The zero channel added to 2-channel input normalises to 0.
  * - `minmax-legacy` (micro_sam < 1.7, the paper's runs): uint8 passes unchanged; otherwise ONE
  *   min/max over all kept channels, `f32(f32(x) - f32(min)) / max`, no epsilon, x255, truncated.
