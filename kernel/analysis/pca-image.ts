@@ -1,0 +1,136 @@
+/**
+ * PCA projections as pictures at the image's own size: the first three components as R, G, B
+ * (the MedicoSAM paper's comparison of SAM, MedSAM and MedicoSAM embeddings), or each component
+ * on its own.
+ *
+ * Intensity scaling: by default each component maps its minimum to 0 and maximum to 255 over ALL
+ * the projections shown together ("shared"), so equal colours mean equal PC values across the
+ * panels; "each" scales every panel on its own, which shows more contrast but makes panels
+ * incomparable. Optional percentile limits stretch the contrast; values beyond them are clamped,
+ * which is why the default is the full range (nothing clipped unless asked for).
+ */
+import type { RgbImage8 } from "../io/image.js";
+import { percentileOfSorted } from "../intensity/percentile.js";
+import { applyColormap, type ColormapName } from "./colormap.js";
+import type { TokenProjection } from "./pca.js";
+import { upsampleTokens, type Upsampling } from "./tokens.js";
+
+export interface PcaImageOptions {
+  /** How tokens become pixels (default "nearest": the token blocks as the encoder sees them). */
+  readonly upsampling?: Upsampling;
+  /** One intensity scale for all panels (default) or one per panel. */
+  readonly range?: "shared" | "each";
+  /** Lower and upper percentile mapped to 0 and 255 (default [0, 100]: min and max). */
+  readonly percentiles?: readonly [number, number];
+}
+
+export interface ComponentRange {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** The value range of component `i` over the given projections, at the given percentiles. */
+export function componentRange(
+  projections: readonly TokenProjection[],
+  component: number,
+  percentiles: readonly [number, number] = [0, 100],
+): ComponentRange {
+  const [pl, ph] = percentiles;
+  if (!(pl >= 0 && ph <= 100 && pl < ph)) {
+    throw new Error(`percentiles must satisfy 0 <= low < high <= 100, got [${pl}, ${ph}].`);
+  }
+  let total = 0;
+  for (const p of projections) {
+    if (component >= p.componentCount) {
+      throw new Error(`component ${component} requested but the projection has only ${p.componentCount}.`);
+    }
+    total += p.grid.rows * p.grid.cols;
+  }
+  if (pl === 0 && ph === 100) {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const p of projections) {
+      const cells = p.grid.rows * p.grid.cols;
+      for (let t = 0; t < cells; t++) {
+        const v = p.values[component * cells + t]!;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    return { lo, hi };
+  }
+  const all = new Float64Array(total);
+  let o = 0;
+  for (const p of projections) {
+    const cells = p.grid.rows * p.grid.cols;
+    all.set(p.values.subarray(component * cells, (component + 1) * cells), o);
+    o += cells;
+  }
+  all.sort();
+  return { lo: percentileOfSorted(all, pl), hi: percentileOfSorted(all, ph) };
+}
+
+function ranges(projections: readonly TokenProjection[], count: number, options: PcaImageOptions): ComponentRange[][] {
+  const mode = options.range ?? "shared";
+  if (mode !== "shared" && mode !== "each") throw new Error(`range must be 'shared' or 'each', got '${String(mode)}'.`);
+  const perComponent = (ps: readonly TokenProjection[]) =>
+    Array.from({ length: count }, (_, i) => componentRange(ps, i, options.percentiles));
+  if (mode === "shared") {
+    const shared = perComponent(projections);
+    return projections.map(() => shared);
+  }
+  return projections.map((p) => perComponent([p]));
+}
+
+function toByte(v: number, r: ComponentRange): number {
+  const span = r.hi - r.lo;
+  if (!(span > 0)) return 0;
+  return Math.round(Math.min(1, Math.max(0, (v - r.lo) / span)) * 255);
+}
+
+function componentPlane(p: TokenProjection, i: number): Float32Array {
+  const cells = p.grid.rows * p.grid.cols;
+  return p.values.subarray(i * cells, (i + 1) * cells);
+}
+
+/** Components 1-3 as R, G, B at each embedded image's original size. */
+export function pcaRgbImages(projections: readonly TokenProjection[], options: PcaImageOptions = {}): RgbImage8[] {
+  for (const p of projections) {
+    if (p.componentCount < 3) {
+      throw new Error(`an RGB picture needs 3 components, the projection has ${p.componentCount}; fit with components >= 3.`);
+    }
+  }
+  const all = ranges(projections, 3, options);
+  return projections.map((p, idx) => {
+    const r = all[idx]!;
+    const planes = [0, 1, 2].map((i) => upsampleTokens(componentPlane(p, i), p.grid, p.embedding, options.upsampling).data);
+    const { width, height } = p.embedding.originalSize;
+    const data = new Uint8Array(width * height * 3);
+    for (let j = 0; j < width * height; j++) {
+      data[3 * j] = toByte(planes[0]![j]!, r[0]!);
+      data[3 * j + 1] = toByte(planes[1]![j]!, r[1]!);
+      data[3 * j + 2] = toByte(planes[2]![j]!, r[2]!);
+    }
+    return { width, height, data };
+  });
+}
+
+/**
+ * Component `i` of each projection as a picture, through a colour map (default gray). The scale
+ * follows `options.range` like the RGB pictures.
+ */
+export function componentImages(
+  projections: readonly TokenProjection[],
+  component: number,
+  options: PcaImageOptions & { readonly colormap?: ColormapName } = {},
+): RgbImage8[] {
+  const mode = options.range ?? "shared";
+  if (mode !== "shared" && mode !== "each") throw new Error(`range must be 'shared' or 'each', got '${String(mode)}'.`);
+  const shared = mode === "shared" ? componentRange(projections, component, options.percentiles) : undefined;
+  return projections.map((p) => {
+    const r = shared ?? componentRange([p], component, options.percentiles);
+    const plane = upsampleTokens(componentPlane(p, component), p.grid, p.embedding, options.upsampling).data;
+    const { width, height } = p.embedding.originalSize;
+    return { width, height, data: applyColormap(plane, r.lo, r.hi, options.colormap ?? "gray") };
+  });
+}

@@ -1,0 +1,175 @@
+/**
+ * PCA of image embeddings: each of the 64x64 tokens is a 256-channel sample. Fit once on one or
+ * many embeddings (slices of a volume, or the same image through several models) and project
+ * every embedding on that shared basis, so that colours mean the same thing side by side.
+ *
+ * Fitting = streaming covariance (covariance.ts) + the k leading eigenvectors of the 256x256
+ * matrix (eigen-top.ts). Stacks larger than `maxFitTokens` are fitted on a seeded uniform sample
+ * of their tokens (a 256x256 covariance is well determined by tens of thousands of samples) and
+ * then every token is projected.
+ *
+ * Sign convention: an eigenvector's sign is arbitrary, so each component is flipped to make its
+ * largest-magnitude loading positive (scikit-learn's `svd_flip` rule on the loadings). Pictures
+ * then keep their colours when the same data is refitted, reordered or resampled.
+ */
+import { EMBEDDING_CHANNELS, EMBEDDING_SIDE, type Embedding } from "../sam/embedding.js";
+import { CovarianceAccumulator } from "./covariance.js";
+import { topEigenpairs } from "./eigen-top.js";
+import { SeededRandom } from "./rng.js";
+import { tokenGrid, type TokenGrid, type TokenRegion } from "./tokens.js";
+
+export interface PcaOptions {
+  /** Number of components (default 3, one per RGB channel). */
+  readonly components?: number;
+  /** Tokens covering the image (default) or the whole 64x64 grid including padding. */
+  readonly region?: TokenRegion;
+  /** Largest number of tokens the fit uses; more are sampled uniformly (default 32768). */
+  readonly maxFitTokens?: number;
+  /** Seed of the token sample and of the eigensolver's start block (default 0). */
+  readonly seed?: number;
+}
+
+export interface PcaBasis {
+  readonly channels: number;
+  readonly region: TokenRegion;
+  /** Per-channel mean of the fitted tokens. */
+  readonly mean: Float64Array;
+  /** components x channels, row-major, unit rows, sign-fixed (see the module comment). */
+  readonly components: Float64Array;
+  readonly componentCount: number;
+  /** Variance of the fitted tokens along each component (the covariance eigenvalues). */
+  readonly variances: Float64Array;
+  /** Sum of all channel variances (the covariance trace): the denominator of explained variance. */
+  readonly totalVariance: number;
+  /** variances[i] / totalVariance (0 when the tokens do not vary at all). */
+  readonly explainedVarianceRatio: readonly number[];
+  /** Tokens the fit used, and how many were available. */
+  readonly fitTokens: number;
+  readonly availableTokens: number;
+}
+
+/** One embedding's tokens in PC space. */
+export interface TokenProjection {
+  readonly grid: TokenGrid;
+  readonly componentCount: number;
+  /** componentCount planes of grid.rows x grid.cols, row-major (component-major overall). */
+  readonly values: Float32Array;
+  readonly embedding: Embedding;
+}
+
+export const DEFAULT_MAX_FIT_TOKENS = 32768;
+
+function asList(embeddings: Embedding | readonly Embedding[]): readonly Embedding[] {
+  const list = Array.isArray(embeddings) ? (embeddings as readonly Embedding[]) : [embeddings as Embedding];
+  if (list.length === 0) throw new Error("PCA needs at least one embedding.");
+  return list;
+}
+
+/** Fits the basis. Throws when fewer than 2 tokens are available or k is out of range. */
+export function fitPca(embeddings: Embedding | readonly Embedding[], options: PcaOptions = {}): PcaBasis {
+  const list = asList(embeddings);
+  const k = options.components ?? 3;
+  if (!(Number.isInteger(k) && k >= 1 && k <= EMBEDDING_CHANNELS)) {
+    throw new Error(`PCA components must be an integer in 1..${EMBEDDING_CHANNELS}, got ${k}.`);
+  }
+  const region = options.region ?? "image";
+  const maxFit = options.maxFitTokens ?? DEFAULT_MAX_FIT_TOKENS;
+  if (!(Number.isInteger(maxFit) && maxFit >= 2)) throw new Error(`maxFitTokens must be an integer >= 2, got ${maxFit}.`);
+  const random = new SeededRandom(options.seed ?? 0);
+  const grids = list.map((e) => tokenGrid(e, region));
+  const available = grids.reduce((s, g) => s + g.rows * g.cols, 0);
+  const acc = new CovarianceAccumulator(EMBEDDING_CHANNELS);
+  const plane = EMBEDDING_SIDE * EMBEDDING_SIDE;
+
+  // Selection sampling (Knuth's algorithm S): one pass, exactly `want` tokens, each subset of
+  // that size equally likely, visited in order so the pass stays sequential in memory.
+  let want = Math.min(maxFit, available);
+  let remaining = available;
+  for (let e = 0; e < list.length; e++) {
+    const data = list[e]!.data;
+    const g = grids[e]!;
+    for (let r = 0; r < g.rows; r++) {
+      for (let c = 0; c < g.cols; c++) {
+        const take = want === remaining || (want > 0 && random.next() * remaining < want);
+        remaining--;
+        if (!take) continue;
+        want--;
+        acc.add(data, r * EMBEDDING_SIDE + c, plane);
+      }
+    }
+  }
+
+  const { mean, covariance, tokens } = acc.result();
+  const n = EMBEDDING_CHANNELS;
+  let trace = 0;
+  for (let c = 0; c < n; c++) trace += covariance[c * n + c]!;
+  const { values, vectors } = topEigenpairs(covariance, n, k, random);
+  for (let i = 0; i < k; i++) {
+    let best = 0;
+    for (let c = 1; c < n; c++) if (Math.abs(vectors[i * n + c]!) > Math.abs(vectors[i * n + best]!)) best = c;
+    if (vectors[i * n + best]! < 0) for (let c = 0; c < n; c++) vectors[i * n + c] = -vectors[i * n + c]!;
+  }
+  // Rounding can leave a zero eigenvalue at -1e-17; a variance is never negative.
+  const variances = values.map((v) => Math.max(0, v));
+  return {
+    channels: n,
+    region,
+    mean,
+    components: vectors,
+    componentCount: k,
+    variances,
+    totalVariance: trace,
+    explainedVarianceRatio: Array.from(variances, (v) => (trace > 0 ? v / trace : 0)),
+    fitTokens: tokens,
+    availableTokens: available,
+  };
+}
+
+/** Projects an embedding's tokens (of the basis's region) onto the components. */
+export function projectEmbedding(basis: PcaBasis, embedding: Embedding): TokenProjection {
+  const grid = tokenGrid(embedding, basis.region);
+  const k = basis.componentCount;
+  const n = basis.channels;
+  const cells = grid.rows * grid.cols;
+  const side = EMBEDDING_SIDE;
+  const plane = side * side;
+  const data = embedding.data;
+  // Accumulate per component over channels with the token index innermost: the embedding is
+  // channel-major, so every inner loop reads one contiguous channel row.
+  const acc = new Float64Array(k * cells);
+  const bias = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    let s = 0;
+    for (let c = 0; c < n; c++) s += basis.mean[c]! * basis.components[i * n + c]!;
+    bias[i] = s;
+  }
+  for (let c = 0; c < n; c++) {
+    const row = c * plane;
+    for (let i = 0; i < k; i++) {
+      const w = basis.components[i * n + c]!;
+      if (w === 0) continue;
+      const out = i * cells;
+      for (let r = 0; r < grid.rows; r++) {
+        const src = row + r * side;
+        const dst = out + r * grid.cols;
+        for (let col = 0; col < grid.cols; col++) acc[dst + col]! += w * data[src + col]!;
+      }
+    }
+  }
+  const values = new Float32Array(k * cells);
+  for (let i = 0; i < k; i++) {
+    const b = bias[i]!;
+    for (let t = 0; t < cells; t++) values[i * cells + t] = acc[i * cells + t]! - b;
+  }
+  return { grid, componentCount: k, values, embedding };
+}
+
+/** Fit on all the embeddings, then project each: the usual one-call use. */
+export function pcaOfEmbeddings(
+  embeddings: Embedding | readonly Embedding[],
+  options: PcaOptions = {},
+): { basis: PcaBasis; projections: TokenProjection[] } {
+  const list = asList(embeddings);
+  const basis = fitPca(list, options);
+  return { basis, projections: list.map((e) => projectEmbedding(basis, e)) };
+}
