@@ -3,11 +3,12 @@
  * message with exit code 1 for a bad file.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { geometryFromAffine, writeNifti } from "../kernel/io/nifti-write.js";
+import { encodeDicomFile, sliceElements } from "./helpers/dicom-writer.js";
 import { makePhantom } from "./helpers/phantom3d.js";
 
 const dir = mkdtempSync(join(tmpdir(), "nifti-info-"));
@@ -71,6 +72,23 @@ describe("medicosam info", () => {
     const missing = info(join(dir, "nope.nii"));
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/not found/);
+  });
+
+  it("describes a DICOM series folder", () => {
+    const d = join(dir, "series");
+    mkdirSync(d);
+    for (let k = 0; k < 3; k++) {
+      const pixels = Int16Array.from({ length: 12 }, (_, p) => p * 10 - k);
+      const spec = { rows: 3, columns: 4, pixels, signed: true, position: [0, 0, 5 * k], orientation: [1, 0, 0, 0, 1, 0], pixelSpacing: [0.5, 0.6] };
+      writeFileSync(join(d, `${k}.dcm`), encodeDicomFile(sliceElements(spec), "explicit-le"));
+    }
+    const r = info(d);
+    expect(r.err).toBe("");
+    expect(r.out).toMatch(/format\s+DICOM, 3 file\(s\), Explicit VR Little Endian/);
+    expect(r.out).toMatch(/dims\s+4 x 3 x 3/);
+    expect(r.out).toMatch(/spacing\s+0\.6 x 0\.5 x 5 mm/);
+    expect(r.out).toMatch(/orientation\s+LPS/);
+    expect(r.out).toContain("min -2, max 110");
   });
 
   it("usage errors exit with 2", () => {

@@ -9,14 +9,15 @@ import { openVolume } from "../io/volume-open.js";
 import { VIEWS, viewMapping } from "../io/volume-view.js";
 import { volumeStats, type Affine, type Volume, type VolumeStats } from "../io/volume.js";
 
-const USAGE = `usage: medicosam info FILE_OR_FOLDER [--json] [--volume N]
+const USAGE = `usage: medicosam info FILE_OR_FOLDER [--json] [--volume N] [--series N|UID]
 
 Prints what was read from a NIfTI file (.nii, .nii.gz, .hdr/.img) or a DICOM file or series
 folder: format, dims, datatype, spacing, the voxel-to-world affine and its source
 (sform / qform / pixdim / dicom), orientation code, scaling, and min/max/mean of the values.
 
   --json       machine-readable output
-  --volume N   which 3D volume of a 4D file (default 0)`;
+  --volume N   which 3D volume of a 4D file (default 0)
+  --series S   which series of a DICOM folder holding several (index or SeriesInstanceUID)`;
 
 export interface VolumeInfo {
   readonly path: string;
@@ -115,6 +116,7 @@ export async function run(args: string[]): Promise<number> {
   }
   let json = false;
   let volumeIndex = 0;
+  let series: string | number | undefined;
   const paths: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -126,6 +128,13 @@ export async function run(args: string[]): Promise<number> {
         return 2;
       }
       volumeIndex = n;
+    } else if (a === "--series") {
+      const v = args[++i];
+      if (v === undefined) {
+        console.error(`medicosam info: --series needs an index or a SeriesInstanceUID\n\n${USAGE}`);
+        return 2;
+      }
+      series = /^\d+$/.test(v) ? Number(v) : v;
     } else if (a.startsWith("-")) {
       console.error(`medicosam info: unknown option '${a}'\n\n${USAGE}`);
       return 2;
@@ -138,7 +147,7 @@ export async function run(args: string[]): Promise<number> {
   const path = paths[0]!;
   let info: VolumeInfo;
   try {
-    info = describeVolume(path, await openVolume(path, { volumeIndex }));
+    info = describeVolume(path, await openVolume(path, { volumeIndex, ...(series !== undefined ? { series } : {}) }));
   } catch (err) {
     console.error(`medicosam info: ${err instanceof Error ? err.message : String(err)}`);
     return 1;

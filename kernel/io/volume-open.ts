@@ -4,11 +4,12 @@
  * DICOM files often have no extension and ".nii" files are sometimes gzipped.
  */
 import { open, stat } from "node:fs/promises";
+import { readDicom, type ReadDicomOptions } from "./dicom-series.js";
 import { readNifti, type ReadNiftiOptions } from "./nifti-read.js";
 import { sniffNiftiVersion } from "./nifti-header.js";
 import type { Volume } from "./volume.js";
 
-export type OpenVolumeOptions = ReadNiftiOptions;
+export type OpenVolumeOptions = ReadNiftiOptions & ReadDicomOptions;
 
 export type VolumeFormat = "nifti" | "dicom" | "unknown";
 
@@ -35,13 +36,11 @@ export async function sniffVolumeFile(path: string): Promise<VolumeFormat> {
 export async function openVolume(path: string, options: OpenVolumeOptions = {}): Promise<Volume> {
   const st = await stat(path).catch(() => null);
   if (!st) throw new Error(`${path}: file or folder not found`);
-  if (st.isDirectory()) {
-    throw new Error(`${path}: is a folder; DICOM series folders are not supported yet`);
-  }
+  if (st.isDirectory()) return readDicom(path, options);
   if (st.size === 0) throw new Error(`${path}: the file is empty`);
   const format = await sniffVolumeFile(path);
   if (format === "nifti") return readNifti(path, options);
-  if (format === "dicom") throw new Error(`${path}: DICOM is not supported yet`);
+  if (format === "dicom") return readDicom(path, options);
   throw new Error(
     `${path}: neither NIfTI (.nii, .nii.gz, .hdr/.img) nor DICOM (no "DICM" marker at byte 128); ` +
       `medicosam reads volumes in these formats`,
