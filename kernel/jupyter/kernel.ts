@@ -224,6 +224,9 @@ export class Kernel {
     if (storeHistory) this.executionCount++;
     const count = this.executionCount;
     if (!silent) this.publish("execute_input", { code, execution_count: count });
+    // Let busy and execute_input leave before the cell starts: synchronous code blocks the loop
+    // that would send them, and the front end should show the cell as running meanwhile.
+    await this.queues.iopub.drain();
 
     this.currentExecution = ctx;
     this.lastExecution = ctx;
@@ -402,6 +405,9 @@ export class Kernel {
     this.interrupt();
     this.streams.flush();
     await Promise.all(Object.values(this.queues).map((q) => q.drain()));
+    // A resolved send is only queued in ZMQ's I/O thread; give it time to reach the wire before
+    // closing, then linger lets the rest out. Without this the shutdown_reply is sometimes lost.
+    await new Promise((resolve) => setTimeout(resolve, 100));
     await this.heartbeat?.stop();
     for (const socket of [this.shell, this.control, this.stdin, this.iopub]) socket.close();
     this.runner.close();

@@ -40,15 +40,16 @@ async function main(): Promise<void> {
     implementationVersion: version,
     onShutdown: () => {
       log.info("shut down");
-      // Cells may leave timers, servers or workers behind; they must not keep a dead kernel alive.
-      process.exit(0);
+      // Cells may leave timers, servers or workers behind; they must not keep a dead kernel
+      // alive. The delay lets closed sockets linger until their last messages are out.
+      setTimeout(() => process.exit(0), 300);
     },
   });
 
   // interrupt_mode "signal": Jupyter interrupts with SIGINT. Synchronous cell code is stopped by
   // Node itself (tslab runs cells with breakOnSigint); this handles awaited work.
   process.on("SIGINT", () => kernel.interrupt());
-  process.on("SIGTERM", () => void kernel.stop().then(() => process.exit(0)));
+  process.on("SIGTERM", () => void kernel.stop().then(() => setTimeout(() => process.exit(0), 300)));
   process.on("uncaughtException", (err) => kernel.reportBackgroundError("Uncaught exception", err));
   process.on("unhandledRejection", (reason) => kernel.reportBackgroundError("Unhandled promise rejection", reason));
 }

@@ -65,7 +65,7 @@ function referencesToWire(value: unknown): unknown {
   return value;
 }
 
-export class Widget<S extends Record<string, unknown>> implements Displayable {
+export class Widget<S extends object> implements Displayable {
   readonly modelId: string;
   private readonly comm: CommLike;
   private readonly runtime: KernelRuntime;
@@ -80,7 +80,7 @@ export class Widget<S extends Record<string, unknown>> implements Displayable {
     this.runtime = options.runtime ?? kernelRuntime();
     this.decoders = options.decode ?? {};
     this.current = { ...initial, ...identity };
-    const { state, buffer_paths, buffers } = this.wireState(this.current);
+    const { state, buffer_paths, buffers } = this.wireState(this.current as Record<string, unknown>);
     this.comm = this.runtime.comms.open(
       WIDGET_TARGET,
       { state, buffer_paths },
@@ -194,7 +194,7 @@ export class Widget<S extends Record<string, unknown>> implements Displayable {
     const method = msg.data.method;
     if (method === "update") return this.receiveUpdate(msg);
     if (method === "request_state") {
-      const { state, buffer_paths, buffers } = this.wireState(this.current);
+      const { state, buffer_paths, buffers } = this.wireState(this.current as Record<string, unknown>);
       this.comm.send({ method: "update", state, buffer_paths }, { buffers });
       return;
     }
