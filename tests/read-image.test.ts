@@ -228,6 +228,8 @@ describe("TIFF written by a minimal encoder reads back exactly", () => {
     { name: "int16 gray, big-endian", data: ramp(Int16Array, w * h, (i) => -32768 + i * 5000), samples: 1, le: false },
     { name: "int32 gray", data: ramp(Int32Array, w * h, (i) => -2_000_000_000 + i * 300_000_001), samples: 1, le: true },
     { name: "float32 gray", data: ramp(Float32Array, w * h, (i) => Math.fround(-3.75 + i * 1.1)), samples: 1, le: true },
+    { name: "float64 gray (libvips refuses it; the utif2 path)", data: ramp(Float64Array, w * h, (i) => -1e10 + i * 0.1), samples: 1, le: true },
+    { name: "float64 gray, big-endian", data: ramp(Float64Array, w * h, (i) => Math.PI * (i - 5) * 1e-300), samples: 1, le: false },
     { name: "int8 gray", data: ramp(Int8Array, w * h, (i) => -128 + i * 23), samples: 1, le: true },
     { name: "int16 RGB", data: ramp(Int16Array, w * h * 3, (i) => -20000 + i * 1111), samples: 3, le: false },
     { name: "int32 gray, big-endian", data: ramp(Int32Array, w * h, (i) => -7 - i * 100_000_007), samples: 1, le: false },
@@ -334,6 +336,8 @@ save("la.png", Image.fromarray(rng.integers(0, 256, (19, 23, 2), dtype=np.uint8)
 g16 = rng.integers(0, 65536, (19, 23), dtype=np.uint16)
 save("g16.png", Image.fromarray(g16), g16)
 save("f32.tif", Image.fromarray((rng.standard_normal((19, 23)) * 1000).astype(np.float32)))
+save("f32lzw.tif", Image.fromarray((rng.standard_normal((19, 23)) * 1000).astype(np.float32)), compression="tiff_lzw")
+save("rgbdeflate.tif", Image.fromarray(rgb), compression="tiff_adobe_deflate")
 save("i32.tif", Image.fromarray(rng.integers(-2**31, 2**31, (19, 23)).astype(np.int32)))
 save("q420.jpg", Image.fromarray(rgb), quality=70, subsampling=2)
 save("prog.jpg", Image.fromarray(rgb), quality=85, progressive=True)
@@ -384,6 +388,18 @@ describe("errors name the file and the problem", () => {
     const t = tiff([{ width: 64, height: 64, samples: 1, data: new Uint16Array(64 * 64) }]);
     writeFileSync(join(work, "cut.tif"), t.subarray(0, 2000));
     await expect(readImage(join(work, "cut.tif"))).rejects.toThrow(/cut\.tif: the file is truncated or corrupt/);
+    // The same for the utif2 paths (signed samples, float64), whose IFD sits after the pixels
+    // in these files: cut the pixel data short but keep a valid IFD by moving it to the front.
+    for (const data of [new Int16Array(64 * 64), new Float64Array(64 * 64)]) {
+      const whole = tiff([{ width: 64, height: 64, samples: 1, data }]);
+      const ifdAt = whole.readUInt32LE(4);
+      const ifd = whole.subarray(ifdAt, whole.length - 0);
+      // New file: header, IFD (pointing at pixels that would start at the old offset 8), nothing else.
+      const cut = Buffer.concat([whole.subarray(0, 8), ifd]);
+      cut.writeUInt32LE(8, 4);
+      const err = await readImage(cut, { name: "cut-" + data.constructor.name }).catch((e: Error) => e);
+      expect(String(err)).toMatch(new RegExp(`cut-${data.constructor.name}: the file is truncated or corrupt`));
+    }
   });
 
   it("unknown format, empty and missing files", async () => {

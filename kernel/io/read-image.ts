@@ -16,9 +16,9 @@
  * `ignoreIcc` stops it from colour-managing images with an embedded ICC profile (Pillow and
  * imageio do not apply profiles either). EXIF orientation is not applied (nor by the reference).
  *
- * One exception, found by the tests: sharp clips signed 8/16-bit TIFF samples (CT slices are
- * int16) to zero on output, whatever the options. Those pages are decoded with utif2 (pure JS,
- * raw samples, byte order normalised) and interpreted here by BitsPerSample/SampleFormat.
+ * Two exceptions, both found by the tests: sharp clips signed 8/16-bit TIFF samples (CT slices
+ * are int16) to zero on output, whatever the options, and libvips refuses 64-bit float TIFF.
+ * Signed pages, and TIFF files libvips cannot open, go through utif2 (image-tiff-utif.ts).
  *
  * Channels are as stored: gray 1, gray+alpha 2, RGB 3, RGBA 4; palette images are expanded to
  * RGB (RGBA when the palette has transparency), as imageio does. 1/2/4-bit images come out as
@@ -26,7 +26,7 @@
  */
 import { readFile } from "node:fs/promises";
 import sharp, { type ColourspaceEnum, type Metadata, type OutputInfo } from "sharp";
-import UTIF from "utif2";
+import { decodeTiffPage, TiffPageRangeError } from "./image-tiff-utif.js";
 import type { Image2D, PixelArray } from "./image.js";
 
 export interface ReadImageOptions {
@@ -155,6 +155,35 @@ export async function readImage(pathOrBuffer: string | Uint8Array, opts: ReadIma
   if (!(Number.isInteger(page) && page >= 0)) {
     throw new Error(`cannot read image ${src.name}: page must be an integer >= 0, got ${page}.`);
   }
+  if (src.format !== "tiff") return readWithSharp(src, page);
+  try {
+    return await readWithSharp(src, page);
+  } catch (err) {
+    if (err instanceof PageRangeError) throw err;
+    // libvips could not open it: utif2 may (64-bit float); if not, libvips' error stands.
+    try {
+      return readWithUtif(src, page);
+    } catch (second) {
+      // Prefer the more specific diagnosis: a page number or truncation found by the utif2 path.
+      if (second instanceof PageRangeError || /truncated/.test(String(second))) throw second;
+      throw err;
+    }
+  }
+}
+
+class PageRangeError extends Error {}
+
+function readWithUtif(src: Source, page: number): Image2D {
+  try {
+    return decodeTiffPage(src.bytes, page);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof TiffPageRangeError) throw new PageRangeError(`cannot read image ${src.name}: ${msg}`);
+    throw new Error(`cannot read TIFF image ${src.name}: ${msg}`);
+  }
+}
+
+async function readWithSharp(src: Source, page: number): Promise<Image2D> {
   let meta: Metadata;
   try {
     meta = await sharp(src.bytes, SHARP_INPUT).metadata();
@@ -163,7 +192,7 @@ export async function readImage(pathOrBuffer: string | Uint8Array, opts: ReadIma
   }
   const pages = meta.pages ?? 1;
   if (page >= pages) {
-    throw new Error(
+    throw new PageRangeError(
       `cannot read image ${src.name}: page ${page} is out of range; the file has ${pages} page${pages === 1 ? "" : "s"} (0..${pages - 1}).`,
     );
   }
@@ -176,7 +205,7 @@ export async function readImage(pathOrBuffer: string | Uint8Array, opts: ReadIma
       throw describeDecodeError(src, err);
     }
   }
-  if (src.format === "tiff" && (depth === "short" || depth === "char")) return readSignedTiff(src, page);
+  if (src.format === "tiff" && (depth === "short" || depth === "char")) return readWithUtif(src, page);
   if (!depth || !(depth in BYTES)) {
     throw new Error(`cannot read image ${src.name}: unsupported sample format "${depth}" (complex or unknown).`);
   }
@@ -220,39 +249,6 @@ export async function readImage(pathOrBuffer: string | Uint8Array, opts: ReadIma
       `cannot read image ${src.name}: decoder returned ${data.length} samples for ${height}x${width}x${channels} (${depth}).`,
     );
   }
-  return { width, height, channels, data };
-}
-
-/** A signed 8/16-bit TIFF page through utif2 (see the module comment for why). */
-function readSignedTiff(src: Source, page: number): Image2D {
-  let ifd: UTIF.IFD;
-  try {
-    const ifds = UTIF.decode(src.bytes as Buffer);
-    ifd = ifds[page]!;
-    UTIF.decodeImage(src.bytes as Buffer, ifd);
-  } catch (err) {
-    throw describeDecodeError(src, err);
-  }
-  const tag = (t: number, fallback: number): number => {
-    const v = ifd[`t${t}`];
-    return Array.isArray(v) ? Number(v[0]) : typeof v === "number" ? v : fallback;
-  };
-  const { width, height } = ifd;
-  const channels = tag(277, 1);
-  const bits = tag(258, 1);
-  const planar = tag(284, 1);
-  const n = width * height * channels;
-  const bytes = ifd.data;
-  if (!bytes || bytes.length < (n * bits) / 8) {
-    throw new Error(`cannot read TIFF image ${src.name}: the file is truncated or corrupt (page ${page} has too little pixel data).`);
-  }
-  const copy = new Uint8Array(bytes.subarray(0, (n * bits) / 8));
-  // utif2 hands over 16-bit samples little-endian whatever the file's byte order.
-  const planes: Int8Array | Int16Array = bits === 16 ? new Int16Array(copy.buffer) : new Int8Array(copy.buffer);
-  if (planar !== 2 || channels === 1) return { width, height, channels, data: planes };
-  const data = bits === 16 ? new Int16Array(n) : new Int8Array(n);
-  const plane = width * height;
-  for (let c = 0; c < channels; c++) for (let i = 0; i < plane; i++) data[i * channels + c] = planes[c * plane + i]!;
   return { width, height, channels, data };
 }
 
