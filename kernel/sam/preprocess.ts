@@ -10,7 +10,7 @@
  * table per channel, built once per (mean, std); the per-pixel work is a lookup and a store.
  */
 import type { RgbImage8, Size2D } from "../io/image.js";
-import { longestSideSize, resizeRgb8 } from "./resize.js";
+import { longestSideSize, resizeBilinearUint8Rows } from "./resize.js";
 
 export const SAM_IMAGE_SIZE = 1024;
 export const SAM_PIXEL_MEAN: readonly [number, number, number] = [123.675, 116.28, 103.53];
@@ -83,7 +83,6 @@ export function preprocess(rgb: RgbImage8, opts: PreprocessOptions = {}): Prepro
 
   const originalSize: Size2D = { height: rgb.height, width: rgb.width };
   const resizedSize = longestSideSize(rgb.height, rgb.width, size);
-  const resized = resizeRgb8(rgb, resizedSize);
 
   const plane = size * size;
   let tensor = opts.out;
@@ -94,20 +93,26 @@ export function preprocess(rgb: RgbImage8, opts: PreprocessOptions = {}): Prepro
   } else {
     tensor = new Float32Array(3 * plane);
   }
-
+  const t = tensor;
   const lut = normalisationTable(mean, std);
   const { height: h, width: w } = resizedSize;
-  const src = resized.data;
-  for (let c = 0; c < 3; c++) {
-    const base = c * plane;
-    const off = c * 256;
-    for (let y = 0; y < h; y++) {
-      const row = base + y * size;
-      let s = y * w * 3 + c;
-      for (let x = 0; x < w; x++, s += 3) tensor[row + x] = lut[off + src[s]!]!;
-      if (w < size) tensor.fill(0, row + w, row + size);
+  // Each resized row is normalised into the three planes while it is still in cache; the
+  // resize never materialises the 1024x1024 uint8 image.
+  resizeBilinearUint8Rows(rgb.data, rgb, 3, resizedSize, (y, row) => {
+    const r0 = y * size;
+    const r1 = r0 + plane;
+    const r2 = r1 + plane;
+    for (let x = 0, s = 0; x < w; x++, s += 3) {
+      t[r0 + x] = lut[row[s]!]!;
+      t[r1 + x] = lut[256 + row[s + 1]!]!;
+      t[r2 + x] = lut[512 + row[s + 2]!]!;
     }
-    if (h < size) tensor.fill(0, base + h * size, base + plane);
-  }
+    if (w < size) {
+      t.fill(0, r0 + w, r0 + size);
+      t.fill(0, r1 + w, r1 + size);
+      t.fill(0, r2 + w, r2 + size);
+    }
+  });
+  if (h < size) for (let c = 0; c < 3; c++) t.fill(0, c * plane + h * size, (c + 1) * plane);
   return { tensor, originalSize, resizedSize };
 }

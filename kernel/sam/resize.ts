@@ -157,11 +157,29 @@ export function resizeBilinearUint8(
   channels: number,
   out: Size2D,
 ): Uint8Array {
+  return resizeUint8(src, size, channels, out)!;
+}
+
+/**
+ * The same resize, delivering the output row by row to `sink` instead of building the image:
+ * preprocessing normalises each row straight into the tensor. Rows that need no vertical
+ * resampling are views into the input or the horizontal pass.
+ */
+export function resizeBilinearUint8Rows(
+  src: Uint8Array,
+  size: Size2D,
+  channels: number,
+  out: Size2D,
+  sink: RowSink,
+): void {
+  resizeUint8(src, size, channels, out, sink);
+}
+
+function resizeUint8(src: Uint8Array, size: Size2D, channels: number, out: Size2D, sink?: RowSink): Uint8Array | undefined {
   checkBuffer(src.length, size, channels, "resizeBilinearUint8");
   checkSize(out.height, out.width, "resizeBilinearUint8 output");
   const needH = out.width !== size.width;
   const needV = out.height !== size.height;
-  if (!needH && !needV) return src;
 
   let current = src;
   let rows = size.height;
@@ -180,8 +198,11 @@ export function resizeBilinearUint8(
     rows = last - first;
     rowOffset = first;
   }
-  if (vTaps) {
-    current = verticalUint8(current, out.width, channels, rows, rowOffset, vTaps);
+  if (vTaps) return verticalUint8(current, out.width, channels, rows, rowOffset, vTaps, sink);
+  if (sink) {
+    const stride = out.width * channels;
+    for (let y = 0; y < out.height; y++) sink(y, current.subarray(y * stride, (y + 1) * stride));
+    return undefined;
   }
   return current;
 }
@@ -272,6 +293,9 @@ function horizontalUint8(
   return new Uint8Array(dst.buffer);
 }
 
+/** Receives output rows in order; `row` is reused for the next call (copy what you keep). */
+export type RowSink = (y: number, row: Uint8Array) => void;
+
 function verticalUint8(
   src: Uint8Array,
   width: number,
@@ -279,10 +303,13 @@ function verticalUint8(
   srcRows: number,
   rowOffset: number,
   taps: FixedTaps,
-): Uint8Array {
+  sink?: RowSink,
+): Uint8Array | undefined {
   const stride = width * ch;
   const outH = taps.outSize;
-  const dst = new Uint8ClampedArray(outH * stride);
+  // With a sink, one row buffer instead of the whole image: the consumer reads it while hot.
+  const dst = new Uint8ClampedArray(sink ? stride : outH * stride);
+  const rowView = sink ? new Uint8Array(dst.buffer) : undefined;
   const acc = new Int32Array(stride);
   const { start, count, offset, weights } = taps;
   for (let y = 0; y < outH; y++) {
@@ -290,7 +317,7 @@ function verticalUint8(
     const n = count[y]!;
     const o = offset[y]!;
     if (y0 < 0 || y0 + n > srcRows) throw new Error("resizeBilinearUint8: internal row bounds error");
-    const d = y * stride;
+    const d = sink ? 0 : y * stride;
     if (n === 2) {
       // The common case of an upscale: two rows, one fused loop.
       const k0 = weights[o]!;
@@ -300,17 +327,18 @@ function verticalUint8(
       for (let i = 0; i < stride; i++) {
         dst[d + i] = (HALF + Math.imul(src[r0 + i]!, k0) + Math.imul(src[r1 + i]!, k1)) >> PRECISION_BITS;
       }
-      continue;
+    } else {
+      acc.fill(HALF);
+      for (let t = 0; t < n; t++) {
+        const k = weights[o + t]!;
+        const r = (y0 + t) * stride;
+        for (let i = 0; i < stride; i++) acc[i] = (acc[i]! + Math.imul(src[r + i]!, k)) | 0;
+      }
+      for (let i = 0; i < stride; i++) dst[d + i] = acc[i]! >> PRECISION_BITS;
     }
-    acc.fill(HALF);
-    for (let t = 0; t < n; t++) {
-      const k = weights[o + t]!;
-      const r = (y0 + t) * stride;
-      for (let i = 0; i < stride; i++) acc[i] = (acc[i]! + Math.imul(src[r + i]!, k)) | 0;
-    }
-    for (let i = 0; i < stride; i++) dst[d + i] = acc[i]! >> PRECISION_BITS;
+    if (sink) sink(y, rowView!);
   }
-  return new Uint8Array(dst.buffer);
+  return sink ? undefined : new Uint8Array(dst.buffer);
 }
 
 /** `resizeBilinearUint8` for the RGB images the encoder takes. */
