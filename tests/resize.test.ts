@@ -14,6 +14,7 @@ import {
   resizeBilinearFloat32,
   resizeBilinearTorch,
   resizeBilinearUint8,
+  resizeBilinearUint8Rows,
   resizeRgb8,
 } from "../kernel/sam/resize.js";
 import { canRun } from "./helpers/require.js";
@@ -202,6 +203,28 @@ describe("resizeBilinearUint8 against the spec's formula", () => {
     const ours = resizeBilinearUint8(src, { height: 512, width: 512 }, 3, { height: 1024, width: 1024 });
     const ref = specResize(src, 512, 512, 3, 1024, 1024);
     expect(Buffer.from(ours).equals(Buffer.from(ref))).toBe(true);
+  });
+});
+
+describe("resizeBilinearUint8Rows", () => {
+  it("delivers exactly the rows of resizeBilinearUint8, in order, for every kind of pass", () => {
+    const shapes = [
+      ...CASES,
+      { name: "unchanged", h: 6, w: 5, oh: 6, ow: 5, c: 3 },
+      { name: "horizontal only", h: 6, w: 5, oh: 6, ow: 9, c: 3 },
+    ];
+    for (const k of shapes) {
+      const src = noise(k.h * k.w * k.c, k.w * 17 + k.h);
+      const whole = resizeBilinearUint8(src, { height: k.h, width: k.w }, k.c, { height: k.oh, width: k.ow });
+      const joined = new Uint8Array(whole.length);
+      const seen: number[] = [];
+      resizeBilinearUint8Rows(src, { height: k.h, width: k.w }, k.c, { height: k.oh, width: k.ow }, (y, row) => {
+        seen.push(y);
+        joined.set(row, y * k.ow * k.c);
+      });
+      expect(seen).toEqual(Array.from({ length: k.oh }, (_, i) => i));
+      expect(Buffer.from(joined).equals(Buffer.from(whole))).toBe(true);
+    }
   });
 });
 
