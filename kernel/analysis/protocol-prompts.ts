@@ -1,0 +1,118 @@
+/**
+ * The prompts of the paper's simulated interactive segmentation (spec section 8), for one object:
+ * where to start, and which two points each correction round adds. Pure functions of the object,
+ * the current prediction and a seeded generator, so they can be checked on hand-made masks.
+ *
+ * Coordinates are pixel indices (x = column, y = row), as micro_sam passes them to SAM (its
+ * `torch.where` indices, flipped to x, y); the decoder's +0.5 shift happens inside the model.
+ */
+import type { Box, Point } from "../sam/prompt.js";
+import type { Random } from "./rng.js";
+
+/** One object to prompt: a connected component of one class of a label map. */
+export interface ProtocolObject {
+  readonly classId: number;
+  /** 0-based index of the component within its class (order of first pixel, row-major). */
+  readonly component: number;
+  readonly width: number;
+  readonly height: number;
+  /** width*height, 1 inside the object. */
+  readonly mask: Uint8Array;
+  readonly area: number;
+  /** Tight bounding box with exclusive max (x1 = last column + 1), as skimage's regionprops. */
+  readonly box: Box;
+  /** The point deepest inside the object (argmax of its distance transform; first in row-major order on ties). */
+  readonly center: { readonly x: number; readonly y: number };
+}
+
+export type StartMode = "point" | "box";
+
+/** Where a correction point was drawn from: the spec's region, or which fallback was needed. */
+export type PositiveSource = "false-negative" | "true-positive";
+export type NegativeSource = "false-positive" | "box-ring" | "background";
+
+export interface CorrectionPoints {
+  readonly positive: Point;
+  readonly positiveSource: PositiveSource;
+  /** Absent only when the object fills the whole image, so no background exists at all. */
+  readonly negative?: Point;
+  readonly negativeSource?: NegativeSource;
+}
+
+/** Pixels of the box grown by this many pixels on each side form the first negative fallback. */
+export const BOX_RING_MARGIN = 3;
+
+/** Round 0: the deepest inside point (positive) or the tight box. */
+export function startPrompt(object: ProtocolObject, start: StartMode): { points: Point[]; box?: Box } {
+  if (start === "point") return { points: [{ x: object.center.x, y: object.center.y, positive: true }] };
+  if (start === "box") return { points: [], box: object.box };
+  throw new Error(`start must be 'point' or 'box', got '${String(start)}'.`);
+}
+
+/**
+ * Picks uniformly one pixel where `inRegion(i)` holds, counting first and then walking to the
+ * chosen one in row-major order (the order of numpy's `where`, which the reference samples
+ * from). Returns undefined when the region is empty.
+ */
+function samplePixel(length: number, width: number, inRegion: (i: number) => boolean, random: Random): Point | undefined {
+  let count = 0;
+  for (let i = 0; i < length; i++) if (inRegion(i)) count++;
+  if (count === 0) return undefined;
+  let k = random.int(count);
+  for (let i = 0; i < length; i++) {
+    if (!inRegion(i)) continue;
+    if (k-- === 0) return { x: i % width, y: Math.floor(i / width), positive: true };
+  }
+  throw new Error("unreachable: the region changed while sampling");
+}
+
+/**
+ * One correction round: a positive point from the false negatives (else from the true
+ * positives) and a negative point from the false positives (else from the object's box grown by
+ * 3 px minus the object, else from all the background). The positive point is drawn first.
+ */
+export function correctionPoints(object: ProtocolObject, prediction: Uint8Array, random: Random): CorrectionPoints {
+  const { width, height, mask } = object;
+  const n = width * height;
+  if (prediction.length !== n) {
+    throw new Error(`prediction has ${prediction.length} pixels, the object's image ${width}x${height} = ${n}.`);
+  }
+  let positive = samplePixel(n, width, (i) => mask[i] !== 0 && prediction[i] === 0, random);
+  let positiveSource: PositiveSource = "false-negative";
+  if (!positive) {
+    positive = samplePixel(n, width, (i) => mask[i] !== 0 && prediction[i] !== 0, random);
+    positiveSource = "true-positive";
+  }
+  if (!positive) throw new Error(`object (class ${object.classId}, component ${object.component}) has no pixels.`);
+
+  let negative = samplePixel(n, width, (i) => mask[i] === 0 && prediction[i] !== 0, random);
+  let negativeSource: NegativeSource | undefined = "false-positive";
+  if (!negative) {
+    const x0 = Math.max(0, object.box.x0 - BOX_RING_MARGIN);
+    const y0 = Math.max(0, object.box.y0 - BOX_RING_MARGIN);
+    const x1 = Math.min(width, object.box.x1 + BOX_RING_MARGIN); // exclusive
+    const y1 = Math.min(height, object.box.y1 + BOX_RING_MARGIN);
+    negative = samplePixel(
+      n,
+      width,
+      (i) => {
+        if (mask[i] !== 0) return false;
+        const x = i % width;
+        const y = (i - x) / width;
+        return x >= x0 && x < x1 && y >= y0 && y < y1;
+      },
+      random,
+    );
+    negativeSource = "box-ring";
+  }
+  if (!negative) {
+    negative = samplePixel(n, width, (i) => mask[i] === 0, random);
+    negativeSource = "background";
+  }
+  if (!negative) negativeSource = undefined;
+  return {
+    positive,
+    positiveSource,
+    ...(negative ? { negative: { x: negative.x, y: negative.y, positive: false }, negativeSource } : {}),
+  };
+}
