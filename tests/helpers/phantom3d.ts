@@ -73,8 +73,8 @@ export function makePhantom(options: PhantomOptions = {}): Phantom {
   for (let k = 0; k < nz; k++) {
     for (let j = 0; j < ny; j++) {
       for (let i = 0; i < nx; i++, p++) {
-        // soft-tissue background with a gentle gradient, so that no slice is constant
-        let v = -100 + (40 * i) / nx + (20 * j) / ny;
+        // soft-tissue background with a gentle gradient, so that no slice is constant nor equal to another
+        let v = -100 + (40 * i) / nx + (20 * j) / ny + 0.5 * k;
         for (const o of objects) {
           if (insideEllipsoid(o, i, j, k)) {
             labels[p] = o.label;

@@ -1,0 +1,400 @@
+/**
+ * Embeddings of every slice of a volume view: computed on demand or precomputed in the
+ * background, kept in memory (LRU within a byte budget) and on disk (volume-store.ts).
+ *
+ * The user never waits for the queue: `get(z)` for the slice on screen jumps ahead of the
+ * precompute, which keeps going afterwards; the encoder itself runs in the engine's worker
+ * thread, so the kernel stays responsive. A precompute reports progress (count, rate, ETA)
+ * and stops on an AbortSignal, interrupting the running slice.
+ *
+ * Intensity, per spec section 3 and the issue:
+ *   per-slice  (default, the reference: micro_sam normalises each slice by its own min/max),
+ *   per-volume (one min/max over the whole volume, so a slice's brightness means the same
+ *               everywhere), or a CT/MR window (level/width).
+ */
+import { statSync } from "node:fs";
+import type { Image2D } from "../io/image.js";
+import { extractSlice, viewMapping, type ViewMapping, type ViewName } from "../io/volume-view.js";
+import { volumeStats, type Volume } from "../io/volume.js";
+import type { IntensitySpec } from "../intensity/spec.js";
+import type { Embedding } from "../sam/embedding.js";
+import { EmbeddingCache } from "../sam/embedding-cache.js";
+import type { ModelManifest } from "../sam/manifest.js";
+import { dataSignature, defaultStoreRoot, VolumeEmbeddingStore } from "./volume-store.js";
+import { decodeHalf, encodeHalf } from "./float16.js";
+
+export type VolumeIntensity =
+  | { readonly mode: "per-slice" }
+  | { readonly mode: "per-volume" }
+  | { readonly mode: "window"; readonly level: number; readonly width: number };
+
+/** What the engine (SamModel) offers that this module uses. */
+export interface Embedder {
+  readonly manifest: ModelManifest;
+  readonly encoderPath?: string;
+  embed(image: Image2D, options?: { intensity?: IntensitySpec }): Promise<Embedding>;
+  /** Interrupts the running encoder call (its promise rejects). */
+  cancel?(): Promise<void>;
+}
+
+export interface VolumeEmbeddingsOptions {
+  readonly view?: ViewName;
+  readonly intensity?: VolumeIntensity;
+  /** Folder of the on-disk store; default ~/.cache/medicosam/embeddings; null: memory only. */
+  readonly storeRoot?: string | null;
+  /** Memory budget of the in-memory LRU, bytes (4 MiB per slice); default 512 MiB. */
+  readonly memoryBytes?: number;
+}
+
+export interface PrecomputeProgress {
+  /** Slices of the range that are available (computed now or found on disk). */
+  readonly done: number;
+  readonly total: number;
+  /** Computed by the encoder in this run, and found already stored. */
+  readonly computed: number;
+  readonly fromStore: number;
+  /** Slice just finished. */
+  readonly slice?: number;
+  readonly elapsedS: number;
+  /** Encoder slices per second in this run (NaN before the first one). */
+  readonly rate: number;
+  /** Seconds left at that rate (NaN when unknown). */
+  readonly etaS: number;
+  readonly finished: boolean;
+  readonly interrupted: boolean;
+}
+
+function duration(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  if (s < 60) return `${Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** One line for a progress display, e.g. "120/300 slices (80 computed, 40 stored), 0.31 slices/s, ETA 9 min 41 s". */
+export function formatProgress(p: PrecomputeProgress): string {
+  const what = `${p.done}/${p.total} slices (${p.computed} computed, ${p.fromStore} from the store)`;
+  const speed = Number.isFinite(p.rate) ? `, ${p.rate.toFixed(2)} slices/s` : "";
+  if (p.interrupted) return `interrupted at ${what} after ${duration(p.elapsedS)}`;
+  if (p.finished) return `done: ${what} in ${duration(p.elapsedS)}${speed}`;
+  return `${what}${speed}, ETA ${duration(p.etaS)}`;
+}
+
+interface Waiter {
+  resolve(e: Embedding): void;
+  reject(err: unknown): void;
+}
+
+interface BackgroundRun {
+  readonly queue: number[];
+  /** A slice of this run is being encoded right now. */
+  inFlight: boolean;
+  readonly onSlice: (z: number) => void;
+  readonly fail: (err: unknown) => void;
+}
+
+const DEFAULT_MEMORY = 512 * 2 ** 20;
+
+export class VolumeEmbeddings {
+  readonly mapping: ViewMapping;
+  readonly depth: number;
+  readonly intensitySpec: IntensitySpec;
+  private readonly memory: EmbeddingCache;
+  private readonly urgent: number[] = [];
+  private readonly waiters = new Map<number, Waiter[]>();
+  private readonly runs = new Set<BackgroundRun>();
+  private pumping = false;
+  private current: { z: number; background: boolean } | undefined;
+  private readonly keyPrefix: string;
+
+  private constructor(
+    private readonly volume: Volume,
+    private readonly model: Embedder,
+    readonly store: VolumeEmbeddingStore | null,
+    mapping: ViewMapping,
+    intensity: IntensitySpec,
+    memoryBytes: number,
+    signature: string,
+  ) {
+    this.mapping = mapping;
+    this.depth = mapping.depth;
+    this.intensitySpec = intensity;
+    this.memory = new EmbeddingCache(memoryBytes);
+    this.keyPrefix = store ? store.dir : `memory:${signature.slice(0, 16)}`;
+  }
+
+  static async open(volume: Volume, model: Embedder, options: VolumeEmbeddingsOptions = {}): Promise<VolumeEmbeddings> {
+    const view = options.view ?? "axial";
+    const mapping = viewMapping(volume, view);
+    const intensity = resolveIntensity(volume, options.intensity ?? { mode: "per-slice" });
+    const signature = dataSignature(volume.data, [...volume.dims, volume.channels]);
+    const pre = model.manifest.preprocessing ?? {};
+    const imageSize = pre.imageSize ?? 1024;
+    const originalSize = { height: mapping.height, width: mapping.width };
+    const scale = imageSize / Math.max(mapping.height, mapping.width);
+    const resizedSize = { height: Math.floor(mapping.height * scale + 0.5), width: Math.floor(mapping.width * scale + 0.5) };
+    let store: VolumeEmbeddingStore | null = null;
+    if (options.storeRoot !== null) {
+      store = await VolumeEmbeddingStore.open(
+        options.storeRoot ?? defaultStoreRoot(),
+        {
+          dataSignature: signature,
+          model: { name: model.manifest.name, identity: modelIdentity(model) },
+          settings: {
+            view,
+            axes: [mapping.colAxis, mapping.rowAxis, mapping.sliceAxis, mapping.colFlip, mapping.rowFlip, mapping.sliceFlip],
+            intensity,
+            imageSize,
+            pixelMean: pre.pixelMean ?? null,
+            pixelStd: pre.pixelStd ?? null,
+          },
+        },
+        { depth: mapping.depth, originalSize, resizedSize },
+      );
+    }
+    return new VolumeEmbeddings(volume, model, store, mapping, intensity, options.memoryBytes ?? DEFAULT_MEMORY, signature);
+  }
+
+  /** The slice image (same values as the volume) that is embedded for index `z`. */
+  slice(z: number): Image2D {
+    return extractSlice(this.volume, this.mapping, z);
+  }
+
+  /** True when `get(z)` needs no encoder run. */
+  available(z: number): boolean {
+    return this.memory.get(this.key(z)) !== undefined || (this.store?.has(z) ?? false);
+  }
+
+  /** The embedding of slice `z`: from memory, else disk, else computed ahead of any precompute. */
+  async get(z: number): Promise<Embedding> {
+    this.checkIndex(z);
+    const hit = this.memory.get(this.key(z));
+    if (hit) return hit;
+    if (this.store?.has(z)) {
+      const e = this.rekey(await this.store.read(z), z);
+      this.memory.set(e);
+      return e;
+    }
+    return new Promise<Embedding>((resolve, reject) => {
+      this.waiters.set(z, [...(this.waiters.get(z) ?? []), { resolve, reject }]);
+      this.prioritize(z);
+    });
+  }
+
+  /** Put `z` first in line (the slice the user is looking at). */
+  prioritize(z: number): void {
+    this.checkIndex(z);
+    if (this.available(z) || this.current?.z === z) return;
+    const at = this.urgent.indexOf(z);
+    if (at >= 0) this.urgent.splice(at, 1);
+    this.urgent.push(z);
+    void this.pump();
+  }
+
+  /**
+   * Compute every slice in [from, to] not yet stored, in order (after any urgent slice).
+   * Resolves with the final progress, also when interrupted through `signal`.
+   */
+  precompute(
+    options: { from?: number; to?: number; signal?: AbortSignal; onProgress?: (p: PrecomputeProgress) => void } = {},
+  ): Promise<PrecomputeProgress> {
+    const from = options.from ?? 0;
+    const to = options.to ?? this.depth - 1;
+    this.checkIndex(from);
+    this.checkIndex(to);
+    if (to < from) throw new Error(`precompute range ${from}..${to} is empty`);
+    const total = to - from + 1;
+    const started = performance.now();
+    let computed = 0;
+    const range = Array.from({ length: total }, (_, i) => from + i);
+    const fromStore = range.filter((z) => this.available(z)).length;
+    const queue = range.filter((z) => !this.available(z));
+    const progress = (slice: number | undefined, finished: boolean, interrupted: boolean): PrecomputeProgress => {
+      const elapsedS = (performance.now() - started) / 1000;
+      const rate = computed > 0 ? computed / elapsedS : NaN;
+      const done = fromStore + computed;
+      return {
+        done,
+        total,
+        computed,
+        fromStore,
+        ...(slice !== undefined ? { slice } : {}),
+        elapsedS,
+        rate,
+        etaS: finished ? 0 : computed > 0 ? (total - done) / rate : NaN,
+        finished,
+        interrupted,
+      };
+    };
+    return new Promise<PrecomputeProgress>((resolve, reject) => {
+      if (queue.length === 0 || options.signal?.aborted) {
+        const p = progress(undefined, queue.length === 0, queue.length > 0);
+        options.onProgress?.(p);
+        resolve(p);
+        return;
+      }
+      const run: BackgroundRun = {
+        queue,
+        inFlight: false,
+        onSlice: (z) => {
+          computed++;
+          const p = progress(z, run.queue.length === 0 && !run.inFlight, false);
+          options.onProgress?.(p);
+          if (p.finished) {
+            this.runs.delete(run);
+            options.signal?.removeEventListener("abort", onAbort);
+            resolve(p);
+          }
+        },
+        fail: (err) => {
+          this.runs.delete(run);
+          options.signal?.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      };
+      const onAbort = () => {
+        if (!this.runs.has(run)) return;
+        this.runs.delete(run);
+        run.queue.length = 0;
+        if (this.current?.background && !this.waiters.has(this.current.z)) void this.model.cancel?.();
+        const p = progress(undefined, false, true);
+        options.onProgress?.(p);
+        resolve(p);
+      };
+      options.signal?.addEventListener("abort", onAbort);
+      this.runs.add(run);
+      options.onProgress?.(progress(undefined, false, false));
+      void this.pump();
+    });
+  }
+
+  private next(): { z: number; background: BackgroundRun | undefined } | undefined {
+    while (this.urgent.length) {
+      const z = this.urgent.pop()!;
+      if (!this.available(z)) return { z, background: undefined };
+      this.settle(z);
+    }
+    for (const run of this.runs) {
+      while (run.queue.length) {
+        const z = run.queue.shift()!;
+        if (!this.available(z)) return { z, background: run };
+        run.onSlice(z); // became available meanwhile (another run or a get)
+      }
+    }
+    return undefined;
+  }
+
+  /** One slice at a time: the engine's encoder is a single worker, and order is ours to choose. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let job = this.next(); job; job = this.next()) {
+        const { z, background } = job;
+        this.current = { z, background: background !== undefined };
+        if (background) background.inFlight = true;
+        try {
+          const computed = await this.model.embed(this.slice(z), { intensity: this.intensitySpec });
+          const e = await this.keep(z, computed);
+          this.current = undefined;
+          if (background) background.inFlight = false;
+          this.resolveWaiters(z, e);
+          background?.onSlice(z);
+          for (const run of this.runs) {
+            const i = run.queue.indexOf(z);
+            if (i >= 0) {
+              run.queue.splice(i, 1);
+              run.onSlice(z);
+            }
+          }
+        } catch (err) {
+          this.current = undefined;
+          if (background) background.inFlight = false;
+          const ws = this.waiters.get(z) ?? [];
+          this.waiters.delete(z);
+          for (const w of ws) w.reject(err);
+          if (background && this.runs.has(background)) background.fail(err);
+        }
+      }
+    } finally {
+      this.pumping = false;
+      this.current = undefined;
+    }
+  }
+
+  /** Store the new embedding; the in-memory copy is the half-precision one, so results never depend on where an embedding came from. */
+  private async keep(z: number, computed: Embedding): Promise<Embedding> {
+    if (computed.originalSize.height !== this.mapping.height || computed.originalSize.width !== this.mapping.width) {
+      throw new Error(`internal: slice ${z} embedded at ${computed.originalSize.width}x${computed.originalSize.height}, view is ${this.mapping.width}x${this.mapping.height}`);
+    }
+    if (this.store) {
+      const expected = this.store.manifest.resizedSize;
+      if (computed.resizedSize.height !== expected.height || computed.resizedSize.width !== expected.width) {
+        throw new Error(
+          `the encoder resized slice ${z} to ${computed.resizedSize.width}x${computed.resizedSize.height}, the store expects ${expected.width}x${expected.height}`,
+        );
+      }
+      await this.store.write(z, computed);
+    }
+    const data = this.store ? decodeHalf(encodeHalf(computed.data)) : computed.data;
+    const e = this.rekey({ ...computed, data }, z);
+    this.memory.set(e);
+    return e;
+  }
+
+  private settle(z: number): void {
+    if (!this.waiters.has(z)) return;
+    this.get(z).then(
+      (e) => this.resolveWaiters(z, e),
+      (err: unknown) => {
+        const ws = this.waiters.get(z) ?? [];
+        this.waiters.delete(z);
+        for (const w of ws) w.reject(err);
+      },
+    );
+  }
+
+  private resolveWaiters(z: number, e: Embedding): void {
+    const ws = this.waiters.get(z) ?? [];
+    this.waiters.delete(z);
+    for (const w of ws) w.resolve(e);
+  }
+
+  private key(z: number): string {
+    return `${this.keyPrefix}:${z}`;
+  }
+
+  private rekey(e: Embedding, z: number): Embedding {
+    return { ...e, key: this.key(z) };
+  }
+
+  private checkIndex(z: number): void {
+    if (!Number.isInteger(z) || z < 0 || z >= this.depth) throw new Error(`${this.mapping.view} slice ${z} is outside 0..${this.depth - 1}`);
+  }
+}
+
+/** The engine's intensity spec for a volume setting (per-volume becomes a window over the volume's range). */
+export function resolveIntensity(volume: Volume, v: VolumeIntensity): IntensitySpec {
+  switch (v.mode) {
+    case "per-slice":
+      return { mode: "minmax" };
+    case "window":
+      if (!(v.width > 0)) throw new Error(`window width must be > 0, got ${v.width}`);
+      return { mode: "window", level: v.level, width: v.width };
+    case "per-volume": {
+      const s = volumeStats(volume.data);
+      const width = s.max - s.min;
+      return { mode: "window", level: (s.max + s.min) / 2, width: width > 0 ? width : 1 };
+    }
+  }
+}
+
+function modelIdentity(model: Embedder): string {
+  if (model.manifest.encoder.sha256) return `sha256:${model.manifest.encoder.sha256}`;
+  if (model.encoderPath) {
+    const st = statSync(model.encoderPath);
+    return `${model.encoderPath}:${st.size}:${st.mtimeMs}`;
+  }
+  return `name:${model.manifest.name}`;
+}
