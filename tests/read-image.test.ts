@@ -260,6 +260,14 @@ describe("TIFF written by a minimal encoder reads back exactly", () => {
     await expect(readImage(file, { page: -1 })).rejects.toThrow(/page must be an integer >= 0/);
   });
 
+  it("multi-page float64 stack (libvips refuses it): countPages and pages through utif2", async () => {
+    const pages = [0, 1, 2].map((p) => ({ width: w, height: h, samples: 1 as const, data: ramp(Float64Array, w * h, (i) => p - i / 3) }));
+    const buf = tiff(pages);
+    expect(await countPages(buf)).toBe(3);
+    for (const p of [0, 1, 2]) expect(Array.from((await readImage(buf, { page: p })).data)).toEqual(Array.from(pages[p]!.data));
+    await expect(readImage(buf, { page: 3, name: "f64-stack" })).rejects.toThrow(/f64-stack: page 3 is out of range; the file has 3 pages/);
+  });
+
   it("multi-page signed stack (the utif2 path): each page keeps its negative values", async () => {
     const pages = [0, 1].map((p) => ({ width: w, height: h, samples: 1 as const, data: ramp(Int16Array, w * h, (i) => -3000 * (p + 1) + i) }));
     const buf = tiff(pages, false);

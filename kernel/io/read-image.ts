@@ -26,7 +26,7 @@
  */
 import { readFile } from "node:fs/promises";
 import sharp, { type ColourspaceEnum, type Metadata, type OutputInfo } from "sharp";
-import { decodeTiffPage, TiffPageRangeError } from "./image-tiff-utif.js";
+import { decodeTiffPage, TiffPageRangeError, tiffPageCount } from "./image-tiff-utif.js";
 import type { Image2D, PixelArray } from "./image.js";
 
 export interface ReadImageOptions {
@@ -114,6 +114,14 @@ export async function countPages(pathOrBuffer: string | Uint8Array, opts: { name
     const meta = await sharp(src.bytes, SHARP_INPUT).metadata();
     return meta.pages ?? 1;
   } catch (err) {
+    if (src.format === "tiff") {
+      // e.g. 64-bit float TIFF, which libvips refuses but readImage reads through utif2
+      try {
+        return tiffPageCount(src.bytes);
+      } catch {
+        // fall through to libvips' diagnosis
+      }
+    }
     throw describeDecodeError(src, err);
   }
 }
