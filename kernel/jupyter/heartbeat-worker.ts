@@ -10,10 +10,15 @@ const { address } = workerData as { address: string };
 const socket = new Reply();
 socket.linger = 0;
 await socket.bind(address);
-parentPort?.postMessage({ bound: true });
+// Stopping is cooperative: terminate() while a ZMQ socket is open aborts the whole process
+// (a C++ exception during the thread's teardown), so the thread closes its socket and ends.
 parentPort?.on("message", (msg: unknown) => {
-  if (msg === "close") socket.close();
+  if (msg === "close") {
+    socket.close();
+    parentPort?.close();
+  }
 });
+parentPort?.postMessage({ bound: true });
 try {
   for await (const frames of socket) await socket.send(frames);
 } catch {

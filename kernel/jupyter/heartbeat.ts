@@ -1,4 +1,5 @@
 /** Starts and stops the heartbeat thread (see heartbeat-worker.ts for why it is a thread). */
+import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 
 export class Heartbeat {
@@ -9,15 +10,19 @@ export class Heartbeat {
     return new Promise((resolve, reject) => {
       worker.once("error", (err) => reject(new Error(`heartbeat on ${address} failed: ${err.message}`)));
       worker.once("message", () => {
-        // Neither the thread nor its port may keep the process alive after shutdown.
+        // The thread must not keep the process alive after shutdown.
         worker.unref();
         resolve(new Heartbeat(worker));
       });
     });
   }
 
+  /** Asks the thread to close its socket and waits until it has ended. */
   async stop(): Promise<void> {
+    const exited = once(this.worker, "exit");
+    // Unreferenced, the thread would not keep the process waiting for its own exit.
+    this.worker.ref();
     this.worker.postMessage("close");
-    await this.worker.terminate();
+    await exited;
   }
 }
