@@ -29,12 +29,12 @@ export type StartMode = "point" | "box";
 
 /** Where a correction point was drawn from: the spec's region, or which fallback was needed. */
 export type PositiveSource = "false-negative" | "true-positive";
-export type NegativeSource = "false-positive" | "box-ring" | "background";
+export type NegativeSource = "false-positive" | "box-ring";
 
 export interface CorrectionPoints {
   readonly positive: Point;
   readonly positiveSource: PositiveSource;
-  /** Absent only when the object fills the whole image, so no background exists at all. */
+  /** Absent only when the object fills the whole image, so there is no background to click. */
   readonly negative?: Point;
   readonly negativeSource?: NegativeSource;
 }
@@ -69,7 +69,11 @@ function samplePixel(length: number, width: number, inRegion: (i: number) => boo
 /**
  * One correction round: a positive point from the false negatives (else from the true
  * positives) and a negative point from the false positives (else from the object's box grown by
- * 3 px minus the object, else from all the background). The positive point is drawn first.
+ * 3 px, clipped to the image, minus the object). The positive point is drawn first.
+ *
+ * The spec's last fallback, "else from the background", is left out because it can never apply:
+ * the grown box minus the object is empty only if the grown box adds nothing, i.e. the box is
+ * the whole image, and the object fills it -- and then there is no background either.
  */
 export function correctionPoints(object: ProtocolObject, prediction: Uint8Array, random: Random): CorrectionPoints {
   const { width, height, mask } = object;
@@ -104,10 +108,6 @@ export function correctionPoints(object: ProtocolObject, prediction: Uint8Array,
       random,
     );
     negativeSource = "box-ring";
-  }
-  if (!negative) {
-    negative = samplePixel(n, width, (i) => mask[i] === 0, random);
-    negativeSource = "background";
   }
   if (!negative) negativeSource = undefined;
   return {
