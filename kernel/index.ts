@@ -17,3 +17,4 @@ export type { MultimaskMode } from "./sam/select.js";
 export { loadModel, SamModel, type LoadOptions, type EmbedOptions, type SegmentOptions } from "./sam/model.js";
 export { saveEmbedding, loadEmbedding } from "./sam/embedding-file.js";
 export { drawOverlay } from "./display/overlay.js";
+export { segmentCanvas, SegmentCanvas, type SegmentCanvasOptions, type CommitEvent, type HistoryEntry, type Propagator } from "../widgets/segment-canvas/model.js";

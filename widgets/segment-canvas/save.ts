@@ -1,0 +1,68 @@
+/**
+ * `w.save(path)`: the committed label map to disk, in the format the name asks for.
+ *
+ * - a volume -> NIfTI with the source's own geometry (kernel/io/nifti-labels), so 3D Slicer,
+ *   ITK-SNAP and nibabel overlay it on the image it was drawn on;
+ * - a 2D image -> PNG (8-bit gray when labels fit, else 16-bit; pixel value = label id), or
+ *   NIfTI of size W x H x 1 without a world geometry (qform and sform codes 0, 1 mm pixels).
+ */
+import { mkdir } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import sharp from "sharp";
+import { labelDatatype, writeLabelMap } from "../../kernel/io/nifti-labels.js";
+import { geometryFromAffine, writeNifti } from "../../kernel/io/nifti-write.js";
+import { identityAffine } from "../../kernel/io/volume.js";
+import type { CanvasSource } from "./source.js";
+
+export interface SaveResult {
+  readonly path: string;
+  readonly format: "nifti" | "png";
+  readonly maxLabel: number;
+  /** Labels present in the file (ascending). */
+  readonly labels: number[];
+}
+
+function formatOf(path: string): "nifti" | "png" | undefined {
+  const lower = path.toLowerCase();
+  if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) return "nifti";
+  if (lower.endsWith(".png")) return "png";
+  return undefined;
+}
+
+function presentLabels(labels: Uint16Array): number[] {
+  const seen = new Set<number>();
+  for (let i = 0; i < labels.length; i++) if (labels[i]) seen.add(labels[i]!);
+  return [...seen].sort((a, b) => a - b);
+}
+
+/** Writes `labels` (in the source's layout) to `path`. */
+export async function saveLabels(path: string, source: CanvasSource, labels: Uint16Array): Promise<SaveResult> {
+  const format = formatOf(path);
+  const full = resolve(path);
+  if (!format) {
+    throw new Error(`${path}: save labels as .nii.gz / .nii (NIfTI${source.kind === "image" ? ") or .png (2D images only)" : ")"}`);
+  }
+  await mkdir(dirname(full), { recursive: true });
+  const present = presentLabels(labels);
+  const maxLabel = present.length ? present[present.length - 1]! : 0;
+  if (source.kind === "volume") {
+    if (format !== "nifti") throw new Error(`${path}: a volume's labels are saved as NIfTI (.nii.gz or .nii), which keeps its geometry`);
+    await writeLabelMap(full, labels, source.volume!, { description: "medicosam segmentCanvas labels" });
+    return { path: full, format, maxLabel, labels: present };
+  }
+  const { width, height } = source;
+  if (format === "png") {
+    const sixteen = maxLabel > 255;
+    // sharp takes the sample depth from the array type: Uint16Array -> 16-bit samples.
+    const data = sixteen ? labels : Uint8Array.from(labels);
+    await sharp(data, { raw: { width, height, channels: 1 } })
+      .toColourspace(sixteen ? "grey16" : "b-w")
+      .png()
+      .toFile(full);
+    return { path: full, format, maxLabel, labels: present };
+  }
+  const datatype = labelDatatype(maxLabel);
+  const geometry = geometryFromAffine(identityAffine(), { qform: 0, sform: 0, units: "unknown" });
+  await writeNifti(full, { dims: [width, height, 1], data: labels, datatype, geometry, description: "medicosam segmentCanvas labels" });
+  return { path: full, format, maxLabel, labels: present };
+}
