@@ -23,6 +23,16 @@ export interface ModelManifest {
     /** Number of mask tokens the decoder returns: 4 (recommended) or 1. */
     readonly numMasks?: 1 | 4;
   };
+  /**
+   * The int8 encoder written by `medicosam quantize` (dynamic quantization of the MatMul
+   * weights), chosen with `loadModel(..., { precision: "int8" })`.
+   */
+  readonly encoderInt8?: ModelFileEntry & {
+    /** sha256 of the float32 encoder it was made from: a re-export makes it stale. */
+    readonly fromSha256?: string;
+    /** How it was made, e.g. "dynamic int8, per-column weight scales". */
+    readonly method?: string;
+  };
   readonly preprocessing?: {
     /** Encoder input side; SAM-family models use 1024. */
     readonly imageSize?: number;

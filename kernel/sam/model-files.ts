@@ -7,8 +7,12 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { ModelManifest } from "./manifest.js";
+import { findModelFolder, looksLikeModelName } from "./registry.js";
 
 export type ModelSource = string | { readonly encoder: string; readonly decoder: string };
+
+/** Which encoder file of a folder to run: the exported float32 one or `medicosam quantize`'s int8 one. */
+export type Precision = "fp32" | "int8";
 
 export interface ResolvedModel {
   readonly manifest: ModelManifest;
@@ -16,6 +20,7 @@ export interface ResolvedModel {
   readonly decoderPath: string;
   /** Folder of model.json, when the model came as a folder. */
   readonly folder?: string;
+  readonly precision: Precision;
 }
 
 export class ModelFilesError extends Error {
@@ -59,9 +64,21 @@ function requireFile(path: string, what: string): void {
  * Resolves a folder (with model.json) or two explicit ONNX paths. Without a manifest the
  * model is named after its folder and uses the default preprocessing.
  */
-export async function resolveModel(source: ModelSource, options: { verifyChecksums?: boolean } = {}): Promise<ResolvedModel> {
+export async function resolveModel(
+  source: ModelSource,
+  options: { verifyChecksums?: boolean; precision?: Precision } = {},
+): Promise<ResolvedModel> {
   const verify = options.verifyChecksums ?? true;
+  const precision = options.precision ?? "fp32";
+  if (precision !== "fp32" && precision !== "int8") {
+    throw new ModelFilesError(`precision '${String(precision)}' is not one of fp32, int8.`);
+  }
   if (typeof source !== "string") {
+    if (precision === "int8") {
+      throw new ModelFilesError(
+        "precision 'int8' picks the encoder of a model folder; with explicit files pass the int8 encoder as 'encoder' instead.",
+      );
+    }
     const encoderPath = resolve(source.encoder);
     const decoderPath = resolve(source.decoder);
     requireFile(encoderPath, "encoder");
@@ -72,9 +89,10 @@ export async function resolveModel(source: ModelSource, options: { verifyChecksu
       encoder: { file: encoderPath },
       decoder: { file: decoderPath },
     };
-    return { manifest, encoderPath, decoderPath };
+    return { manifest, encoderPath, decoderPath, precision };
   }
-  const folder = resolve(source);
+  // A bare name ("medicosam") that is not a path goes through models/registry.json.
+  const folder = looksLikeModelName(source) ? findModelFolder(source) : resolve(source);
   if (!existsSync(folder)) throw new ModelFilesError(`model folder not found: ${folder}`);
   if (!statSync(folder).isDirectory()) {
     throw new ModelFilesError(
@@ -88,7 +106,8 @@ export async function resolveModel(source: ModelSource, options: { verifyChecksu
         "(written by models/export); or pass the encoder and decoder files explicitly.",
     );
   }
-  const manifest = parseManifest(manifestPath);
+  const declared = parseManifest(manifestPath);
+  const manifest = precision === "int8" ? int8Manifest(declared, folder) : declared;
   const encoderPath = resolve(folder, manifest.encoder.file);
   const decoderPath = resolve(folder, manifest.decoder.file);
   requireFile(encoderPath, `encoder (model.json encoder.file)`);
@@ -108,5 +127,25 @@ export async function resolveModel(source: ModelSource, options: { verifyChecksu
       }
     }
   }
-  return { manifest, encoderPath, decoderPath, folder };
+  return { manifest, encoderPath, decoderPath, folder, precision };
+}
+
+/**
+ * The manifest as seen by an int8 load: `encoder` becomes the int8 entry, so that everything
+ * keyed on the encoder's checksum (embedding caches) keeps int8 and float32 results apart.
+ */
+function int8Manifest(m: ModelManifest, folder: string): ModelManifest {
+  const q = m.encoderInt8;
+  if (!q || typeof q.file !== "string") {
+    throw new ModelFilesError(
+      `${folder} has no int8 encoder (model.json 'encoderInt8'). Make one with: medicosam quantize ${folder}`,
+    );
+  }
+  if (q.fromSha256 && m.encoder.sha256 && q.fromSha256.toLowerCase() !== m.encoder.sha256.toLowerCase()) {
+    throw new ModelFilesError(
+      `${join(folder, q.file)} was made from another float32 encoder (sha256 ${q.fromSha256}) than the one in ` +
+        `model.json (${m.encoder.sha256}); it is stale. Run again: medicosam quantize ${folder}`,
+    );
+  }
+  return { ...m, encoder: { file: q.file, sha256: q.sha256 } };
 }

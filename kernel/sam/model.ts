@@ -16,17 +16,23 @@ import { ENCODER_SESSION_OPTIONS, EncoderWorker } from "./encoder.js";
 import type { ModelManifest } from "./manifest.js";
 import { maskInputFor } from "./mask-prompt.js";
 import { SAM_IMAGE_SIZE, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
-import { resolveModel, type ModelSource } from "./model-files.js";
+import { resolveModel, type ModelSource, type Precision } from "./model-files.js";
 import type { Prompt } from "./prompt.js";
 import { encodePrompt, PromptError } from "./prompt-encoding.js";
 import type { SegmentResult } from "./segment-result.js";
 import { chooseToken, wantsMultimask, type MultimaskMode } from "./select.js";
 
 export { SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
+export type { Precision } from "./model-files.js";
 
 export interface LoadOptions {
   /** Default intensity mode for embed(); else model.json's, else `minmax` (micro_sam >= 1.7). */
   readonly intensity?: IntensitySpec;
+  /**
+   * `int8` runs the folder's quantized encoder (`medicosam quantize`; model.json `encoderInt8`),
+   * about 2-3x faster on CPUs with AVX-512 VNNI / AVX-VNNI; `fp32` (default) the exported one.
+   */
+  readonly precision?: Precision;
   /** Check model.json's sha256 of both files (default true). */
   readonly verifyChecksums?: boolean;
   /** Byte budget of the in-memory embedding cache. */
@@ -51,8 +57,13 @@ export interface Timings {
   decoderMs?: number;
 }
 
+/**
+ * `source`: a model folder, `{ encoder, decoder }` files, or a registry name ("medicosam",
+ * "sam-vit-b", "medsam", "demo"; models/registry.json) looked up in the package's models/ and
+ * then the user's model cache, with the export command in the error when it is missing.
+ */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<SamModel> {
-  const files = await resolveModel(source, { verifyChecksums: options.verifyChecksums ?? true });
+  const files = await resolveModel(source, { verifyChecksums: options.verifyChecksums ?? true, precision: options.precision });
   const encoder = new EncoderWorker(files.encoderPath, { ...ENCODER_SESSION_OPTIONS, ...options.encoderSessionOptions });
   let decoder: SamDecoder | undefined;
   try {
