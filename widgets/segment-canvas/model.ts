@@ -341,12 +341,13 @@ export class SegmentCanvas implements Displayable {
     this.sliceChanged(z);
   }
 
-  /** Resolves when every queued action is applied and every mask is up to date. */
+  /** Resolves when every queued action is applied, every mask is up to date and no slice is being embedded. */
   async whenIdle(): Promise<void> {
     for (;;) {
       const chain = this.chain;
       await chain.catch(() => undefined);
       if (this.segmentation) await this.segmentation.catch(() => undefined);
+      await this.embedder.idle();
       if (chain === this.chain && !this.segmentation) return;
     }
   }
