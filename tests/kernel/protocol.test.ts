@@ -362,6 +362,16 @@ slider`);
     expect([...answer!.buffers[0]!]).toEqual([1, 2, 3, 4]);
   });
 
+  test("display() shows the view in the current cell", async () => {
+    const r = await k.client.execute("slider.display();");
+    const [shown] = ofType(r.iopub, "display_data");
+    expect((shown!.content.data as Record<string, unknown>)["application/vnd.jupyter.widget-view+json"]).toEqual({
+      model_id: modelId,
+      version_major: 2,
+      version_minor: 1,
+    });
+  });
+
   test("a kernel-side set sends update; close sends comm_close", async () => {
     const r = await k.client.execute('slider.set({ description: "changed" }); slider.close();');
     const comm = r.iopub.filter((m) => m.header.msg_type.startsWith("comm_"));
