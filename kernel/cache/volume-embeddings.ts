@@ -156,6 +156,14 @@ export class VolumeEmbeddings {
     return new VolumeEmbeddings(volume, model, store, mapping, intensity, options.memoryBytes ?? DEFAULT_MEMORY, signature);
   }
 
+  get width(): number {
+    return this.mapping.width;
+  }
+
+  get height(): number {
+    return this.mapping.height;
+  }
+
   /** The slice image (same values as the volume) that is embedded for index `z`. */
   slice(z: number): Image2D {
     return extractSlice(this.volume, this.mapping, z);
