@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { dice, iou } from "../kernel/analysis/metrics.js";
+import { extractObjects } from "../kernel/analysis/objects.js";
 import { evaluateObjects } from "../kernel/analysis/protocol-image.js";
 import { correctionPoints, startPrompt, type ProtocolObject } from "../kernel/analysis/protocol-prompts.js";
 import { classRows, objectRows, summarize, toCsv, type ClassRow } from "../kernel/analysis/protocol-table.js";
@@ -43,6 +44,34 @@ describe("metrics", () => {
     expect(dice(new Uint8Array(5), new Uint8Array(5))).toBe(0); // the reference's 1e-7 floor, not 1
     expect(iou(new Uint8Array(5), new Uint8Array(5))).toBe(0);
     expect(() => dice(new Uint8Array(3), new Uint8Array(4))).toThrow(/differ in size/);
+  });
+});
+
+describe("objects of a label map", () => {
+  it("splits classes into components, drops small ones, and finds boxes and deepest points", () => {
+    const data = new Uint8Array(W * H);
+    const paint = (m: Uint8Array, id: number) => m.forEach((v, i) => v && (data[i] = id));
+    // Depth of a pixel of a block = distance to the nearest pixel outside it along a row or column.
+    paint(rect(1, 1, 8, 6), 1); // 7x5 = 35 px; (3..5, 3) are 3 px deep, the deepest
+    paint(rect(12, 2, 14, 4), 1); // 4 px: dropped
+    paint(rect(10, 8, 19, 15), 2); // 9x7 = 63 px; (13..15, 11) are 4 px deep
+    paint(rect(1, 10, 6, 14), 1); // 5x4 = 20 px: kept (the limit is "under 20")
+    const { objects, dropped } = extractObjects({ width: W, height: H, data });
+    expect(dropped).toEqual([{ classId: 1, area: 4 }]);
+    expect(objects.map((o) => [o.classId, o.component, o.area])).toEqual([[1, 0, 35], [1, 1, 20], [2, 0, 63]]);
+    expect(objects[0]!.box).toEqual({ x0: 1, y0: 1, x1: 8, y1: 6 });
+    // Ties go to the first pixel in row-major order, as numpy's argmax.
+    expect(objects[0]!.center).toEqual({ x: 3, y: 3 });
+    expect(objects[2]!.center).toEqual({ x: 13, y: 11 });
+    expect(objects[1]!.center).toEqual({ x: 2, y: 11 }); // 5x4 block: rows 11 and 12 are 2 px deep
+    expect(objects[1]!.mask.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(extractObjects({ width: W, height: H, data }, { classes: [2] }).objects).toHaveLength(1);
+    expect(extractObjects({ width: W, height: H, data }, { minSize: 1 }).objects).toHaveLength(4);
+    // Diagonal neighbours join under 8-connectivity (the default), not under 4.
+    const diag = new Uint8Array(W * H);
+    for (let k = 0; k < 12; k++) diag[k * W + k] = 3;
+    expect(extractObjects({ width: W, height: H, data: diag }, { minSize: 1 }).objects).toHaveLength(1);
+    expect(extractObjects({ width: W, height: H, data: diag }, { minSize: 1, connectivity: 4 }).objects).toHaveLength(12);
   });
 });
 

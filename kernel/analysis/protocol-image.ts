@@ -8,6 +8,7 @@ import type { Embedding } from "../sam/embedding.js";
 import { diceFromCounts, iouFromCounts, maskCounts } from "./metrics.js";
 import { runObject, checkOptions, type ObjectRun, type ProtocolEngine, type ProtocolOptions } from "./protocol.js";
 import type { ProtocolObject, StartMode } from "./protocol-prompts.js";
+import { extractObjects, type LabelMap, type ObjectOptions } from "./objects.js";
 
 export interface ClassRound {
   readonly classId: number;
@@ -23,6 +24,23 @@ export interface ImageEvaluation {
   readonly objects: readonly ObjectRun[];
   /** Sorted by class, then round. */
   readonly classes: readonly ClassRound[];
+  /** Components left out for their size (see ObjectOptions.minSize). */
+  readonly dropped?: readonly { readonly classId: number; readonly area: number }[];
+}
+
+/** The protocol on every object of a label map (the label map of the embedded image). */
+export async function evaluateImage(
+  engine: ProtocolEngine,
+  embedding: Embedding,
+  labels: LabelMap,
+  options: ProtocolOptions & ObjectOptions,
+): Promise<ImageEvaluation> {
+  const { width, height } = embedding.originalSize;
+  if (labels.width !== width || labels.height !== height) {
+    throw new Error(`label map is ${labels.width}x${labels.height} but the embedded image is ${width}x${height}; they must match.`);
+  }
+  const { objects, dropped } = extractObjects(labels, options);
+  return { ...(await evaluateObjects(engine, embedding, objects, options)), dropped };
 }
 
 /** Runs every object (in the given order) and scores each class per round. */
