@@ -45,6 +45,9 @@ export type CellOutcome =
   | { status: "ok"; /** present when the cell ended with a non-null expression */ result?: { value: unknown } }
   | { status: "error"; error: CellError };
 
+/** The format string tslab's executor prints a compile diagnostic with. */
+const DIAGNOSTIC_FORMAT = "%s%d:%d - %s";
+
 /** tslab's interruption errors: breakOnSigint for synchronous code, its own for awaited code. */
 function isInterruption(err: unknown): boolean {
   return (
@@ -105,7 +108,7 @@ export class CellRunner {
       // ...and reports errors: `("%s%d:%d - %s", file, line, col, text)` for compile
       // diagnostics, `(error)` for exceptions.
       error: (first: unknown, ...rest: unknown[]) => {
-        if (typeof first === "string" && first.includes("%")) {
+        if (first === DIAGNOSTIC_FORMAT) {
           const [file, line, col, text] = rest as [string, number, number, string];
           this.capture.diagnostics.push(`${file}${line}:${col} - ${text}`);
         } else {

@@ -327,8 +327,12 @@ export class Kernel {
     const error = describeError(err);
     this.options.log.error(`${msg.header.msg_type} ${msg.header.msg_id} failed:`, err);
     this.publish("error", { ...error }, {}, msg);
+    // A request still gets its reply, so the client is not left waiting (execute_request fails
+    // here only if the kernel itself broke, not the cell).
     const type = msg.header.msg_type;
-    if (type.endsWith("_request") && type !== "execute_request") {
+    if (type === "execute_request") {
+      this.reply(channel, msg, "execute_reply", { status: "error", execution_count: this.executionCount, ...error });
+    } else if (type.endsWith("_request")) {
       this.reply(channel, msg, type.replace(/_request$/, "_reply"), { status: "error", ...error });
     }
   }

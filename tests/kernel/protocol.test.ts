@@ -104,6 +104,11 @@ describe("requests and replies", () => {
     expect(streamText(r.iopub, "stderr")).toBe("");
   });
 
+  test("a thrown non-Error value is reported as it is", async () => {
+    const r = await k.client.execute('throw "50% done";');
+    expect(r.reply.content).toMatchObject({ status: "error", ename: "Uncaught", evalue: "'50% done'" });
+  });
+
   test("a type error is reported as a CompileError with the diagnostic", async () => {
     const r = await k.client.execute('const s: string = 12;');
     expect(r.reply.content).toMatchObject({ status: "error", ename: "CompileError" });
