@@ -131,6 +131,8 @@ export function rleIsEmpty(rle: Uint8Array): boolean {
  * Decodes one slice of `pixels` values into `out` (allocated when not given). Throws when the
  * runs do not cover exactly `pixels` values or a value does not fit `out`.
  */
+export function decodeRle(rle: Uint8Array, pixels: number): Uint8Array;
+export function decodeRle<T extends Uint8Array | Uint16Array | Uint32Array>(rle: Uint8Array, pixels: number, out: T): T;
 export function decodeRle<T extends Uint8Array | Uint16Array | Uint32Array>(rle: Uint8Array, pixels: number, out?: T): T {
   const target = (out ?? new Uint8Array(pixels)) as T;
   if (target.length !== pixels) throw new MaskCodecError(`output has ${target.length} pixels, the slice has ${pixels}`);
