@@ -228,24 +228,6 @@ describe("resizeBilinearUint8Rows", () => {
   });
 });
 
-describe("resizeRgb8 speed", () => {
-  it("512x512 RGB -> 1024x1024 in a few milliseconds", () => {
-    const img = { width: 512, height: 512, data: noise(512 * 512 * 3, 5) };
-    for (let i = 0; i < 5; i++) resizeRgb8(img, { height: 1024, width: 1024 }); // JIT warm-up
-    const times: number[] = [];
-    for (let i = 0; i < 15; i++) {
-      const t0 = performance.now();
-      resizeRgb8(img, { height: 1024, width: 1024 });
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    console.log(`resizeRgb8 512x512 -> 1024x1024: best ${times[0]!.toFixed(2)} ms, median ${times[7]!.toFixed(2)} ms`);
-    // Loose bound (best of 15): this 2-core machine runs other suites in parallel, which has
-    // pushed single runs past 80 ms. The point is "not the naive loop", which takes ~500 ms.
-    expect(times[0]!).toBeLessThan(200);
-  });
-});
-
 // ---------------------------------------------------------------------------------------------
 // The real Pillow, via Debian's python3-pil.
 // ---------------------------------------------------------------------------------------------
