@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { dice, iou } from "../kernel/analysis/metrics.js";
 import { extractObjects } from "../kernel/analysis/objects.js";
+import { deepestPoint } from "../kernel/analysis/geometry.js";
 import { evaluateObjects } from "../kernel/analysis/protocol-image.js";
 import { correctionPoints, startPrompt, type ProtocolObject } from "../kernel/analysis/protocol-prompts.js";
 import { classRows, objectRows, summarize, toCsv, type ClassRow } from "../kernel/analysis/protocol-table.js";
@@ -72,6 +73,28 @@ describe("objects of a label map", () => {
     for (let k = 0; k < 12; k++) diag[k * W + k] = 3;
     expect(extractObjects({ width: W, height: H, data: diag }, { minSize: 1 }).objects).toHaveLength(1);
     expect(extractObjects({ width: W, height: H, data: diag }, { minSize: 1, connectivity: 4 }).objects).toHaveLength(12);
+  });
+});
+
+describe("deepest points", () => {
+  it("match geometry's whole-image deepestPoint on random blobs, also at the image border", () => {
+    const r = new SeededRandom(12);
+    const w = 40;
+    const h = 30;
+    for (let trial = 0; trial < 60; trial++) {
+      // A union of random discs, some cut by the image border.
+      const data = new Uint8Array(w * h);
+      for (let k = 0; k < 3; k++) {
+        const cx = r.int(w);
+        const cy = r.int(h);
+        const rad = 2 + r.int(8);
+        for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= rad * rad) data[y * w + x] = 1;
+      }
+      for (const outsideIsBackground of [false, true]) {
+        const { objects } = extractObjects({ width: w, height: h, data }, { minSize: 1, centerOutsideIsBackground: outsideIsBackground });
+        for (const o of objects) expect(o.center).toEqual(deepestPoint(o.mask, w, h, { outsideIsBackground }));
+      }
+    }
   });
 });
 

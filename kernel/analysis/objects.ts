@@ -33,6 +33,33 @@ export interface ExtractedObjects {
   readonly dropped: { readonly classId: number; readonly area: number }[];
 }
 
+/**
+ * deepestPoint() on the box grown by one pixel (clipped to the image) instead of the whole
+ * image: the same answer, because every pixel of that ring is background and at least as close
+ * to any object pixel as background farther out (clamping a point's coordinates to the ring
+ * shortens both components of its offset); where the box touches the image edge, the crop edge
+ * is the image edge, so the border convention carries over. Row-major order, and so the tie
+ * rule, is the same within the crop.
+ */
+function deepestPointInBox(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  box: { x0: number; y0: number; x1: number; y1: number },
+  outsideIsBackground: boolean,
+): { x: number; y: number } {
+  const x0 = Math.max(0, box.x0 - 1);
+  const y0 = Math.max(0, box.y0 - 1);
+  const x1 = Math.min(width, box.x1 + 1);
+  const y1 = Math.min(height, box.y1 + 1);
+  const w = x1 - x0;
+  const h = y1 - y0;
+  const crop = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) crop.set(mask.subarray((y + y0) * width + x0, (y + y0) * width + x1), y * w);
+  const p = deepestPoint(crop, w, h, { outsideIsBackground })!;
+  return { x: p.x + x0, y: p.y + y0 };
+}
+
 export function extractObjects(labels: LabelMap, options: ObjectOptions = {}): ExtractedObjects {
   const { width, height, data } = labels;
   if (data.length !== width * height) {
@@ -64,7 +91,7 @@ export function extractObjects(labels: LabelMap, options: ObjectOptions = {}): E
       for (let y = c.box.y0; y < c.box.y1; y++) {
         for (let x = c.box.x0; x < c.box.x1; x++) if (comp[y * width + x] === c.label) mask[y * width + x] = 1;
       }
-      const center = deepestPoint(mask, width, height, { outsideIsBackground: options.centerOutsideIsBackground ?? false })!;
+      const center = deepestPointInBox(mask, width, height, c.box, options.centerOutsideIsBackground ?? false);
       objects.push({ classId, component: index++, width, height, mask, area: c.area, box: c.box, center });
     }
   }
