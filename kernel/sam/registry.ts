@@ -21,7 +21,8 @@ export interface RegistryCheckpoint {
   readonly xxh128: string | null;
   readonly sha256?: string;
   readonly manual?: string;
-  readonly registeredAs?: string;
+  /** micro_sam's name for the same file (its cache is reused by the exporter). */
+  readonly microSamModelType?: string;
 }
 
 export interface RegistryEntry {
@@ -127,7 +128,7 @@ function parseEntry(path: string, name: string, raw: unknown): RegistryEntry {
     if (url !== null && xxh === null && !sha) {
       throw new RegistryError(`${where}: a downloadable checkpoint needs a checksum (xxh128 or sha256); downloads are never trusted unchecked.`);
     }
-    checkpoint = { url, file, xxh128: xxh, sha256: sha, manual: str(c.manual), registeredAs: str(c.registeredAs) };
+    checkpoint = { url, file, xxh128: xxh, sha256: sha, manual: str(c.manual), microSamModelType: str(c.microSamModelType) };
   }
   if (!shipped && !checkpoint) {
     throw new RegistryError(`${where} is neither shipped nor has a 'checkpoint' to export from.`);
