@@ -46,7 +46,7 @@ describe("data dir rules (as jupyter_core)", () => {
   test("node flags for require(esm)", () => {
     expect(nodeFlags("20.19.0")).toEqual([]);
     expect(nodeFlags("22.12.0")).toEqual([]);
-    expect(nodeFlags("20.17.0")).toEqual(["--experimental-require-module"]);
+    expect(nodeFlags("20.17.0")).toEqual(["--experimental-require-module", "--disable-warning=ExperimentalWarning"]);
     expect(() => nodeFlags("18.20.0")).toThrow(/Node >= 20.19/);
   });
 });

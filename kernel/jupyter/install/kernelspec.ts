@@ -32,7 +32,8 @@ export interface KernelSpec {
 export function nodeFlags(nodeVersion: string = process.versions.node): string[] {
   const [major = 0, minor = 0] = nodeVersion.split(".").map(Number);
   if (major > 22 || (major === 22 && minor >= 12) || (major === 20 && minor >= 19)) return [];
-  if ((major === 20 && minor >= 17) || major === 22) return ["--experimental-require-module"];
+  // The warning would otherwise land in the output of the first cell that imports the package.
+  if ((major === 20 && minor >= 17) || major === 22) return ["--experimental-require-module", "--disable-warning=ExperimentalWarning"];
   throw new Error(
     `Node ${nodeVersion} cannot load this package from notebook cells (require of an ES module): use Node >= 20.19 (or 20.17 with a flag).`,
   );
