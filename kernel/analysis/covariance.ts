@@ -49,15 +49,45 @@ export class CovarianceAccumulator {
     if (this.filled === CHUNK_TOKENS) this.flush();
   }
 
+  /**
+   * Adds `count` tokens that are contiguous in every channel row: channel c of token i is
+   * `data[c * plane + start + i]` (a run of whole grid rows of a channel-major embedding). Full
+   * chunks are read in place; only a remainder is copied into the chunk buffer.
+   */
+  addRun(data: Float32Array, plane: number, start: number, count: number): void {
+    let i = 0;
+    if (this.filled === 0) {
+      for (; i + CHUNK_TOKENS <= count; i += CHUNK_TOKENS) {
+        this.accumulate(data, plane, start + i, CHUNK_TOKENS);
+        this.count += CHUNK_TOKENS;
+      }
+    }
+    while (i < count) {
+      const take = Math.min(count - i, CHUNK_TOKENS - this.filled);
+      for (let c = 0; c < this.channels; c++) {
+        const src = c * plane + start + i;
+        this.chunk.set(data.subarray(src, src + take), c * CHUNK_TOKENS + this.filled);
+      }
+      this.filled += take;
+      this.count += take;
+      i += take;
+      if (this.filled === CHUNK_TOKENS) this.flush();
+    }
+  }
+
   private flush(): void {
-    const n = this.filled;
-    if (n === 0) return;
+    if (this.filled === 0) return;
+    this.accumulate(this.chunk, CHUNK_TOKENS, 0, this.filled);
+    this.filled = 0;
+  }
+
+  /** Sums and products of n tokens whose channel c runs from X[c * stride + offset]. */
+  private accumulate(X: Float32Array, stride: number, offset: number, n: number): void {
     const ch = this.channels;
-    const X = this.chunk;
     const S = this.products;
     const sums = this.sums;
     for (let c = 0; c < ch; c++) {
-      const o = c * CHUNK_TOKENS;
+      const o = c * stride + offset;
       let s = 0;
       for (let t = 0; t < n; t++) s += X[o + t]!;
       sums[c]! += s;
@@ -65,15 +95,15 @@ export class CovarianceAccumulator {
     // 4x4 register blocks over channel pairs: 8 loads feed 16 multiply-adds (a plain dot
     // product loop needs 2 loads per multiply-add and ran 1.6-2x slower here).
     for (let a = 0; a < ch; a += 4) {
-      const a0 = a * CHUNK_TOKENS;
-      const a1 = a0 + CHUNK_TOKENS;
-      const a2 = a1 + CHUNK_TOKENS;
-      const a3 = a2 + CHUNK_TOKENS;
+      const a0 = a * stride + offset;
+      const a1 = a0 + stride;
+      const a2 = a1 + stride;
+      const a3 = a2 + stride;
       for (let b = a; b < ch; b += 4) {
-        const b0 = b * CHUNK_TOKENS;
-        const b1 = b0 + CHUNK_TOKENS;
-        const b2 = b1 + CHUNK_TOKENS;
-        const b3 = b2 + CHUNK_TOKENS;
+        const b0 = b * stride + offset;
+        const b1 = b0 + stride;
+        const b2 = b1 + stride;
+        const b3 = b2 + stride;
         let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
         let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
         for (let t = 0; t < n; t++) {
@@ -94,7 +124,6 @@ export class CovarianceAccumulator {
         S[r3]! += s30; S[r3 + 1]! += s31; S[r3 + 2]! += s32; S[r3 + 3]! += s33;
       }
     }
-    this.filled = 0;
   }
 
   /**

@@ -81,20 +81,30 @@ export function fitPca(embeddings: Embedding | readonly Embedding[], options: Pc
   const acc = new CovarianceAccumulator(EMBEDDING_CHANNELS);
   const plane = EMBEDDING_SIDE * EMBEDDING_SIDE;
 
-  // Selection sampling (Knuth's algorithm S): one pass, exactly `want` tokens, each subset of
-  // that size equally likely, visited in order so the pass stays sequential in memory.
-  let want = Math.min(maxFit, available);
-  let remaining = available;
-  for (let e = 0; e < list.length; e++) {
-    const data = list[e]!.data;
-    const g = grids[e]!;
-    for (let r = 0; r < g.rows; r++) {
-      for (let c = 0; c < g.cols; c++) {
-        const take = want === remaining || (want > 0 && random.next() * remaining < want);
-        remaining--;
-        if (!take) continue;
-        want--;
-        acc.add(data, r * EMBEDDING_SIDE + c, plane);
+  if (available <= maxFit) {
+    // Every token: read whole runs of grid rows in place (a row run is contiguous per channel
+    // when the grid is 64 wide; otherwise row by row).
+    for (let e = 0; e < list.length; e++) {
+      const g = grids[e]!;
+      if (g.cols === EMBEDDING_SIDE) acc.addRun(list[e]!.data, plane, 0, g.rows * EMBEDDING_SIDE);
+      else for (let r = 0; r < g.rows; r++) acc.addRun(list[e]!.data, plane, r * EMBEDDING_SIDE, g.cols);
+    }
+  } else {
+    // Selection sampling (Knuth's algorithm S): one pass, exactly `want` tokens, each subset of
+    // that size equally likely, visited in order so the pass stays sequential in memory.
+    let want = maxFit;
+    let remaining = available;
+    for (let e = 0; e < list.length; e++) {
+      const data = list[e]!.data;
+      const g = grids[e]!;
+      for (let r = 0; r < g.rows; r++) {
+        for (let c = 0; c < g.cols; c++) {
+          const take = want === remaining || (want > 0 && random.next() * remaining < want);
+          remaining--;
+          if (!take) continue;
+          want--;
+          acc.add(data, r * EMBEDDING_SIDE + c, plane);
+        }
       }
     }
   }
