@@ -18,3 +18,12 @@ export { loadModel, SamModel, type LoadOptions, type EmbedOptions, type SegmentO
 export { saveEmbedding, loadEmbedding } from "./sam/embedding-file.js";
 export { drawOverlay } from "./display/overlay.js";
 export { segmentCanvas, SegmentCanvas, type SegmentCanvasOptions, type CommitEvent, type HistoryEntry, type Propagator } from "../widgets/segment-canvas/model.js";
+export type { Volume } from "./io/volume.js";
+export { openVolume } from "./io/volume-open.js";
+export { readNifti } from "./io/nifti-read.js";
+export { readDicom } from "./io/dicom-series.js";
+export { writeLabelMap } from "./io/nifti-labels.js";
+export { viewMapping, extractSlice } from "./io/volume-view.js";
+export { VolumeEmbeddings, formatProgress } from "./cache/volume-embeddings.js";
+export { propagate, paintLabels } from "./interactive/propagate.js";
+export { evaluate3d, evaluate3dGrid, stackLabels } from "./interactive/evaluate3d.js";

@@ -314,3 +314,18 @@ describe("loading", () => {
     }
   });
 });
+
+describe("embed without caching", () => {
+  it("returns a fresh embedding and leaves the cache as it was", async () => {
+    const img = grayImage(96, 80);
+    const before = model.cache.size;
+    const a = await model.embed(img, { cache: false });
+    expect(model.cache.size).toBe(before);
+    const b = await model.embed(img);
+    expect(b).not.toBe(a);
+    expect(b.data).toEqual(a.data);
+    expect(model.cache.size).toBe(before + 1);
+    // A cached embedding is still used when there is one.
+    expect(await model.embed(img, { cache: false })).toBe(b);
+  });
+});

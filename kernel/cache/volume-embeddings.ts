@@ -303,7 +303,7 @@ export class VolumeEmbeddings {
         this.current = { z, background: background !== undefined };
         if (background) background.inFlight = true;
         try {
-          const computed = await this.model.embed(this.slice(z), { intensity: this.intensitySpec });
+          const computed = await this.model.embed(this.slice(z), { intensity: this.intensitySpec, cache: false });
           const e = await this.keep(z, computed);
           this.current = undefined;
           if (background) background.inFlight = false;

@@ -43,6 +43,11 @@ export interface LoadOptions {
 
 export interface EmbedOptions {
   readonly intensity?: IntensitySpec;
+  /**
+   * Keep the result in the in-memory cache (default true). Callers with a store of their
+   * own (volume precompute) pass false, so that embeddings are not held twice.
+   */
+  readonly cache?: boolean;
 }
 
 export interface SegmentOptions {
@@ -138,7 +143,7 @@ export class SamModel {
     hash.update(`${this.identity}|${JSON.stringify(this.settings)}|${rgb.width}x${rgb.height}|`);
     hash.update(rgb.data);
     const key = hash.digest("hex");
-    return this.cache.getOrCompute(key, async () => {
+    const compute = async (): Promise<Embedding> => {
       const out = await this.encoder.embed(rgb, this.settings);
       this.timings.preprocessMs = out.preprocessMs;
       this.timings.encoderMs = out.encoderMs;
@@ -149,7 +154,9 @@ export class SamModel {
         modelName: this.manifest.name,
         key,
       };
-    });
+    };
+    if (options.cache === false) return this.cache.get(key) ?? compute();
+    return this.cache.getOrCompute(key, compute);
   }
 
   /** Prompt -> mask at the original size, with the logits to feed back for a correction. */
