@@ -166,6 +166,32 @@ describe("PCA of embeddings", () => {
     expect(p.grid).toEqual({ rows: 32, cols: 64 });
   });
 
+  it("fits a tall image's token columns (grid narrower than 64) exactly", () => {
+    const e = plantedEmbedding(planted, 13, 64, 24, 40);
+    const basis = fitPca(e);
+    expect(basis.fitTokens).toBe(64 * 24);
+    // Brute force over the image tokens: per-channel mean and the total variance (trace).
+    let trace = 0;
+    for (const ch of [0, 5, 255]) {
+      let s = 0;
+      for (let r = 0; r < 64; r++) for (let c = 0; c < 24; c++) s += e.data[ch * PLANE + r * 64 + c]!;
+      expect(basis.mean[ch]).toBeCloseTo(s / (64 * 24), 10);
+    }
+    for (let ch = 0; ch < C; ch++) {
+      let s = 0;
+      let ss = 0;
+      for (let r = 0; r < 64; r++) for (let c = 0; c < 24; c++) {
+        const v = e.data[ch * PLANE + r * 64 + c]!;
+        s += v;
+        ss += v * v;
+      }
+      const n = 64 * 24;
+      trace += (ss - (s * s) / n) / (n - 1);
+    }
+    expect(basis.totalVariance / trace).toBeCloseTo(1, 9);
+    for (let i = 0; i < 3; i++) expect(Math.abs(dot(row(basis.components, i), directions[i]!))).toBeGreaterThan(0.99);
+  });
+
   it("projects tokens as (x - mean) . component", () => {
     const e = plantedEmbedding(planted, 8);
     const basis = fitPca(e);

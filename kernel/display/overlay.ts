@@ -84,7 +84,7 @@ export function drawMarkers(base: RgbImage8, markers: readonly Marker[]): RgbIma
     const cy = Math.round(m.y);
     const s = Math.max(1, Math.round(m.size ?? 4));
     for (let d = -s - 1; d <= s + 1; d++) {
-      for (const w of [-1, 1]) {
+      for (const w of [-1, 0, 1]) {
         put(cx + d, cy + w, [0, 0, 0]);
         put(cx + w, cy + d, [0, 0, 0]);
       }
