@@ -452,7 +452,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
 
   // ---- the rest of the UI ---------------------------------------------------------------------------
   function updateMode(): void {
-    modeBtn.textContent = positiveMode ? "＋ positive (T)" : "－ negative (T)";
+    modeBtn.textContent = positiveMode ? "+ positive (T)" : "− negative (T)";
     modeBtn.setAttribute("aria-pressed", String(!positiveMode));
     root.dataset.mode = positiveMode ? "positive" : "negative";
   }
