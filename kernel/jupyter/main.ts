@@ -50,8 +50,32 @@ async function main(): Promise<void> {
   // Node itself (tslab runs cells with breakOnSigint); this handles awaited work.
   process.on("SIGINT", () => kernel.interrupt());
   process.on("SIGTERM", () => void kernel.stop().then(() => setTimeout(() => process.exit(0), 300)));
+  watchParent(kernel, log);
   process.on("uncaughtException", (err) => kernel.reportBackgroundError("Uncaught exception", err));
   process.on("unhandledRejection", (reason) => kernel.reportBackgroundError("Unhandled promise rejection", reason));
+}
+
+/**
+ * jupyter_client names the process that started the kernel in JPY_PARENT_PID. When that process
+ * dies without shutting the kernel down (a crashed server, a killed test run), the kernel ends
+ * too instead of running on as an orphan, as ipykernel does.
+ */
+function watchParent(kernel: Kernel, log: KernelLog): void {
+  const parent = Number(process.env.JPY_PARENT_PID);
+  // On Windows the variable holds a process handle, not a pid.
+  if (process.platform === "win32" || !Number.isInteger(parent) || parent <= 1) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch (err) {
+      // EPERM: alive, but another user's.
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") return;
+      log.warn(`the process that started the kernel (${parent}) is gone; shutting down`);
+      clearInterval(timer);
+      void kernel.stop().then(() => setTimeout(() => process.exit(0), 300));
+    }
+  }, 2000);
+  timer.unref();
 }
 
 main().catch((err: unknown) => {

@@ -3,6 +3,7 @@
  * buffers both ways, widget protocol parents, and the failure cases (bad signature, broken JSON,
  * a throwing comm handler, interrupts, shutdown).
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DELIMITER, encodeMessage } from "../../kernel/jupyter/wire.js";
@@ -487,6 +488,21 @@ await new Promise((resolve) => setTimeout(resolve, 60_000));`);
 });
 
 describe("shutdown", () => {
+  test("the kernel ends when the process that started it (JPY_PARENT_PID) is gone", async () => {
+    const parent = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    const kernel = await startKernel({ env: { JPY_PARENT_PID: String(parent.pid) } });
+    try {
+      expect((await kernel.client.execute("1")).reply.content.status).toBe("ok");
+      parent.kill("SIGKILL");
+      expect(await kernel.exited).toBe(0);
+      expect(kernel.log()).toContain(`the process that started the kernel (${parent.pid}) is gone`);
+    } finally {
+      parent.kill("SIGKILL");
+      await kernel.stop();
+    }
+  });
+
+
   test.each([false, true])("shutdown_request (restart: %s) is answered, then the process exits cleanly", async (restart) => {
     const kernel = await startKernel();
     try {

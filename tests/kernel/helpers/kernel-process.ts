@@ -59,7 +59,7 @@ export interface RunningKernel {
 }
 
 /** Starts a kernel in `cwd` (default: a new temp folder) and waits until it answers. */
-export async function startKernel(options: { cwd?: string } = {}): Promise<RunningKernel> {
+export async function startKernel(options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunningKernel> {
   requireBuild();
   const dir = mkdtempSync(join(tmpdir(), "medicosam-kernel-"));
   const cwd = options.cwd ?? dir;
@@ -69,7 +69,7 @@ export async function startKernel(options: { cwd?: string } = {}): Promise<Runni
   const logPath = join(dir, "kernel.log");
   const proc = spawn(process.execPath, [KERNEL_ENTRY, "--connection-file", connectionFile], {
     cwd,
-    env: { ...process.env, MEDICOSAM_KERNEL_LOG: logPath, HOME: dir },
+    env: { ...process.env, MEDICOSAM_KERNEL_LOG: logPath, HOME: dir, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

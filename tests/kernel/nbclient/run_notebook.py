@@ -4,6 +4,7 @@ usage: run_notebook.py IN.ipynb OUT.ipynb [--allow-errors]
 Exit code 3 with the error text when a cell fails and errors are not allowed.
 """
 import sys
+from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
@@ -21,7 +22,7 @@ def main() -> int:
         startup_timeout=60,
         allow_errors=allow_errors,
         store_widget_state=True,
-        resources={"metadata": {"path": str(__import__("pathlib").Path(source).parent)}},
+        resources={"metadata": {"path": str(Path(source).parent)}},
     )
     try:
         client.execute()
