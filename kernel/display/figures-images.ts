@@ -117,7 +117,9 @@ export class ImageGrid {
       legendSize = { width: m.width ?? 0, height: m.height ?? 0 };
     }
     const gridWidth = colWidth.reduce((a, b) => a + b, 0) + GAP * (cols + 1);
-    const width = gridWidth + legendSize.width;
+    // Wide enough for the title (about 9.5 px per character of 16 px bold DejaVu Sans).
+    const titleWidth = this.options.title ? Math.ceil(this.options.title.length * 9.5) + 2 * GAP : 0;
+    const width = Math.max(gridWidth + legendSize.width, titleWidth);
     const height = Math.max(top + rowHeight.reduce((a, b) => a + b, 0) + GAP * (rows + 1), legendSize.height + top);
     const font = `font-family="DejaVu Sans, Helvetica, Arial, sans-serif"`;
     const texts: string[] = [];
