@@ -2,7 +2,7 @@
  * Jupyter's own conformance suite (Debian's python3-jupyter-kernel-test) against our kernel,
  * started by jupyter_client from the kernelspec that `medicosam install` wrote.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
@@ -12,8 +12,13 @@ import { REPO } from "./helpers/kernel-process.js";
 
 const available = pythonHas("jupyter_kernel_test", "jupyter_client");
 let jupyter: JupyterEnv | undefined;
+let proc: ChildProcess | undefined;
 
-afterAll(() => jupyter?.cleanup());
+afterAll(() => {
+  // After a timeout the suite may still run; its kernel follows it (JPY_PARENT_PID).
+  if (proc && proc.exitCode === null) proc.kill("SIGKILL");
+  jupyter?.cleanup();
+});
 
 test("jupyter_kernel_test.KernelTests passes", { timeout: 150_000 }, async (ctx) => {
   if (!canRun(available, "Debian's python3-jupyter-kernel-test is not installed (apt-get install python3-jupyter-kernel-test)")) {
@@ -23,14 +28,14 @@ test("jupyter_kernel_test.KernelTests passes", { timeout: 150_000 }, async (ctx)
   jupyter = jupyterEnv();
   const pkg = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string }).name;
   const suite = join(REPO, "tests", "kernel", "conformance");
-  const proc = spawn(PYTHON, ["-m", "unittest", "discover", "-v", "-s", suite, "-p", "test_*.py"], {
+  proc = spawn(PYTHON, ["-m", "unittest", "discover", "-v", "-s", suite, "-p", "test_*.py"], {
     cwd: jupyter.root,
     env: { ...jupyter.env, MEDICOSAM_JUPYTER_API: `${pkg}/dist/kernel/jupyter/index.js` },
   });
   let output = "";
-  proc.stdout.on("data", (d) => (output += d));
-  proc.stderr.on("data", (d) => (output += d));
-  const code = await new Promise<number | null>((resolve) => proc.once("exit", resolve));
+  proc.stdout!.on("data", (d) => (output += d));
+  proc.stderr!.on("data", (d) => (output += d));
+  const code = await new Promise<number | null>((resolve) => proc!.once("exit", resolve));
   expect(code, output).toBe(0);
   expect(Number(/Ran (\d+) tests?/.exec(output)?.[1])).toBeGreaterThanOrEqual(14);
   // Skips allowed: the pager (this kernel has none) and history (it keeps none; an empty reply is valid).

@@ -3,7 +3,7 @@
  * `medicosam install` wrote): the saved notebook holds the widget state, and a failing cell is
  * an `error` output (nbclient stops on it unless errors are allowed), not stderr text.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -30,9 +30,12 @@ interface Notebook {
 }
 
 let jupyter: JupyterEnv | undefined;
+const running = new Set<ChildProcess>();
 
 function runNotebook(args: string[]): Promise<{ code: number | null; output: string }> {
   const proc = spawn(PYTHON, [DRIVER, ...args], { cwd: jupyter!.root, env: jupyter!.env });
+  running.add(proc);
+  proc.once("exit", () => running.delete(proc));
   let output = "";
   proc.stdout.on("data", (d) => (output += d));
   proc.stderr.on("data", (d) => (output += d));
@@ -45,7 +48,11 @@ describe.skipIf(!canRun(available, "Debian's python3-nbclient is not installed (
     // The notebook runs in a folder with no node_modules: the kernel's package redirect serves the import.
     copyFileSync(FIXTURE, join(jupyter.root, "widget-state.ipynb"));
   });
-  afterAll(() => jupyter?.cleanup());
+  afterAll(() => {
+    // A run cut short by a timeout; its kernel follows it (JPY_PARENT_PID).
+    for (const proc of running) proc.kill("SIGKILL");
+    jupyter?.cleanup();
+  });
 
   test("executes the notebook; widget state is saved; the failing cell is an error output", { timeout: 90_000 }, async () => {
     const out = join(jupyter!.root, "executed.ipynb");
