@@ -10,6 +10,7 @@ const subcommands: Record<string, { summary: string; load: () => Promise<{ run(a
   uninstall: { summary: "remove the Jupyter kernel and its widgets", load: () => import("./cli/uninstall.js") },
   quantize: { summary: "int8 encoder for a model folder (dynamic quantization, ~2-3x faster with VNNI)", load: () => import("./cli/quantize.js") },
   info: { summary: "describe a NIfTI or DICOM volume: dims, spacing, affine, orientation, values", load: () => import("./cli/info.js") },
+  evaluate: { summary: "the paper's simulated interactive segmentation on images + label maps: tables and chart", load: () => import("./cli/evaluate.js") },
 };
 
 /** Subcommands contributed by other parts of the package register here (install, info, ...). */
