@@ -7,7 +7,7 @@
  * what ran before it. Prints a table (medians after warm-up, p95 where useful) and writes
  * bench/results/latest.json.
  *
- *   node dist/bench/run.js [--only preprocess,encoder,decoder,options,volume] [--quick] [--runs N]
+ *   node dist/bench/run.js [--only preprocess,encoder,decoder,options,variants,volume,...] [--quick] [--runs N]
  *                          [--json FILE] [--timeout MINUTES]
  */
 import { fork } from "node:child_process";
@@ -16,14 +16,16 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultBenchModelDir, ensureBenchModel, packageRoot } from "../models/bench/generate.js";
-import { OPTIONS_MATRIX } from "./options-matrix.js";
+import { ENCODER_VARIANTS, OPTIONS_MATRIX } from "./options-matrix.js";
+import { EXTERNAL_BENCHES } from "./sections/external.js";
 import { renderTable, verdict } from "./table.js";
 import { headline, type Metric, type SectionConfig, type SectionResult } from "./types.js";
 
-const SECTIONS = ["preprocess", "encoder", "decoder", "options", "volume"] as const;
-type SectionName = (typeof SECTIONS)[number];
-/** Sections a child process can run (the options matrix is the encoder section, repeated). */
-const CHILD_SECTIONS = ["preprocess", "encoder", "decoder", "volume"] as const;
+/** Our sections, then the benchmark modules of other parts of the package (sections/external.ts). */
+const SECTIONS = ["preprocess", "encoder", "decoder", "options", "variants", ...EXTERNAL_BENCHES.map((b) => b.section)];
+type SectionName = string;
+/** Sections a child process can run (options and variants are the encoder section, repeated). */
+const CHILD_SECTIONS = ["preprocess", "encoder", "decoder", "external"] as const;
 type ChildSection = (typeof CHILD_SECTIONS)[number];
 
 interface Args {
@@ -56,7 +58,7 @@ function parseArgs(argv: string[]): Args {
       for (const n of names) {
         if (!(SECTIONS as readonly string[]).includes(n)) throw new Error(`unknown section '${n}'; choose from ${SECTIONS.join(", ")}`);
       }
-      args.only = names as SectionName[];
+      args.only = names;
     } else if (a === "--quick") args.quick = true;
     else if (a === "--runs") {
       const n = Number(value());
@@ -134,7 +136,7 @@ function failed(section: string, err: unknown): SectionResult {
 }
 
 /** One row per variant and figure, so the matrix reads as a comparison. */
-function optionsSection(results: { label: string; result?: SectionResult; error?: string }[]): SectionResult {
+function comparisonSection(section: string, results: { label: string; result?: SectionResult; error?: string }[]): SectionResult {
   const metrics: Metric[] = [];
   const pick = (r: SectionResult, prefix: string) => r.metrics.find((m) => m.name.startsWith(prefix));
   for (const { label, result, error } of results) {
@@ -152,7 +154,7 @@ function optionsSection(results: { label: string; result?: SectionResult; error?
       if (m) metrics.push({ ...m, name: `${label}: ${short}`, note: undefined });
     }
   }
-  return { section: "options", metrics, details: { variants: results } };
+  return { section, metrics, details: { variants: results } };
 }
 
 /** Cross-section ratio: the preprocessing section's totals against the encoder's session.run. */
@@ -199,6 +201,14 @@ async function main(argv: string[]): Promise<number> {
     const gen = ensureBenchModel(modelDir, { log });
     if (!gen.generated) log(`using the cached benchmark model in ${modelDir}`);
   }
+  const variantDirs = new Map<string, string>();
+  if (args.only.includes("variants")) {
+    for (const v of ENCODER_VARIANTS) {
+      const dir = defaultBenchModelDir(v.variant);
+      ensureBenchModel(dir, { log, variant: v.variant });
+      variantDirs.set(v.label, dir);
+    }
+  }
   const base: SectionConfig = { quick: args.quick, ...(args.runs ? { runs: args.runs } : {}), modelDir };
   const results: SectionResult[] = [];
   for (const section of SECTIONS) {
@@ -221,11 +231,28 @@ async function main(argv: string[]): Promise<number> {
           variants.push({ label: v.label, error: err instanceof Error ? err.message : String(err) });
         }
       }
-      results.push(optionsSection(variants));
+      results.push(comparisonSection("options", variants));
+    } else if (section === "variants") {
+      const variants: { label: string; result?: SectionResult; error?: string }[] = [];
+      for (const v of ENCODER_VARIANTS) {
+        log(`variants: ${v.label} ...`);
+        const config: SectionConfig = { ...base, runs: args.runs ?? 2, label: v.label, modelDir: variantDirs.get(v.label)! };
+        try {
+          variants.push({ label: v.label, result: await runChild("encoder", config, args.timeoutMin) });
+        } catch (err) {
+          variants.push({ label: v.label, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      results.push(comparisonSection("variants", variants));
     } else {
       log(`${section} ...`);
+      const external = EXTERNAL_BENCHES.find((b) => b.section === section);
       try {
-        results.push(await runChild(section, base, args.timeoutMin));
+        results.push(
+          external
+            ? await runChild("external", { quick: args.quick, external: external.section }, args.timeoutMin)
+            : await runChild(section as ChildSection, base, args.timeoutMin),
+        );
       } catch (err) {
         results.push(failed(section, err));
       }

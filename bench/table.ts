@@ -3,8 +3,9 @@ import { headline, type Metric, type SectionResult } from "./types.js";
 
 function fmt(v: number | undefined, unit: string): string {
   if (v === undefined || !Number.isFinite(v)) return "-";
-  const digits = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
-  return `${v.toFixed(digits)}${unit ? ` ${unit}` : ""}`;
+  const a = Math.abs(v);
+  const text = Number.isInteger(v) ? String(v) : a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toPrecision(3);
+  return `${text}${unit ? ` ${unit}` : ""}`;
 }
 
 /** "ok" / "MISSED" against the metric's target, empty when it has none. */
@@ -34,5 +35,5 @@ export function renderTable(results: readonly SectionResult[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) =>
     cells.map((c, i) => (i === 2 || i === 3 || i === 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  ").trimEnd(), ...rows.map(line)].join("\n");
 }

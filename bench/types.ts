@@ -39,6 +39,8 @@ export interface SectionConfig {
   /** Label of the options variant, for the table. */
   readonly label?: string;
   readonly modelDir?: string;
+  /** For the `external` child section: which bench/<module>.ts to run (see sections/external.ts). */
+  readonly external?: string;
 }
 
 /** The figure a metric is judged by: the median for timings, else the value. */

@@ -4,12 +4,14 @@
  * cost does not depend on its values) so that this section needs no encoder run; the encoder
  * section measures clicks right after an encoding, which is where memory planning bites.
  */
+import * as ort from "onnxruntime-node";
+import { DECODER_SESSION_OPTIONS } from "../../kernel/sam/decoder.js";
 import type { Embedding } from "../../kernel/sam/embedding.js";
 import { loadModel } from "../../kernel/sam/model.js";
 import type { Prompt } from "../../kernel/sam/prompt.js";
 import { defaultBenchModelDir } from "../../models/bench/generate.js";
 import { gaussian, rng } from "../../models/bench/random.js";
-import { summarize } from "../stats.js";
+import { summarize, timeRuns, type Summary } from "../stats.js";
 import type { SectionConfig, SectionResult } from "../types.js";
 
 export const DECODER_TARGET_MS = 25;
@@ -44,6 +46,32 @@ export function syntheticEmbedding(modelName: string, size = 512): Embedding {
   };
 }
 
+/**
+ * The decoder session alone, without the engine (prompt encoding, mask selection, threshold), so
+ * that the engine's own share of a click can be read off. Same session options as the engine.
+ */
+async function rawSessionRun(decoderPath: string, options: Record<string, unknown> | undefined, embedding: Float32Array, runs: number): Promise<Summary> {
+  const session = await ort.InferenceSession.create(decoderPath, { ...DECODER_SESSION_OPTIONS, ...options });
+  try {
+    const next = rng(13);
+    return await timeRuns(
+      () =>
+        session.run({
+          image_embeddings: new ort.Tensor("float32", embedding, [1, 256, 64, 64]),
+          // One click in the 1024 frame of a 512x512 image, plus the padding point.
+          point_coords: new ort.Tensor("float32", Float32Array.of(next() * 1024, next() * 1024, 0, 0), [1, 2, 2]),
+          point_labels: new ort.Tensor("float32", Float32Array.of(1, -1), [1, 2]),
+          mask_input: new ort.Tensor("float32", new Float32Array(256 * 256), [1, 1, 256, 256]),
+          has_mask_input: new ort.Tensor("float32", Float32Array.of(0), [1]),
+          orig_im_size: new ort.Tensor("float32", Float32Array.of(512, 512), [2]),
+        }),
+      { warmup: 3, runs },
+    );
+  } finally {
+    await session.release();
+  }
+}
+
 export async function run(config: SectionConfig): Promise<SectionResult> {
   const runs = config.runs ?? (config.quick ? 15 : 60);
   const model = await loadModel(config.modelDir ?? defaultBenchModelDir(), {
@@ -73,11 +101,13 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
       const k = kind === "3 points" ? "3 points + mask" : kind;
       byKind.set(k, [...(byKind.get(k) ?? []), ms]);
     }
+    const raw = await rawSessionRun(model.decoderPath, config.decoderSessionOptions, emb.data, Math.max(10, Math.round(runs / 2)));
     return {
       section: "decoder",
       metrics: [
         { name: "segment() per click, 512x512, all prompts", unit: "ms", summary: summarize(all), target: { max: DECODER_TARGET_MS, text: `p50 < ${DECODER_TARGET_MS} ms` } },
         ...[...byKind].map(([k, v]) => ({ name: `segment() ${k}`, unit: "ms", summary: summarize(v) })),
+        { name: "decoder session.run alone (1 point, no engine)", unit: "ms", summary: raw },
       ],
     };
   } finally {

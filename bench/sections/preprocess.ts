@@ -8,6 +8,7 @@ import type { Image2D } from "../../kernel/io/image.js";
 import { toRgb8 } from "../../kernel/intensity/normalize.js";
 import type { IntensitySpec } from "../../kernel/intensity/spec.js";
 import { preprocess } from "../../kernel/sam/preprocess.js";
+import { longestSideSize, resizeRgb8 } from "../../kernel/sam/resize.js";
 import { ctImage16, grayImage8 } from "../images.js";
 import { timeRuns } from "../stats.js";
 import type { Metric, SectionConfig, SectionResult } from "../types.js";
@@ -18,11 +19,14 @@ async function timeSlice(label: string, image: Image2D, intensity: IntensitySpec
   const intensityMs = await timeRuns(() => toRgb8(image, intensity), opts);
   // As the engine's worker calls it: a fresh 12 MiB tensor per image.
   const preMs = await timeRuns(() => preprocess(rgb), opts);
+  const target = longestSideSize(rgb.height, rgb.width, 1024);
+  const resizeMs = await timeRuns(() => resizeRgb8(rgb, target), opts);
   const totalMs = await timeRuns(() => preprocess(toRgb8(image, intensity)), opts);
   const mode = intensity.mode === "window" ? `window ${intensity.level}/${intensity.width}` : intensity.mode;
   return [
     { name: `${label}: intensity (${mode})`, unit: "ms", summary: intensityMs },
     { name: `${label}: resize+normalize+pad`, unit: "ms", summary: preMs },
+    { name: `${label}:   of which resize (Pillow bilinear)`, unit: "ms", summary: resizeMs },
     { name: `${label}: total`, unit: "ms", summary: totalMs },
   ];
 }

@@ -21,6 +21,13 @@ export interface VitBConfig {
   readonly windowSize: number;
   readonly globalAttnIndexes: readonly number[];
   readonly outChans: number;
+  /**
+   * Not part of SAM: compute the global blocks' attention in this many sequential slices of the
+   * (batch x heads) axis. Same arithmetic and weights, but only one slice's [h, 4096, 4096]
+   * logits live at a time. 1 (the default) is the graph torch.onnx exports; larger values are
+   * an experiment for the memory target (see bench/sections/variants.ts).
+   */
+  readonly globalAttnSlices?: number;
 }
 
 /** SAM ViT-B (build_sam_vit_b): the configuration MedicoSAM uses. */
@@ -72,24 +79,37 @@ function attention(net: Net, x: string, batch: number, size: number, cfg: VitBCo
   const qkv4 = net.reshape(qkv5, [3, bh, tokens, hd]);
   const [q, k, v] = [0, 1, 2].map((i) => g.op("Gather", [qkv4, g.constInt64(i)], { axis: 0 })) as [string, string, string];
 
-  const scaledQ = g.op("Mul", [q, g.constFloat(1 / Math.sqrt(hd))]);
-  const logits = g.op("MatMul", [scaledQ, net.transpose(k, [0, 2, 1])]); // [bh, tokens, tokens]
-
-  // add_decomposed_rel_pos: uses the UNscaled q.
+  // add_decomposed_rel_pos uses the UNscaled q; its tables are shared by all slices.
   const relH = net.param(`${name}.rel_pos_h`, [2 * size - 1, hd], 0.02);
   const relW = net.param(`${name}.rel_pos_w`, [2 * size - 1, hd], 0.02);
   const index = g.initializer(`${name}.rel_pos_index`, relPosIndex(size), [size, size]);
   const Rh = g.op("Gather", [relH, index], { axis: 0 }); // [S, S, hd]
   const Rw = g.op("Gather", [relW, index], { axis: 0 });
-  const rq = net.reshape(q, [bh, size, size, hd]);
-  const relHTerm = g.op("Einsum", [rq, Rh], { equation: "bhwc,hkc->bhwk" });
-  const relWTerm = g.op("Einsum", [rq, Rw], { equation: "bhwc,wkc->bhwk" });
-  const logits5 = net.reshape(logits, [bh, size, size, size, size]);
-  const withH = g.op("Add", [logits5, g.op("Unsqueeze", [relHTerm, g.constInt64([4])])]);
-  const withHW = g.op("Add", [withH, g.op("Unsqueeze", [relWTerm, g.constInt64([3])])]);
-  const attn = g.op("Softmax", [net.reshape(withHW, [bh, tokens, tokens])], { axis: -1 });
 
-  const out = g.op("MatMul", [attn, v]); // [bh, tokens, hd]
+  /** softmax(q k^T * scale + rel_pos) v for `n` of the (batch x heads) rows. */
+  const core = (q: string, k: string, v: string, n: number): string => {
+    const scaledQ = g.op("Mul", [q, g.constFloat(1 / Math.sqrt(hd))]);
+    const logits = g.op("MatMul", [scaledQ, net.transpose(k, [0, 2, 1])]); // [n, tokens, tokens]
+    const rq = net.reshape(q, [n, size, size, hd]);
+    const relHTerm = g.op("Einsum", [rq, Rh], { equation: "bhwc,hkc->bhwk" });
+    const relWTerm = g.op("Einsum", [rq, Rw], { equation: "bhwc,wkc->bhwk" });
+    const logits5 = net.reshape(logits, [n, size, size, size, size]);
+    const withH = g.op("Add", [logits5, g.op("Unsqueeze", [relHTerm, g.constInt64([4])])]);
+    const withHW = g.op("Add", [withH, g.op("Unsqueeze", [relWTerm, g.constInt64([3])])]);
+    const attn = g.op("Softmax", [net.reshape(withHW, [n, tokens, tokens])], { axis: -1 });
+    return g.op("MatMul", [attn, v]); // [n, tokens, hd]
+  };
+
+  const slices = batch === 1 ? (cfg.globalAttnSlices ?? 1) : 1;
+  let out: string;
+  if (slices <= 1) {
+    out = core(q, k, v, bh);
+  } else {
+    if (bh % slices !== 0) throw new Error(`globalAttnSlices ${slices} must divide batch x heads = ${bh}`);
+    const split = (x: string) => g.node("Split", [x, g.constInt64(new Array<number>(slices).fill(bh / slices))], { axis: 0 }, { outputs: slices });
+    const [qs, ks, vs] = [split(q), split(k), split(v)];
+    out = g.op("Concat", qs.map((_, i) => core(qs[i]!, ks[i]!, vs[i]!, bh / slices)), { axis: 0 });
+  }
   const merged = net.reshape(net.transpose(net.reshape(out, [batch, heads, size, size, hd]), [0, 2, 3, 1, 4]), [batch, size, size, cfg.embedDim]);
   return net.linear(merged, cfg.embedDim, cfg.embedDim, `${name}.proj`);
 }
