@@ -74,6 +74,11 @@ describe("cosine similarity", () => {
     // Viridis ends: yellow (253, 231, 37) at +1 and purple (68, 1, 84) at -1.
     expect(Array.from(img.data.subarray(0, 3))).toEqual([253, 231, 37]);
     expect(Array.from(img.data.subarray(599 * 3, 600 * 3))).toEqual([68, 1, 84]);
+    // Blended over the image: 60 % heat map, 40 % image.
+    const base = { width: 600, height: 300, data: new Uint8Array(600 * 300 * 3).fill(100) };
+    const blended = similarityImage(map, { over: base });
+    expect(Array.from(blended.data.subarray(0, 3))).toEqual([Math.round(253 * 0.6 + 40), Math.round(231 * 0.6 + 40), Math.round(37 * 0.6 + 40)]);
+    expect(() => similarityImage(map, { over: { ...base, width: 10 } })).toThrow(/'over' is 10x300/);
     // A reference from elsewhere gives the same map.
     const again = cosineSimilarityTo(e, tokenVector(e, 1, 1));
     expect(Array.from(again.values)).toEqual(Array.from(map.values));

@@ -4,6 +4,7 @@ import { topEigenpairs } from "../kernel/analysis/eigen-top.js";
 import { componentImages, pcaRgbImages } from "../kernel/analysis/pca-image.js";
 import { fitPca, pcaOfEmbeddings, projectEmbedding } from "../kernel/analysis/pca.js";
 import { SeededRandom } from "../kernel/analysis/rng.js";
+import { pcaView } from "../kernel/display/figures-pca.js";
 import type { Embedding } from "../kernel/sam/embedding.js";
 
 const C = 256;
@@ -238,6 +239,24 @@ describe("PCA of embeddings", () => {
     const comps = componentImages(projections, 1, { colormap: "viridis" });
     expect(comps).toHaveLength(2);
     expect(comps[0]!.data.length).toBe(a.originalSize.width * a.originalSize.height * 3);
+  });
+});
+
+describe("PCA view", () => {
+  it("fits one shared basis, or a basis per embedding", () => {
+    const d1 = orthonormalDirections(3, 21);
+    const d2 = orthonormalDirections(3, 22);
+    const a = plantedEmbedding({ directions: d1, sd: [5, 3, 2], noise: 0.1, offset: 0 }, 31);
+    const b = plantedEmbedding({ directions: d2, sd: [5, 3, 2], noise: 0.1, offset: 0 }, 32);
+    const shared = pcaView([a, b], { names: ["A", "B"] });
+    expect(new Set(shared.bases).size).toBe(1);
+    expect(shared.describe()).toMatch(/shared basis: PC1 \d+\.\d%/);
+    const each = pcaView([a, b], { names: ["A", "B"], fit: "each" });
+    expect(each.bases).toHaveLength(2);
+    expect(Math.abs(dot(row(each.bases[0]!.components, 0), d1[0]!))).toBeGreaterThan(0.999);
+    expect(Math.abs(dot(row(each.bases[1]!.components, 0), d2[0]!))).toBeGreaterThan(0.999);
+    expect(each.grid().panels.map((p) => p.caption)).toEqual([expect.stringMatching(/^A \(\d+\.\d%\)$/), expect.stringMatching(/^B \(/)]);
+    expect(() => pcaView([a], { fit: "both" as never })).toThrow(/'shared' or 'each'/);
   });
 });
 

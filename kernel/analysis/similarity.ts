@@ -84,7 +84,15 @@ export function cosineSimilarityAt(
  */
 export function similarityImage(
   map: SimilarityMap,
-  options: { colormap?: ColormapName; range?: "full" | "data"; upsampling?: Upsampling } = {},
+  options: {
+    colormap?: ColormapName;
+    range?: "full" | "data";
+    upsampling?: Upsampling;
+    /** Blend the heat map over this image (the embedded image, same size) ... */
+    over?: RgbImage8;
+    /** ... with this weight of the heat map (default 0.6). */
+    alpha?: number;
+  } = {},
 ): RgbImage8 {
   const up = upsampleTokens(map.values, map.grid, map.embedding, options.upsampling);
   let lo = -1;
@@ -97,5 +105,16 @@ export function similarityImage(
       hi = Math.max(hi, v);
     }
   }
-  return { width: up.size.width, height: up.size.height, data: applyColormap(up.data, lo, hi, options.colormap ?? "viridis") };
+  const heat = applyColormap(up.data, lo, hi, options.colormap ?? "viridis");
+  const { width, height } = up.size;
+  if (options.over) {
+    const base = options.over;
+    if (base.width !== width || base.height !== height) {
+      throw new Error(`similarityImage: 'over' is ${base.width}x${base.height}, the map's image ${width}x${height}.`);
+    }
+    const a = options.alpha ?? 0.6;
+    if (!(a >= 0 && a <= 1)) throw new Error(`alpha must be within [0, 1], got ${a}.`);
+    for (let i = 0; i < heat.length; i++) heat[i] = Math.round(heat[i]! * a + base.data[i]! * (1 - a));
+  }
+  return { width, height, data: heat };
 }

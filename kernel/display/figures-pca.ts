@@ -3,7 +3,7 @@
  * slices), then show them side by side on that shared basis, with the explained variance, each
  * component alone, and the tokens in PC space coloured by a label map.
  */
-import { pcaOfEmbeddings, type PcaBasis, type PcaOptions, type TokenProjection } from "../analysis/pca.js";
+import { fitPca, pcaOfEmbeddings, projectEmbedding, type PcaBasis, type PcaOptions, type TokenProjection } from "../analysis/pca.js";
 import { componentImages, pcaRgbImages, type PcaImageOptions } from "../analysis/pca-image.js";
 import { tokenLabels } from "../analysis/tokens.js";
 import type { ColormapName } from "../analysis/colormap.js";
@@ -14,6 +14,12 @@ import { ImageGrid } from "./figures-images.js";
 import { DISPLAY, PlotlyChart, type MimeBundle } from "./plotly.js";
 
 export interface PcaViewOptions extends PcaOptions, PcaImageOptions {
+  /**
+   * "shared" (default): one basis fitted on all embeddings, so equal colours mean equal
+   * features across panels. "each": a basis per embedding, for models whose channels mean
+   * different things (colours then compare structure, not values; each panel is scaled alone).
+   */
+  readonly fit?: "shared" | "each";
   /** Panel captions, one per embedding (default: the model name, numbered when repeated). */
   readonly names?: readonly string[];
   readonly panelWidth?: number;
@@ -28,7 +34,10 @@ function defaultNames(embeddings: readonly Embedding[]): string[] {
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
 
 export class PcaView {
+  /** The shared basis, or with `fit: "each"` the first embedding's. */
   readonly basis: PcaBasis;
+  /** One basis per embedding (all the same object when shared). */
+  readonly bases: readonly PcaBasis[];
   readonly projections: readonly TokenProjection[];
   readonly names: readonly string[];
 
@@ -40,37 +49,58 @@ export class PcaView {
     if (options.names && options.names.length !== embeddings.length) {
       throw new Error(`names has ${options.names.length} entries for ${embeddings.length} embeddings.`);
     }
-    const { basis, projections } = pcaOfEmbeddings(embeddings, { components: 3, ...options });
-    this.basis = basis;
-    this.projections = projections;
+    const fit = options.fit ?? "shared";
+    if (fit === "shared") {
+      const { basis, projections } = pcaOfEmbeddings(embeddings, { components: 3, ...options });
+      this.bases = embeddings.map(() => basis);
+      this.projections = projections;
+    } else if (fit === "each") {
+      this.bases = embeddings.map((e) => fitPca(e, { components: 3, ...options }));
+      this.projections = embeddings.map((e, i) => projectEmbedding(this.bases[i]!, e));
+    } else {
+      throw new Error(`fit must be 'shared' or 'each', got '${String(fit)}'.`);
+    }
+    this.basis = this.bases[0]!;
     this.names = options.names ?? defaultNames(embeddings);
   }
 
   /** The first three components as RGB, one picture per embedding at its image size. */
+  private get shared(): boolean {
+    return (this.options.fit ?? "shared") === "shared";
+  }
+
   rgbImages(): RgbImage8[] {
-    return pcaRgbImages(this.projections, this.options);
+    // Separate bases have no common scale: each panel is scaled on its own.
+    return pcaRgbImages(this.projections, this.shared ? this.options : { ...this.options, range: "each" });
   }
 
   /** One line about the fit, shown as the grid's title. */
   describe(): string {
+    if (!this.shared) return `PCA of ${this.embeddings.length} embedding(s), a basis each (explained variance of PC1-3 in the captions)`;
     const b = this.basis;
     const parts = b.explainedVarianceRatio.slice(0, 3).map((r, i) => `PC${i + 1} ${pct(r)}`);
     const sampled = b.fitTokens < b.availableTokens ? ` (fitted on ${b.fitTokens} of ${b.availableTokens} tokens)` : "";
     return `PCA of ${this.embeddings.length} embedding(s), shared basis: ${parts.join(", ")} of the variance${sampled}`;
   }
 
+  private caption(i: number): string {
+    if (this.shared) return this.names[i]!;
+    const r = this.bases[i]!.explainedVarianceRatio;
+    return `${this.names[i]} (${pct(r.slice(0, 3).reduce((a, b) => a + b, 0))})`;
+  }
+
   grid(): ImageGrid {
     const images = this.rgbImages();
     return new ImageGrid(
-      images.map((image, i) => ({ image, caption: this.names[i] })),
+      images.map((image, i) => ({ image, caption: this.caption(i) })),
       { title: this.describe(), panelWidth: this.options.panelWidth, columns: this.options.columns },
     );
   }
 
   /** Component `index` (0-based) of every embedding, on one shared scale. */
   component(index: number, options: { colormap?: ColormapName } = {}): ImageGrid {
-    const images = componentImages(this.projections, index, { ...this.options, ...options });
-    const ratio = this.basis.explainedVarianceRatio[index];
+    const images = componentImages(this.projections, index, { ...this.options, ...(this.shared ? {} : { range: "each" as const }), ...options });
+    const ratio = this.shared ? this.basis.explainedVarianceRatio[index] : undefined;
     return new ImageGrid(
       images.map((image, i) => ({ image, caption: this.names[i] })),
       {
@@ -82,7 +112,8 @@ export class PcaView {
   }
 
   varianceChart(): PlotlyChart {
-    return new PlotlyChart(explainedVarianceFigure([{ name: "shared basis", basis: this.basis }]));
+    const bases = this.shared ? [{ name: "shared basis", basis: this.basis }] : this.bases.map((basis, i) => ({ name: this.names[i]!, basis }));
+    return new PlotlyChart(explainedVarianceFigure(bases));
   }
 
   /** Tokens of embedding `index` in PC space, coloured by the label map of that image. */
