@@ -2,6 +2,17 @@
  * The public API that notebook cells and scripts import. Everything else is internal and may
  * move; what is exported here is what the README and the tutorials promise.
  */
+import { maybeKernelRuntime } from "./jupyter/runtime.js";
+import { loadModel as loadSamModel, type LoadOptions, type SamModel } from "./sam/model.js";
+import type { ModelSource } from "./sam/model-files.js";
+
+/**
+ * Loads a model folder (or two ONNX files). Inside the MedicoSAM kernel, Kernel > Interrupt
+ * stops a running encoder: the SAM layer knows nothing of Jupyter, so the wiring lives here.
+ */
+export function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<SamModel> {
+  return loadSamModel(source, { interruptSignal: () => maybeKernelRuntime()?.interruptSignal, ...options });
+}
 export type { Image2D, RgbImage8, Size2D, PixelArray } from "./io/image.js";
 export { readImage, imageFromArray } from "./io/read-image.js";
 export { writeMaskPng } from "./io/mask-png.js";
@@ -14,7 +25,7 @@ export type { Embedding } from "./sam/embedding.js";
 export type { SegmentResult } from "./sam/segment-result.js";
 export type { ModelManifest } from "./sam/manifest.js";
 export type { MultimaskMode } from "./sam/select.js";
-export { loadModel, SamModel, type LoadOptions, type EmbedOptions, type SegmentOptions } from "./sam/model.js";
+export { SamModel, type LoadOptions, type EmbedOptions, type SegmentOptions } from "./sam/model.js";
 export { saveEmbedding, loadEmbedding } from "./sam/embedding-file.js";
 export { drawOverlay } from "./display/overlay.js";
 export { segmentCanvas, SegmentCanvas, type SegmentCanvasOptions, type CommitEvent, type HistoryEntry, type Propagator } from "../widgets/segment-canvas/model.js";
@@ -27,3 +38,13 @@ export { viewMapping, extractSlice } from "./io/volume-view.js";
 export { VolumeEmbeddings, formatProgress } from "./cache/volume-embeddings.js";
 export { propagate, paintLabels } from "./interactive/propagate.js";
 export { evaluate3d, evaluate3dGrid, stackLabels } from "./interactive/evaluate3d.js";
+export {
+  display,
+  clearOutput,
+  DisplayHandle,
+  Widget,
+  kernelRuntime,
+  maybeKernelRuntime,
+  type MimeBundle,
+  type Displayable,
+} from "./jupyter/index.js";

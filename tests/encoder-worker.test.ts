@@ -75,4 +75,18 @@ describe("encoder worker", () => {
       await model.dispose();
     }
   });
+
+  it("an aborted signal (a kernel interrupt) cancels the encoder run", async () => {
+    const model = await loadModel(dir);
+    try {
+      const controller = new AbortController();
+      const running = model.embed({ ...image, data: image.data.map((v) => v ^ 1) }, { signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 50));
+      controller.abort();
+      await expect(running).rejects.toBeInstanceOf(EncoderCancelledError);
+      await expect(model.embed(image, { signal: controller.signal })).rejects.toThrow(/abort/i);
+    } finally {
+      await model.dispose();
+    }
+  });
 });

@@ -38,6 +38,11 @@ export interface LoadOptions {
   /** Byte budget of the in-memory embedding cache. */
   readonly cacheBytes?: number;
   readonly encoderSessionOptions?: InferenceSession.SessionOptions;
+  /**
+   * Where embed() finds "the user wants this to stop" when the caller passes no signal. The
+   * notebook API sets it to the kernel's interrupt signal; SAM itself knows nothing of Jupyter.
+   */
+  readonly interruptSignal?: () => AbortSignal | undefined;
   readonly decoderSessionOptions?: InferenceSession.SessionOptions;
 }
 
@@ -48,6 +53,8 @@ export interface EmbedOptions {
    * own (volume precompute) pass false, so that embeddings are not held twice.
    */
   readonly cache?: boolean;
+  /** Aborting it cancels the encoder run (and every embed() waiting on it). */
+  readonly signal?: AbortSignal;
 }
 
 export interface SegmentOptions {
@@ -95,6 +102,7 @@ export class SamModel {
   readonly timings: Timings = {};
   private readonly settings: EncoderSettings;
   private readonly defaultIntensity: IntensitySpec;
+  private readonly interruptSignal: (() => AbortSignal | undefined) | undefined;
   /** What makes two loads of "the same" model interchangeable for the cache. */
   private readonly identity: string;
 
@@ -113,6 +121,7 @@ export class SamModel {
       pixelStd: pre.pixelStd ?? SAM_PIXEL_STD,
     };
     this.defaultIntensity = options.intensity ?? pre.intensity ?? DEFAULT_INTENSITY;
+    this.interruptSignal = options.interruptSignal;
     this.cache = new EmbeddingCache(options.cacheBytes);
     const st = statSync(encoderPath);
     this.identity = manifest.encoder.sha256 ?? `${encoderPath}:${st.size}:${st.mtimeMs}`;
@@ -143,8 +152,17 @@ export class SamModel {
     hash.update(`${this.identity}|${JSON.stringify(this.settings)}|${rgb.width}x${rgb.height}|`);
     hash.update(rgb.data);
     const key = hash.digest("hex");
+    const signal = options.signal ?? this.interruptSignal?.();
+    signal?.throwIfAborted();
     const compute = async (): Promise<Embedding> => {
-      const out = await this.encoder.embed(rgb, this.settings);
+      const onAbort = (): void => void this.encoder.cancel();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      let out;
+      try {
+        out = await this.encoder.embed(rgb, this.settings);
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
       this.timings.preprocessMs = out.preprocessMs;
       this.timings.encoderMs = out.encoderMs;
       return {
