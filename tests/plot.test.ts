@@ -5,7 +5,7 @@ import { fitPca, projectEmbedding } from "../kernel/analysis/pca.js";
 import { cosineSimilarityAt } from "../kernel/analysis/similarity.js";
 import type { Embedding } from "../kernel/sam/embedding.js";
 import { explainedVarianceFigure, labelHex, protocolFigure, similarityFigure, tokenScatterFigure } from "../kernel/display/figures.js";
-import { DISPLAY, PlotlyChart, plotlyMimeBundle, resetPlotlyBundle, type PlotlyFigure } from "../kernel/display/plotly.js";
+import { DISPLAY, PlotlyChart, plotlyMimeBundle, resetPlotlyBundle, setPlotlyDefaults, type PlotlyFigure } from "../kernel/display/plotly.js";
 import { renderFigureSvg } from "../kernel/display/plotly-svg.js";
 import { validateFigure } from "../kernel/display/plotly-validate.js";
 import { svgToPng } from "../kernel/display/png.js";
@@ -137,6 +137,14 @@ describe("chart mime bundles", () => {
     resetPlotlyBundle();
     expect((await new PlotlyChart(fig)[DISPLAY]())["text/html"] as string).toContain("(function (module, exports, define)");
     await expect(plotlyMimeBundle(fig, { bundle: "sometimes" as never })).rejects.toThrow(/'once', 'always' or 'never'/);
+    setPlotlyDefaults({ plotlyJson: true, staticImage: "none" });
+    try {
+      const withDefaults = await plotlyMimeBundle(fig);
+      expect(Object.keys(withDefaults).sort()).toEqual(["application/vnd.plotly.v1+json", "text/html", "text/plain"]);
+      expect(Object.keys(await plotlyMimeBundle(fig, { plotlyJson: false }))).not.toContain("application/vnd.plotly.v1+json");
+    } finally {
+      setPlotlyDefaults({});
+    }
   });
 
   it("serialises typed arrays as arrays in the chart's script", async () => {

@@ -45,6 +45,16 @@ export interface PlotlyDisplayOptions {
   readonly plotlyJson?: boolean;
 }
 
+let defaults: PlotlyDisplayOptions = {};
+
+/**
+ * Options every chart of this process starts from, e.g. `setPlotlyDefaults({ plotlyJson: true })`
+ * once in VS Code, whose notebook renders plotly's JSON mime type natively.
+ */
+export function setPlotlyDefaults(options: PlotlyDisplayOptions): void {
+  defaults = { ...options };
+}
+
 let bundleSource: string | undefined;
 let bundleVersion: string | undefined;
 let bundleSent = false;
@@ -150,7 +160,8 @@ export function chartHtml(fig: PlotlyFigure, svg: string, withBundle: boolean): 
 }
 
 /** The full mime bundle of a chart (see the module comment for what each entry is for). */
-export async function plotlyMimeBundle(fig: PlotlyFigure, options: PlotlyDisplayOptions = {}): Promise<MimeBundle> {
+export async function plotlyMimeBundle(fig: PlotlyFigure, chartOptions: PlotlyDisplayOptions = {}): Promise<MimeBundle> {
+  const options = { ...defaults, ...chartOptions };
   const mode = options.bundle ?? "once";
   if (mode !== "once" && mode !== "always" && mode !== "never") {
     throw new Error(`bundle must be 'once', 'always' or 'never', got '${String(mode)}'.`);
