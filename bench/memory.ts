@@ -60,3 +60,13 @@ export async function sampleRss<T>(fn: () => Promise<T>, intervalMs = 25): Promi
 }
 
 export const MiB = 1024 * 1024;
+
+/**
+ * CPU time of the whole process (all threads: onnxruntime's pool and worker threads included)
+ * in milliseconds. On a machine shared with other work, wall time grows with the load while CPU
+ * time mostly does not, so it is the steadier figure to compare runs by.
+ */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}

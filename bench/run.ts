@@ -211,6 +211,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const base: SectionConfig = { quick: args.quick, ...(args.runs ? { runs: args.runs } : {}), modelDir };
   const results: SectionResult[] = [];
+  /** 1-minute load average at the end of each section: how far to trust its wall times. */
+  const sectionLoad: Record<string, number> = {};
   for (const section of SECTIONS) {
     if (!args.only.includes(section)) continue;
     const t0 = performance.now();
@@ -257,7 +259,8 @@ async function main(argv: string[]): Promise<number> {
         results.push(failed(section, err));
       }
     }
-    log(`${section} done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    log(`${section} done in ${((performance.now() - t0) / 1000).toFixed(0)} s (load average ${loadavg()[0]!.toFixed(1)})`);
+    sectionLoad[section] = loadavg()[0]!;
   }
   const ratio = ratioSection(results);
   if (ratio) results.push(ratio);
@@ -272,7 +275,7 @@ async function main(argv: string[]): Promise<number> {
   mkdirSync(dirname(args.json), { recursive: true });
   writeFileSync(
     args.json,
-    `${JSON.stringify({ startedAt: started.toISOString(), durationS, loadAverage: { start: load0, end: load1 }, machine: machine(), args, results }, null, 2)}\n`,
+    `${JSON.stringify({ startedAt: started.toISOString(), durationS, loadAverage: { start: load0, end: load1, bySection: sectionLoad }, machine: machine(), args, results }, null, 2)}\n`,
   );
   console.log(`results written to ${args.json}`);
   const anyFailed = results.some((r) => r.metrics.some((m) => m.name.includes("FAILED")));

@@ -7,7 +7,7 @@
 import { loadModel } from "../../kernel/sam/model.js";
 import { defaultBenchModelDir } from "../../models/bench/generate.js";
 import { grayImage8, variant } from "../images.js";
-import { MiB, peakRssBytes, resetPeakRss, rssBytes, sampleRss } from "../memory.js";
+import { cpuMs, MiB, peakRssBytes, resetPeakRss, rssBytes, sampleRss } from "../memory.js";
 import { summarize } from "../stats.js";
 import type { Metric, SectionConfig, SectionResult } from "../types.js";
 import { clickSequence, DECODER_TARGET_MS } from "./decoder.js";
@@ -47,11 +47,14 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
     const session: number[] = [];
     const workerPre: number[] = [];
     const after: number[] = [];
+    const cpu: number[] = [];
     let sampledPeak = 0;
     for (let i = 1; i <= runs; i++) {
       const t1 = performance.now();
+      const c1 = cpuMs();
       const { result: emb, maxSampled } = await sampleRss(() => model.embed(variant(image, i)));
       wall.push(performance.now() - t1);
+      cpu.push(cpuMs() - c1);
       sampledPeak = Math.max(sampledPeak, maxSampled);
       checkEmbedding(emb.data);
       session.push(model.timings.encoderMs ?? NaN);
@@ -71,6 +74,7 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
       { name: `embed() per 512x512 image, wall${label}`, unit: "ms", summary: summarize(wall) },
       { name: `  of which encoder session.run${label}`, unit: "ms", summary: summarize(session) },
       { name: `  of which preprocess in worker${label}`, unit: "ms", summary: summarize(workerPre) },
+      { name: `embed() CPU time, all threads${label}`, unit: "ms", summary: summarize(cpu), note: "steadier than wall time on a busy machine" },
       {
         name: `embed() outside session.run / session.run${label}`,
         unit: "%",
@@ -105,6 +109,7 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
         sessionRunMs: session,
         workerPreprocessMs: workerPre,
         clicksAfterEncodeMs: after,
+        cpuMs: cpu,
       },
     };
   } finally {
