@@ -32,7 +32,7 @@ export type VolumeIntensity =
 export interface Embedder {
   readonly manifest: ModelManifest;
   readonly encoderPath?: string;
-  embed(image: Image2D, options?: { intensity?: IntensitySpec }): Promise<Embedding>;
+  embed(image: Image2D, options?: { intensity?: IntensitySpec; cache?: boolean }): Promise<Embedding>;
   /** Interrupts the running encoder call (its promise rejects). */
   cancel?(): Promise<void>;
 }
