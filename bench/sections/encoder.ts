@@ -74,7 +74,7 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
       { name: `embed() per 512x512 image, wall${label}`, unit: "ms", summary: summarize(wall) },
       { name: `  of which encoder session.run${label}`, unit: "ms", summary: summarize(session) },
       { name: `  of which preprocess in worker${label}`, unit: "ms", summary: summarize(workerPre) },
-      { name: `embed() CPU time, all threads${label}`, unit: "ms", summary: summarize(cpu), note: "steadier than wall time on a busy machine" },
+      { name: `embed() CPU time, all threads${label}`, unit: "ms", summary: summarize(cpu), note: "steadier than wall on a busy machine" },
       {
         name: `embed() outside session.run / session.run${label}`,
         unit: "%",

@@ -104,8 +104,17 @@ function densePe(gauss: Float32Array): Float32Array {
   return out;
 }
 
+export interface DecoderBuildOptions {
+  /**
+   * false: stop before SamOnnxModel.mask_postprocessing (outputs iou_predictions and
+   * low_res_masks only). NOT the ONNX contract; it measures what the official postprocessing of
+   * all 4 masks costs against upscaling only the chosen mask outside the graph.
+   */
+  readonly postprocess?: boolean;
+}
+
 /** Builds the decoder; deterministic for a given seed. */
-export function buildSamDecoder(seed = 2): BuiltModel {
+export function buildSamDecoder(seed = 2, options: DecoderBuildOptions = {}): BuiltModel {
   const net = new Net("sam_vit_b_decoder_random", seed);
   const g = net.g;
   const emb = g.input("image_embeddings", "float32", [1, EMBED, GRID, GRID]);
@@ -180,6 +189,12 @@ export function buildSamDecoder(seed = 2): BuiltModel {
   g.op("Identity", [lowRes], {}, "low_res_masks");
   const iouHead = mlp(net, iouTokenOut, [EMBED, 256, 256, NUM_MASK_TOKENS], "mask_decoder.iou_prediction_head");
   g.op("Identity", [iouHead], {}, "iou_predictions");
+
+  if (options.postprocess === false) {
+    g.output("iou_predictions", "float32", [1, NUM_MASK_TOKENS]);
+    g.output("low_res_masks", "float32", [1, NUM_MASK_TOKENS, side, side]);
+    return { bytes: g.toBytes({ docString: "SAM decoder without mask_postprocessing (benchmark only)" }), params: net.params };
+  }
 
   // --- SamOnnxModel.mask_postprocessing ---
   const resizeAttrs = { mode: "linear", coordinate_transformation_mode: "pytorch_half_pixel" };
