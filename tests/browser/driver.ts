@@ -6,7 +6,7 @@
  * the canvas colour there. The mapping comes from the data attributes the view writes on its
  * canvas (scale, offsets, aspect) after every draw.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { chromium, type Browser, type ConsoleMessage, type Locator, type Page } from "playwright-core";
@@ -18,10 +18,21 @@ export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "-
 export const LABEXTENSION_DIR = join(REPO, "dist", "labextension");
 export const ARTIFACTS = join(REPO, "test-artifacts", "widget-browser");
 
+/** A test of stale build output would test old code: say so instead. */
+function checkFresh(output: string, what: string, fix: string): void {
+  if (!existsSync(output)) throw new Error(`${output} is missing: run \`${fix}\``);
+  const built = statSync(output).mtimeMs;
+  const sources = join(REPO, "widgets", "segment-canvas");
+  const newer = readdirSync(sources).filter((f) => f.endsWith(".ts") && statSync(join(sources, f)).mtimeMs > built);
+  if (newer.length) throw new Error(`${what} is older than widgets/segment-canvas/${newer.join(", ")}: run \`${fix}\` (npm test does)`);
+}
+
 /** Bundles the page and copies the built labextension next to it, under the server's static folder. */
 export async function preparePage(server: JupyterServer): Promise<{ url: string; extension: string }> {
   const builtManifest = join(LABEXTENSION_DIR, "package.json");
   if (!existsSync(builtManifest)) throw new Error(`${builtManifest} is missing: run \`npm run build:widgets\` (npm test's build does)`);
+  checkFresh(builtManifest, "the labextension", "npm run build:widgets");
+  checkFresh(join(REPO, "dist", "widgets", "segment-canvas", "model.js"), "the compiled kernel side", "npm run build");
   const dir = join(server.staticDir, "mtest");
   mkdirSync(dir, { recursive: true });
   await build({
@@ -112,8 +123,9 @@ export class CanvasPage {
     return this.root(modelId, n).locator('[data-testid="canvas"]');
   }
 
-  /** Client (CSS px) coordinates of the centre of image pixel (x, y). */
+  /** Client (CSS px) coordinates of the centre of image pixel (x, y), with the canvas scrolled into view. */
   async screenOf(modelId: string, x: number, y: number): Promise<{ cx: number; cy: number }> {
+    await this.canvas(modelId).scrollIntoViewIfNeeded();
     return this.canvas(modelId).evaluate(
       (c, [px, py]) => {
         const d = (c as HTMLCanvasElement).dataset;
@@ -191,6 +203,9 @@ declare global {
       connect(name: string, kernelId?: string): Promise<string>;
       execute(code: string): Promise<ExecResult>;
       latencies: { seq: number; action: string; ms: number }[];
+      documentKeys: string[];
+      sendRaw(modelId: string, content: unknown): Promise<void>;
+      show(modelId: string): Promise<void>;
     };
   }
 }

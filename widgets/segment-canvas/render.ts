@@ -206,7 +206,10 @@ export function render({ model, el: host }: RenderArgs): () => void {
   // ---- local state ------------------------------------------------------------------------------
   const client = `v${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}`;
   let seq = 0;
-  const pending = new Map<number, { t0: number; type: Action["type"] }>();
+  /** Actions sent and not yet acknowledged (the busy indicator). */
+  const pending = new Set<number>();
+  /** When each recent action was sent, until the mask answering it is drawn (latency). */
+  const sentAt = new Map<number, { t0: number; type: Action["type"] }>();
   let positiveMode = true;
   let win: WindowLevel = { ...get("window") };
   let opacity = 0.5;
@@ -545,7 +548,10 @@ export function render({ model, el: host }: RenderArgs): () => void {
   // ---- talking to the kernel ---------------------------------------------------------------------------
   function act(action: Action): void {
     const n = ++seq;
-    pending.set(n, { t0: performance.now(), type: action.type });
+    pending.add(n);
+    sentAt.set(n, { t0: performance.now(), type: action.type });
+    // Actions that never change the mask (errors, no-ops) must not pile up.
+    for (const k of sentAt.keys()) if (k < n - 100) sentAt.delete(k);
     model.send({ kind: "action", client, seq: n, action });
     updateBusy();
   }
@@ -826,7 +832,8 @@ export function render({ model, el: host }: RenderArgs): () => void {
     draw();
     const answered = get("current_for") as ActionRef | null;
     if (answered && answered.client === client) {
-      const p = pending.get(answered.seq);
+      const p = sentAt.get(answered.seq);
+      for (const k of [...sentAt.keys()]) if (k <= answered.seq) sentAt.delete(k);
       if (p) {
         const detail: LatencyDetail = { seq: answered.seq, action: p.type, ms: performance.now() - p.t0 };
         root.dataset.lastLatency = String(detail.ms);
@@ -836,7 +843,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
   };
   const onAck = () => {
     const ack = get("ack") as ActionRef | null;
-    if (ack && ack.client === client) for (const n of [...pending.keys()]) if (n <= ack.seq) pending.delete(n);
+    if (ack && ack.client === client) for (const n of [...pending]) if (n <= ack.seq) pending.delete(n);
     updateBusy();
   };
   const onSliceFromKernel = () => {

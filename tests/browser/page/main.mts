@@ -110,10 +110,13 @@ class Harness {
   manager: LiveManager | undefined;
   readonly latencies: { seq: number; action: string; ms: number }[] = [];
   readonly pageErrors: string[] = [];
+  /** Keys that reached the document (what Jupyter's shortcut handling would see). */
+  readonly documentKeys: string[] = [];
   private classes: RegistryData | undefined;
 
   constructor() {
     document.addEventListener("msam-latency", (e) => this.latencies.push((e as CustomEvent).detail));
+    document.addEventListener("keydown", (e) => this.documentKeys.push(e.key));
     window.addEventListener("error", (e) => this.pageErrors.push(String(e.message)));
     window.addEventListener("unhandledrejection", (e) => this.pageErrors.push(String(e.reason)));
   }
@@ -178,6 +181,12 @@ class Harness {
     box.dataset.modelId = modelId;
     document.getElementById("outputs")!.appendChild(box);
     await this.manager!.display_view(view, box);
+  }
+
+  /** Sends a raw custom message from the front end, as a buggy or hostile view could. */
+  async sendRaw(modelId: string, content: unknown): Promise<void> {
+    const model = await this.manager!.get_model(modelId);
+    model.send(content as never, {});
   }
 
   modelIds(): string[] {
