@@ -100,6 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", dest="model_name", help="name in model.json for a checkpoint not in the registry")
     p.add_argument("--force", action="store_true", help="overwrite an existing model folder")
     p.add_argument("--no-verify", action="store_true", help="skip the comparison with PyTorch (not recommended)")
+    p.add_argument("--min-mask-iou", type=float, default=0.98,
+                   help="fail the check when a chosen mask's IoU with PyTorch's is below this (default 0.98)")
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="accept a --checkpoint whose checksum differs from the registry's (a different version)")
     return p
@@ -172,7 +174,9 @@ def main(argv=None) -> int:
         try:
             import onnxruntime  # noqa: F401
             from medicosam_export.verify import verify_export
-            verify_fn = verify_export
+
+            def verify_fn(model, folder):
+                return verify_export(model, folder, min_mask_iou=args.min_mask_iou)
         except ImportError:
             print("warning: onnxruntime is not importable, so the export is NOT checked against PyTorch "
                   "(conda install -c conda-forge onnxruntime)", file=sys.stderr)

@@ -226,5 +226,44 @@ class MicroSamUint8Tests(unittest.TestCase):
         self.assertEqual(micro_sam_uint8(small)[0, :, 0].tolist(), [0, 127])
 
 
+@unittest.skipIf(np is None, "numpy not importable (Debian python3-numpy)")
+class PromptEncodingTests(unittest.TestCase):
+    """The ONNX prompt encoding of the export check (spec section 2), against hand values."""
+
+    class Transform:
+        """ResizeLongestSide.apply_coords for 320x384 -> 853x1024: x * 1024/384, y * 853/320."""
+
+        def apply_coords(self, coords, original_size):
+            h, w = original_size
+            out = np.array(coords, dtype=np.float64)
+            out[:, 0] *= 1024 / w
+            out[:, 1] *= 853 / h
+            return out
+
+    def test_points_get_a_padding_point_boxes_do_not(self):
+        from medicosam_export.verify import onnx_prompt
+
+        coords, labels = onnx_prompt({"points": [{"x": 192, "y": 160, "positive": True}, {"x": 0, "y": 0, "positive": False}]},
+                                     self.Transform(), (320, 384))
+        self.assertEqual(coords.shape, (1, 3, 2))
+        self.assertEqual(labels.tolist(), [[1.0, 0.0, -1.0]])
+        self.assertAlmostEqual(float(coords[0, 0, 0]), 512.0, places=4)
+        self.assertAlmostEqual(float(coords[0, 0, 1]), 426.5, places=4)
+        coords, labels = onnx_prompt({"box": {"x0": 0, "y0": 0, "x1": 384, "y1": 320},
+                                      "points": [{"x": 10, "y": 20, "positive": True}]}, self.Transform(), (320, 384))
+        self.assertEqual(labels.tolist(), [[1.0, 2.0, 3.0]])  # points first, then the corners, no padding
+        self.assertEqual(coords[0, 2].tolist(), [1024.0, 853.0])
+
+    def test_micro_sam_token_rule(self):
+        from medicosam_export.verify import micro_sam_token
+
+        ious = np.array([0.9, 0.5, 0.8, 0.8])
+        self.assertEqual(micro_sam_token({"points": [{"x": 1, "y": 1, "positive": True}]}, ious), 2)  # first of the tie
+        self.assertEqual(micro_sam_token({"points": [{"x": 1, "y": 1, "positive": False}]}, ious), 0)
+        self.assertEqual(micro_sam_token({"box": {"x0": 0, "y0": 0, "x1": 1, "y1": 1}}, ious), 0)
+        two = {"points": [{"x": 1, "y": 1, "positive": True}, {"x": 2, "y": 2, "positive": True}]}
+        self.assertEqual(micro_sam_token(two, ious), 0)
+
+
 if __name__ == "__main__":
     unittest.main()
