@@ -18,7 +18,7 @@ import { readNifti } from "../kernel/io/nifti-read.js";
 import { writeNifti } from "../kernel/io/nifti-write.js";
 import { geometryFromAffine } from "../kernel/io/nifti-write.js";
 import { LABEL_COLORS } from "../kernel/display/overlay.js";
-import { ARTIFACTS, CHROMIUM, CanvasPage, launch, preparePage } from "./browser/driver.js";
+import { ARTIFACTS, CHROMIUM, CanvasPage, clickLatencies, launch, preparePage } from "./browser/driver.js";
 import { viewMapping, type ViewMapping } from "../kernel/io/volume-view.js";
 import type { Affine } from "../kernel/io/volume.js";
 import { haveJupyterServer, REPO, startJupyterServer, type JupyterServer } from "./browser/jupyter-server.js";
@@ -225,17 +225,17 @@ describe.runIf(run)("segmentation canvas in a browser", () => {
   });
 
   it("keeps keys inside the focused widget, and Esc lets go", async () => {
-    const before = await cp.page.evaluate(() => window.harness.documentKeys.length);
+    const before = (await cp.documentKeys()).length;
     await cp.canvas(id).focus();
     await cp.root(id).focus();
     for (const key of ["a", "b", "d", "Shift+Enter", "r"]) await cp.page.keyboard.press(key);
-    expect(await cp.page.evaluate(() => window.harness.documentKeys.length)).toBe(before);
-    const focused = () => cp.page.evaluate(() => document.activeElement?.getAttribute("data-testid") ?? null);
+    expect((await cp.documentKeys()).length).toBe(before);
+    const focused = () => cp.focusedTestId();
     expect(await focused()).toBe("segment-canvas");
     await cp.page.keyboard.press("Escape");
     expect(await focused()).not.toBe("segment-canvas");
     await cp.page.keyboard.press("a");
-    expect(await cp.page.evaluate(() => window.harness.documentKeys.slice(-1)[0])).toBe("a");
+    expect((await cp.documentKeys()).slice(-1)).toEqual(["a"]);
   });
 
   it("zooms at the cursor, resets the view, and changes the window in the browser only", async () => {
@@ -244,27 +244,27 @@ describe.runIf(run)("segmentation canvas in a browser", () => {
     const c = await cp.screenOf(id, 256, 256);
     await cp.page.mouse.move(c.cx, c.cy);
     await cp.page.mouse.wheel(0, -300);
-    await cp.page.waitForFunction((v) => Number(document.querySelector('[data-testid="canvas"]')!.getAttribute("data-scale")) > v, s0);
+    await cp.waitForCanvas(id, "data-scale", ">", s0);
     const after = await cp.screenOf(id, 256, 256);
     expect(Math.abs(after.cx - c.cx)).toBeLessThan(1.5);
     expect(Math.abs(after.cy - c.cy)).toBeLessThan(1.5);
     await cp.root(id).locator('[data-testid="reset-view"]').click();
-    await cp.page.waitForFunction((v) => Number(document.querySelector('[data-testid="canvas"]')!.getAttribute("data-scale")) === v, s0);
+    await cp.waitForCanvas(id, "data-scale", "==", s0);
     // A preset window: body (40 HU) in the abdomen window (level 40, width 400) is mid-gray.
     await cp.root(id).locator('[data-testid="preset"]').selectOption("abdomen");
-    await cp.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+    await cp.nextFrame();
     const g = ((40 - (40 - 200)) * 255) / 400;
     expect(near(await cp.pixel(id, 256, 120), [g, g, g], 1)).toBe(true);
     await cp.root(id).locator('[data-testid="preset"]').selectOption("full range");
   });
 
   it("shows the kernel's refusal of a bad message in the widget", async () => {
-    await cp.page.evaluate((m) => window.harness.sendRaw(m, { kind: "action", client: "evil", seq: 1, action: { type: "add_point", x: 9999, y: 1, z: 0, positive: true } }), id);
+    await cp.sendRaw(id, { kind: "action", client: "evil", seq: 1, action: { type: "add_point", x: 9999, y: 1, z: 0, positive: true } });
     const error = cp.root(id).locator('[data-testid="error"]');
     await error.waitFor({ state: "visible" });
     expect(await error.textContent()).toMatch(/x=9999 is outside the image/);
-    await cp.page.evaluate((m) => window.harness.sendRaw(m, { kind: "action", client: "evil", seq: 2, action: { type: "remove_object", label: 42 } }), id);
-    await cp.page.waitForFunction(() => /no object with label 42/.test(document.querySelector('[data-testid="error"]')?.textContent ?? ""));
+    await cp.sendRaw(id, { kind: "action", client: "evil", seq: 2, action: { type: "remove_object", label: 42 } });
+    await cp.waitForError(id, "no object with label 42");
     expect((await kernelState()).objects.map((o) => o.label)).toEqual([1, 2, 3]);
     await cp.screenshot("07-error");
   });
@@ -317,16 +317,13 @@ v`);
 
     await cp.root(vid).focus();
     await cp.page.keyboard.press("ArrowUp");
-    await cp.page.waitForFunction((m) => document.querySelector(`.output[data-model-id="${m}"] [data-testid="canvas"]`)?.getAttribute("data-slice") === "6", vid);
-    await cp.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+    await cp.waitForCanvas(vid, "data-slice", "==", 6);
+    await cp.nextFrame();
     expect(await barShown(6)).toBe(true);
     expect(await barShown(5)).toBe(false);
 
-    await cp.root(vid).locator('[data-testid="slice"]').evaluate((input) => {
-      (input as HTMLInputElement).value = "9";
-      input.dispatchEvent(new Event("input", { bubbles: true }));
-    });
-    await cp.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+    await cp.setRange(vid, "slice", 9);
+    await cp.nextFrame();
     expect(await sliceOnScreen()).toBe(9);
     expect(await barShown(9)).toBe(true);
     expect(await cp.root(vid).locator('[data-testid="slice-label"]').textContent()).toBe("10 / 12");
@@ -352,19 +349,7 @@ console.log(JSON.stringify([...ks]))`);
 
   it("measures click-to-mask latency in the browser", async () => {
     const clicks = 15;
-    const before = (await cp.latencies()).length;
-    for (let n = 0; n < clicks; n++) {
-      await cp.click(id, 120 + 8 * n, 330);
-      await cp.idle(id);
-      await cp.page.keyboard.press("Backspace");
-      await cp.idle(id);
-    }
-    const ms = (await cp.latencies())
-      .slice(before)
-      .filter((l) => l.action === "add_point")
-      .map((l) => l.ms)
-      .sort((a, b) => a - b);
-    if (ms.length !== clicks) console.log("latencies seen:", JSON.stringify((await cp.latencies()).slice(before)), await kernelState());
+    const ms = (await clickLatencies(cp, id, clicks, (n) => [120 + 8 * n, 330])).sort((a, b) => a - b);
     expect(ms).toHaveLength(clicks);
     const median = ms[Math.floor(ms.length / 2)]!;
     const p95 = ms[Math.min(ms.length - 1, Math.ceil(0.95 * ms.length) - 1)]!;
@@ -380,7 +365,7 @@ console.log(JSON.stringify([...ks]))`);
     const before = await kernelState();
     await cp.page.close();
     ({ cp } = await CanvasPage.open(browser, server, url, kernelId));
-    await cp.page.evaluate((ids) => Promise.all(ids.map((m) => window.harness.show(m))), [id, vid]);
+    await cp.show(id, vid);
     await cp.idle(id);
     await cp.idle(vid);
     await cp.screenshot("09-reloaded");

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * Drives the segmentation canvas in headless Chromium (Debian's, through playwright-core):
  * builds the test page, opens it against a jupyter server, and speaks in image pixels:
@@ -12,6 +11,36 @@ import { build } from "esbuild";
 import { chromium, type Browser, type ConsoleMessage, type Locator, type Page } from "playwright-core";
 import type { JupyterServer } from "./jupyter-server.js";
 import { REPO } from "./jupyter-server.js";
+
+/**
+ * Callbacks passed to page.evaluate run in the browser. This file is also compiled with the
+ * kernel's settings (bench/widget.ts imports it), which have no DOM types on purpose: the few
+ * browser globals the callbacks use are declared here, for this module only.
+ */
+interface Harness {
+  connect(name: string, kernelId?: string): Promise<string>;
+  execute(code: string): Promise<ExecResult>;
+  show(modelId: string): Promise<void>;
+  sendRaw(modelId: string, content: unknown): Promise<void>;
+  latencies: { seq: number; action: string; ms: number }[];
+  documentKeys: string[];
+}
+interface BrowserElement {
+  textContent: string | null;
+  dataset: Record<string, string | undefined>;
+  width: number;
+  height: number;
+  getAttribute(name: string): string | null;
+  getBoundingClientRect(): { left: number; top: number; width: number; height: number };
+  getContext(kind: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+}
+declare const window: { harness: Harness };
+declare const document: {
+  body: BrowserElement;
+  activeElement: BrowserElement | null;
+  querySelector(selector: string): BrowserElement | null;
+};
+declare function requestAnimationFrame(callback: () => void): number;
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -128,8 +157,8 @@ export class CanvasPage {
     await this.canvas(modelId).scrollIntoViewIfNeeded();
     return this.canvas(modelId).evaluate(
       (c, [px, py]) => {
-        const d = (c as HTMLCanvasElement).dataset;
-        const r = c.getBoundingClientRect();
+        const d = (c as unknown as BrowserElement).dataset;
+        const r = (c as unknown as BrowserElement).getBoundingClientRect();
         const scale = Number(d.scale);
         return { cx: r.left + Number(d.offsetX) + (px! + 0.5) * scale, cy: r.top + Number(d.offsetY) + (py! + 0.5) * scale * Number(d.aspect) };
       },
@@ -141,7 +170,7 @@ export class CanvasPage {
   async pixel(modelId: string, x: number, y: number): Promise<[number, number, number]> {
     return this.canvas(modelId).evaluate(
       (c, [px, py]) => {
-        const cv = c as HTMLCanvasElement;
+        const cv = c as unknown as BrowserElement;
         const d = cv.dataset;
         const dpr = cv.width / cv.getBoundingClientRect().width;
         const scale = Number(d.scale);
@@ -175,13 +204,71 @@ export class CanvasPage {
     await this.root(modelId).locator("xpath=.").evaluate(() => undefined);
     await this.page.waitForFunction(
       (id) => {
-        const r = document.querySelector(`.output[data-model-id="${id}"] [data-testid="segment-canvas"]`) as HTMLElement | null;
+        const r = document.querySelector(`.output[data-model-id="${id}"] [data-testid="segment-canvas"]`);
         return r?.dataset.busy === "false" && r.dataset.status === "ready";
       },
       modelId,
       { timeout },
     );
     // let the last frame paint
+    await this.nextFrame();
+  }
+
+  /** Keys that reached the document (past the widget), in order. */
+  documentKeys(): Promise<string[]> {
+    return this.page.evaluate(() => window.harness.documentKeys.slice());
+  }
+
+  /** data-testid of the focused element, or null. */
+  focusedTestId(): Promise<string | null> {
+    return this.page.evaluate(() => document.activeElement?.getAttribute("data-testid") ?? null);
+  }
+
+  /** Sends a raw custom message from the page's model, as a buggy front end could. */
+  sendRaw(modelId: string, content: unknown): Promise<void> {
+    return this.page.evaluate(([m, c]) => window.harness.sendRaw(m as string, c), [modelId, content] as const);
+  }
+
+  /** Shows (another) view of existing models. */
+  async show(...modelIds: string[]): Promise<void> {
+    await this.page.evaluate((ids) => Promise.all(ids.map((m) => window.harness.show(m))).then(() => undefined), modelIds);
+  }
+
+  /** Waits until attribute `attr` of the canvas of `modelId` satisfies `ok` (given as a number/string comparison). */
+  async waitForCanvas(modelId: string, attr: string, op: "==" | ">", value: string | number, timeout = 10_000): Promise<void> {
+    await this.page.waitForFunction(
+      ([m, a, o, v]) => {
+        const got = document.querySelector(`.output[data-model-id="${m}"] [data-testid="canvas"]`)?.getAttribute(a as string);
+        if (got === null || got === undefined) return false;
+        return o === ">" ? Number(got) > Number(v) : got === String(v);
+      },
+      [modelId, attr, op, value] as const,
+      { timeout },
+    );
+  }
+
+  /** Waits until the widget's error box says something matching `pattern` (source of a RegExp). */
+  async waitForError(modelId: string, pattern: string, timeout = 10_000): Promise<void> {
+    await this.page.waitForFunction(
+      ([m, p]) => new RegExp(p as string).test(document.querySelector(`.output[data-model-id="${m}"] [data-testid="error"]`)?.textContent ?? ""),
+      [modelId, pattern] as const,
+      { timeout },
+    );
+  }
+
+  /** Moves a range input of the widget as a user would (value + input event). */
+  async setRange(modelId: string, testId: string, value: number): Promise<void> {
+    await this.root(modelId)
+      .locator(`[data-testid="${testId}"]`)
+      .evaluate((input, v) => {
+        const el = input as unknown as { value: string; dispatchEvent(e: unknown): boolean; ownerDocument: { defaultView: { Event: new (t: string, o: object) => unknown } } };
+        el.value = String(v);
+        el.dispatchEvent(new el.ownerDocument.defaultView.Event("input", { bubbles: true }));
+      }, value);
+  }
+
+  /** Resolves after the browser painted the next frame. */
+  async nextFrame(): Promise<void> {
     await this.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
   }
 
@@ -197,15 +284,17 @@ export class CanvasPage {
   }
 }
 
-declare global {
-  interface Window {
-    harness: {
-      connect(name: string, kernelId?: string): Promise<string>;
-      execute(code: string): Promise<ExecResult>;
-      latencies: { seq: number; action: string; ms: number }[];
-      documentKeys: string[];
-      sendRaw(modelId: string, content: unknown): Promise<void>;
-      show(modelId: string): Promise<void>;
-    };
+/** Click-to-mask latencies (ms) of `clicks` single clicks at `points(n)`, each removed again with Backspace. */
+export async function clickLatencies(cp: CanvasPage, modelId: string, clicks: number, points: (n: number) => [number, number]): Promise<number[]> {
+  const before = (await cp.latencies()).length;
+  for (let n = 0; n < clicks; n++) {
+    await cp.click(modelId, ...points(n));
+    await cp.idle(modelId);
+    await cp.page.keyboard.press("Backspace");
+    await cp.idle(modelId);
   }
+  return (await cp.latencies())
+    .slice(before)
+    .filter((l) => l.action === "add_point")
+    .map((l) => l.ms);
 }

@@ -5,13 +5,16 @@
  * /static/... (the /files/ handler sandboxes pages, which would cut them off from the API).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { install } from "../../kernel/jupyter/install/kernelspec.js";
-import { freePort } from "../kernel/helpers/kernel-process.js";
+import { ownPackage } from "../../kernel/jupyter/package-redirect.js";
 
-export const REPO = resolve(import.meta.dirname, "../..");
+/** The repository root, from the source (tests/browser) or the compiled copy (dist/tests/browser) alike. */
+export const REPO = ownPackage(fileURLToPath(import.meta.url)).root;
 export const PYTHON = "/usr/bin/python3";
 
 export interface JupyterServer {
@@ -23,6 +26,18 @@ export interface JupyterServer {
   kernelName: string;
   log(): string;
   stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", rej);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? res(address.port) : rej(new Error("no free port"))));
+    });
+  });
 }
 
 /** True when Debian's jupyter_server can be imported by /usr/bin/python3. */

@@ -167,6 +167,7 @@ export class SegmentCanvas implements Displayable {
   private readonly store: LabelStore;
   private readonly embedder: SliceEmbedder;
   private readonly log: HistoryEntry[] = [];
+  private readonly decoderMs: number[] = [];
   private readonly commitListeners = new Set<(event: CommitEvent) => void>();
   private chain: Promise<unknown> = Promise.resolve();
   private segmentation: Promise<void> | undefined;
@@ -274,6 +275,11 @@ export class SegmentCanvas implements Displayable {
 
   get objects(): ObjectSummary[] {
     return present(this.historyState).objects.map((o) => ({ label: o.label, voxels: o.voxels, slices: [...o.slices.keys()] }));
+  }
+
+  /** Milliseconds of each decoder call (prompt to mask, in the kernel), oldest first: where click latency goes. */
+  get timings(): { readonly decoderMs: readonly number[] } {
+    return { decoderMs: this.decoderMs };
   }
 
   /** Every action applied or rejected, oldest first. */
@@ -557,11 +563,14 @@ export class SegmentCanvas implements Displayable {
         ...(box ? { box: { x0: box.x0, y0: box.y0, x1: box.x1, y1: box.y1 } } : {}),
       };
       let result: SegmentResult;
+      const t0 = performance.now();
       try {
         result = await this.model.segment(embedding, prompt, this.options.multimask ? { multimask: this.options.multimask } : {});
       } catch (err) {
         throw new Error(`segmenting slice ${z} failed: ${errorText(err)}`);
       }
+      this.decoderMs.push(performance.now() - t0);
+      if (this.decoderMs.length > MAX_LOG) this.decoderMs.splice(0, this.decoderMs.length - MAX_LOG);
       const before = this.historyState;
       this.historyState = reduce(before, { type: "result", z, key, rle: encodeRle(result.mask) });
       if (this.historyState !== before) {

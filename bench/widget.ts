@@ -1,0 +1,68 @@
+/**
+ * Click-to-mask latency of the segmentation canvas in a real browser: the time from the
+ * user's click (pointer up, in the page) to the mask drawn on the canvas, through
+ * jupyter server, our kernel, the decoder, and back. Same setup as tests/widget-browser.test.ts
+ * (Debian's jupyter server and Chromium, the built labextension), on a 512x512 phantom.
+ *
+ * Uses the trained demo model when models/demo/model.json exists, else the analytic test
+ * model. Reports the kernel-side decoder time of the same clicks beside it ("most of the
+ * latency should be the decoder"). Target: median under 100 ms.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { CHROMIUM, CanvasPage, clickLatencies, launch, preparePage } from "../tests/browser/driver.js";
+import { haveJupyterServer, REPO, startJupyterServer, type JupyterServer } from "../tests/browser/jupyter-server.js";
+import { phantomCell } from "../tests/browser/phantom.js";
+
+interface Summary {
+  n: number;
+  median: number;
+  p95: number;
+  min: number;
+  max: number;
+}
+
+function summarize(values: number[]): Summary {
+  const v = [...values].sort((a, b) => a - b);
+  const at = (q: number) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]!;
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return { n: v.length, median: round(v[Math.floor(v.length / 2)]!), p95: round(at(0.95)), min: round(v[0]!), max: round(v[v.length - 1]!) };
+}
+
+export async function benchWidget(options: { quick?: boolean } = {}): Promise<Record<string, unknown>> {
+  if (!existsSync(CHROMIUM)) return { skipped: `no Chromium at ${CHROMIUM} (apt-get install chromium)` };
+  if (!(await haveJupyterServer())) return { skipped: "Debian's jupyter server is missing (apt-get install python3-jupyter-server)" };
+  const demo = join(REPO, "models", "demo");
+  const modelDir = existsSync(join(demo, "model.json")) ? demo : join(REPO, "models", "analytic");
+  const clicks = options.quick ? 10 : 30;
+  let server: JupyterServer | undefined;
+  let browser: Browser | undefined;
+  try {
+    server = await startJupyterServer();
+    const { url } = await preparePage(server);
+    browser = await launch();
+    const { cp } = await CanvasPage.open(browser, server, url);
+    const cell = await cp.exec(phantomCell(modelDir));
+    const id = cell.widgets[0]!;
+    await cp.idle(id);
+    // Warm-up: the first clicks pay for JIT and first-use allocations in both processes.
+    await clickLatencies(cp, id, 3, (n) => [200 + 10 * n, 250]);
+    const skip = await cp.json<number>("console.log(JSON.stringify(w.timings.decoderMs.length))");
+    const ms = await clickLatencies(cp, id, clicks, (n) => [120 + 9 * (n % 30), 300 + 3 * Math.floor(n / 30)]);
+    const decoder = await cp.json<number[]>(`console.log(JSON.stringify(w.timings.decoderMs.slice(${skip})))`);
+    const latency = summarize(ms);
+    const decode = summarize(decoder);
+    return {
+      model: modelDir.endsWith("demo") ? "demo" : "analytic (demo model not built yet)",
+      image: "512x512",
+      "click-to-mask ms": latency,
+      "decoder in kernel ms": decode,
+      "decoder share of median %": Math.round((100 * decode.median) / latency.median),
+      "meets 100 ms target": latency.median < 100,
+    };
+  } finally {
+    await browser?.close();
+    await server?.stop();
+  }
+}
