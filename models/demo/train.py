@@ -1,0 +1,514 @@
+#!/usr/bin/python3
+"""Train the demo model on phantoms written by models/demo/training-set.ts, then export it.
+
+    npx tsx models/demo/training-set.ts --out .cache/demo-train            # training slices
+    npx tsx models/demo/training-set.ts --out .cache/demo-val --seed-base 300000 --anatomies 24
+    /usr/bin/python3 models/demo/train.py --data .cache/demo-train --val .cache/demo-val \
+        --out models/demo --minutes 30          # or --steps N to repeat a recorded run
+
+Needs Debian's python3-torch (1.13), python3-scipy, python3-pil, python3-numpy,
+python3-onnx and libopenblas0-openmp. CPU only; call with 2 threads (the default here).
+
+The image path mirrors the engine exactly: uint8 slice -> Pillow BILINEAR resize so the long
+side is 1024 -> SAM normalization -> zero padding -> the exported encoder's first op, a 4x4
+average pool. Training computes that pooled 256x256 input once per slice.
+
+Prompts imitate how the model is used: a box (tight, or jittered), one click (the deepest
+inside point, or anywhere inside), a click plus a negative click near the object (the paper's
+3D start), several clicks, and 3D propagation (the box and mask of the neighbouring slice).
+Then 0-3 correction rounds add a positive click in the missed region and a negative one in
+the false region, with or without the previous logits as mask input, as in the paper's
+protocol. Every round is supervised.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from scipy import ndimage
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from model import PIXEL_MEAN, PIXEL_STD, Decoder, DecoderOnnx, Encoder256, EncoderOnnx  # noqa: E402
+
+MIN_AREA = 20  # the protocol drops smaller components
+EIGHT = np.ones((3, 3), dtype=bool)
+
+
+# ----------------------------------------------------------------------------- data
+
+def resized_size(h, w):
+    s = 1024.0 / max(h, w)
+    return int(math.floor(h * s + 0.5)), int(math.floor(w * s + 0.5))
+
+
+def pool_input(img):
+    """uint8 HxW -> 4x4 mean of the resized, zero-padded 1024 image (float32 256x256)."""
+    h, w = img.shape
+    nh, nw = resized_size(h, w)
+    r = np.asarray(Image.fromarray(img).resize((nw, nh), Image.BILINEAR), dtype=np.float32)
+    pad = np.zeros((1024, 1024), np.float32)
+    pad[:nh, :nw] = r
+    return pad.reshape(256, 4, 256, 4).mean((1, 3))
+
+
+def valid_fraction(nh, nw):
+    fy = np.clip(nh - 4 * np.arange(256), 0, 4) / 4.0
+    fx = np.clip(nw - 4 * np.arange(256), 0, 4) / 4.0
+    return np.outer(fy, fx).astype(np.float32)
+
+
+def load_set(folder):
+    with open(os.path.join(folder, "index.json")) as f:
+        index = json.load(f)
+    blobs = {n: np.fromfile(os.path.join(folder, f"{n}.u8"), dtype=np.uint8) for n in ("images", "labels", "body")}
+    slices = []
+    by_pair = {}
+    for e in index["slices"]:
+        h, w, o = e["height"], e["width"], e["offset"]
+        img = blobs["images"][o:o + h * w].reshape(h, w)
+        lab = blobs["labels"][o:o + h * w].reshape(h, w)
+        body = blobs["body"][o:o + h * w].reshape(h, w)
+        nh, nw = resized_size(h, w)
+        objmap = np.zeros((h, w), np.uint8)
+        objects = []
+        for l in np.unique(lab):
+            if l == 0:
+                continue
+            cc, n = ndimage.label(lab == l, structure=EIGHT)
+            for c in range(1, n + 1):
+                m = cc == c
+                area = int(m.sum())
+                if area < MIN_AREA:
+                    continue
+                objects.append({"label": int(l), "id": len(objects) + 1, "area": area})
+                objmap[m] = len(objects)
+        s = {
+            "entry": e, "h": h, "w": w, "nh": nh, "nw": nw,
+            "G": pool_input(img).astype(np.float16), "labels": lab.copy(), "body": body.copy(),
+            "objmap": objmap, "objects": objects,
+        }
+        by_pair.setdefault(e["pair"], []).append(len(slices))
+        slices.append(s)
+    for idxs in by_pair.values():
+        for i in idxs:
+            slices[i]["partner"] = [j for j in idxs if j != i]
+    return index, slices
+
+
+def encoder_input(G, nh, nw, aug=None):
+    """[3,256,256] from the pooled gray (exactly pooling the normalized, padded image)."""
+    Fv = valid_fraction(nh, nw)
+    g = G.astype(np.float32)
+    if aug is not None:
+        a, b, gamma = aug
+        base = np.where(Fv > 0, g / np.maximum(Fv, 1e-6), 0.0)
+        base = 255.0 * np.power(np.clip(base / 255.0, 0, 1), gamma)
+        g = np.clip(a * base + b, 0, 255) * Fv
+    x = np.stack([(g - PIXEL_MEAN[c] * Fv) / PIXEL_STD[c] for c in range(3)])
+    return torch.from_numpy(x.astype(np.float32))
+
+
+def to_lowres(mask, nh, nw):
+    """Binary/soft HxW -> [256,256] soft mask in the padded low-res frame (the image's path)."""
+    t = torch.from_numpy(mask.astype(np.float32))[None, None]
+    r = F.interpolate(t, size=(nh, nw), mode="bilinear", align_corners=False)
+    pad = torch.zeros(1, 1, 1024, 1024)
+    pad[..., :nh, :nw] = r
+    return F.avg_pool2d(pad, 4)[0, 0]
+
+
+def lowres_to_original(logits, nh, nw, h, w):
+    """The decoder graph's postprocessing for one 256x256 logit map -> HxW."""
+    up = F.interpolate(logits[None, None], size=(1024, 1024), mode="bilinear", align_corners=False)
+    up = up[..., :nh, :nw]
+    return F.interpolate(up, size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+
+
+# ----------------------------------------------------------------------------- prompts
+
+def deepest_point(mask):
+    d = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    i = int(np.argmax(d))
+    return i % mask.shape[1], i // mask.shape[1]
+
+
+def random_pixel(rng, region):
+    ys, xs = np.nonzero(region)
+    if len(xs) == 0:
+        return None
+    k = rng.integers(len(xs))
+    return int(xs[k]), int(ys[k])
+
+
+def tight_box(mask):
+    ys, xs = np.nonzero(mask)
+    return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+
+
+def correction(rng, obj, pred):
+    """The protocol's two points: positive from FN (else TP), negative from FP (else a ring, else background)."""
+    fn = obj & ~pred
+    pos = random_pixel(rng, fn) or random_pixel(rng, obj & pred) or random_pixel(rng, obj)
+    fp = pred & ~obj
+    neg = random_pixel(rng, fp)
+    if neg is None:
+        x0, y0, x1, y1 = tight_box(obj)
+        ring = np.zeros_like(obj)
+        ring[max(0, y0 - 3):y1 + 3, max(0, x0 - 3):x1 + 3] = True
+        neg = random_pixel(rng, ring & ~obj) or random_pixel(rng, ~obj)
+    pts = [(pos[0], pos[1], 1)]
+    if neg is not None:
+        pts.append((neg[0], neg[1], 0))
+    return pts
+
+
+class Prompt:
+    def __init__(self):
+        self.points = []  # (x, y, label) original pixels
+        self.box = None  # [x0, y0, x1, y1]
+        self.mask = None  # 256x256 logits tensor or None
+
+    def single_click(self):
+        return self.box is None and self.mask is None and len(self.points) == 1 and self.points[0][2] == 1
+
+    def tensors(self, s, n_max):
+        sx, sy = s["nw"] / s["w"], s["nh"] / s["h"]
+        pts = [(x * sx, y * sy, l) for x, y, l in self.points]
+        if self.box is not None:
+            x0, y0, x1, y1 = self.box
+            pts += [(x0 * sx, y0 * sy, 2), (x1 * sx, y1 * sy, 3)]
+        else:
+            pts.append((0.0, 0.0, -1))
+        while len(pts) < n_max:
+            pts.append((0.0, 0.0, -1))
+        c = torch.tensor([[p[0], p[1]] for p in pts], dtype=torch.float32)
+        l = torch.tensor([p[2] for p in pts], dtype=torch.float32)
+        return c, l
+
+    def count(self):
+        return len(self.points) + (2 if self.box is not None else 1)
+
+
+def start_prompt(rng, s, obj_mask, label, kind, slices):
+    p = Prompt()
+    h, w = obj_mask.shape
+    if kind == "prop":
+        prev = None
+        for j in s.get("partner", []):
+            t = slices[j]
+            if t["h"] != h or t["w"] != w:
+                continue
+            same = (t["labels"] == label)
+            cc, n = ndimage.label(same, structure=EIGHT)
+            ids = np.unique(cc[obj_mask & same])
+            ids = ids[ids > 0]
+            if len(ids):
+                prev = np.isin(cc, ids)
+        if prev is None or prev.sum() < MIN_AREA:
+            kind = "box"
+        else:
+            x0, y0, x1, y1 = tight_box(prev)
+            ext = rng.uniform(0.0, 0.1)
+            dx, dy = (x1 - x0) * ext, (y1 - y0) * ext
+            p.box = [max(0.0, x0 - dx), max(0.0, y0 - dy), min(float(w), x1 + dx), min(float(h), y1 + dy)]
+            if rng.random() < 0.85:
+                soft = to_lowres(prev, s["nh"], s["nw"])
+                p.mask = (soft - 0.5) * 2.0 * float(rng.uniform(4.0, 14.0))
+            if rng.random() < 0.25:  # micro_sam's points mode adds inner points
+                q = random_pixel(rng, prev & obj_mask)
+                if q:
+                    p.points.append((q[0], q[1], 1))
+            return p
+    if kind == "box":
+        x0, y0, x1, y1 = tight_box(obj_mask)
+        if rng.random() < 0.5:
+            bw, bh = x1 - x0, y1 - y0
+            j = lambda size: float(rng.uniform(-0.08, 0.08)) * size
+            x0, x1 = x0 + j(bw), x1 + j(bw)
+            y0, y1 = y0 + j(bh), y1 + j(bh)
+            x0, y0 = max(0.0, min(x0, x1 - 1)), max(0.0, min(y0, y1 - 1))
+            x1, y1 = min(float(w), max(x1, x0 + 1)), min(float(h), max(y1, y0 + 1))
+        p.box = [x0, y0, x1, y1]
+    elif kind == "point":
+        q = deepest_point(obj_mask) if rng.random() < 0.5 else random_pixel(rng, obj_mask)
+        p.points.append((q[0], q[1], 1))
+    elif kind == "point_neg":
+        q = random_pixel(rng, obj_mask)
+        p.points.append((q[0], q[1], 1))
+        grown = ndimage.binary_dilation(obj_mask, iterations=int(rng.integers(3, 15)))
+        r = random_pixel(rng, grown & ~obj_mask)
+        if r:
+            p.points.append((r[0], r[1], 0))
+    elif kind == "points":
+        for _ in range(int(rng.integers(2, 5))):
+            q = random_pixel(rng, obj_mask)
+            p.points.append((q[0], q[1], 1))
+    return p
+
+
+KINDS = ["box", "point", "point_neg", "points", "prop"]
+KIND_P = [0.28, 0.30, 0.10, 0.07, 0.25]
+
+
+# ----------------------------------------------------------------------------- loss
+
+def dice_bce(logits, target):
+    """logits, target [M,256,256] -> per-item BCE + soft Dice."""
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((1, 2))
+    p = torch.sigmoid(logits)
+    inter = (p * target).sum((1, 2))
+    dice = 1 - (2 * inter + 1) / (p.sum((1, 2)) + target.sum((1, 2)) + 1)
+    return bce + dice
+
+
+def hard_iou(logits, target):
+    p = logits > 0
+    t = target > 0.5
+    inter = (p & t).sum((-1, -2)).float()
+    union = (p | t).sum((-1, -2)).float()
+    return inter / union.clamp(min=1)
+
+
+# ----------------------------------------------------------------------------- training
+
+def run_decoder(dec, coarse, fine, img_idx, prompts, slices_of_item):
+    n_max = max(p.count() for p in prompts)
+    cs, ls, ms, hs = [], [], [], []
+    for p, s in zip(prompts, slices_of_item):
+        c, l = p.tensors(s, n_max)
+        cs.append(c)
+        ls.append(l)
+        ms.append(p.mask if p.mask is not None else torch.zeros(256, 256))
+        hs.append(1.0 if p.mask is not None else 0.0)
+    return dec.forward_features(
+        coarse[img_idx], fine[img_idx], torch.stack(cs), torch.stack(ls),
+        torch.stack(ms)[:, None], torch.tensor(hs, dtype=torch.float32))
+
+
+def train(args):
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    torch.set_num_threads(args.threads)
+    t_load = time.time()
+    index, slices = load_set(args.data)
+    slices = [s for s in slices if s["objects"]]
+    val = load_set(args.val)[1] if args.val else None
+    print(f"loaded {len(slices)} training slices in {time.time() - t_load:.0f} s", flush=True)
+
+    enc, dec = Encoder256(), Decoder()
+    if args.init:
+        state = torch.load(args.init)
+        enc.load_state_dict(state["encoder"])
+        dec.load_state_dict(state["decoder"])
+    params = list(enc.parameters()) + list(dec.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
+    n_params = (sum(p.numel() for p in enc.parameters()), sum(p.numel() for p in dec.parameters()))
+    print(f"parameters: encoder {n_params[0]}, decoder {n_params[1]}", flush=True)
+
+    t0 = time.time()
+    step = 0
+    log = []
+    budget = args.minutes * 60 if args.minutes else None
+    while True:
+        elapsed = time.time() - t0
+        progress = step / args.steps if args.steps else elapsed / budget
+        if progress >= 1:
+            break
+        warm = min(1.0, (step + 1) / 100)
+        lr = args.lr * warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+
+        picks = rng.choice(len(slices), size=args.batch, replace=False)
+        xs = []
+        items = []  # (image index in batch, slice, object)
+        for bi, si in enumerate(picks):
+            s = slices[si]
+            aug = None
+            if rng.random() < 0.6:
+                aug = (rng.uniform(0.85, 1.15), rng.uniform(-12, 12), rng.uniform(0.8, 1.25))
+            xs.append(encoder_input(s["G"], s["nh"], s["nw"], aug))
+            objs = s["objects"]
+            for oi in rng.choice(len(objs), size=min(args.objects, len(objs)), replace=False):
+                items.append((bi, s, objs[oi]))
+        x = torch.stack(xs)
+        emb = enc(x)
+        coarse, fine = dec.image_features(emb)
+
+        img_idx = torch.tensor([it[0] for it in items])
+        its = [it[1] for it in items]
+        obj_masks = [it[1]["objmap"] == it[2]["id"] for it in items]
+        t_obj = torch.stack([to_lowres(m, it[1]["nh"], it[1]["nw"]) for m, it in zip(obj_masks, items)])
+        t_cls = torch.stack([to_lowres(it[1]["labels"] == it[2]["label"], it[1]["nh"], it[1]["nw"]) for it in items])
+        t_body = torch.stack([to_lowres(it[1]["body"], it[1]["nh"], it[1]["nw"]) for it in items])
+        kinds = rng.choice(len(KINDS), size=len(items), p=KIND_P)
+        prompts = [start_prompt(rng, it[1], m, it[2]["label"], KINDS[k], slices) for it, m, k in zip(items, obj_masks, kinds)]
+        rounds = 0 if rng.random() < 0.4 else int(rng.integers(1, 4))
+
+        total = 0.0
+        stats = {}
+        for r in range(rounds + 1):
+            logits, iou = run_decoder(dec, coarse, fine, img_idx, prompts, its)
+            multi = torch.tensor([p.single_click() or (p.box is None and p.mask is None) for p in prompts])
+            l0 = dice_bce(logits[:, 0], t_obj)
+            l1 = dice_bce(logits[:, 1], t_obj)
+            l2 = dice_bce(logits[:, 2], t_cls)
+            l3 = dice_bce(logits[:, 3], t_body)
+            mw = multi.float()
+            seg = (l0 + mw * (l1 + 0.5 * l2 + 0.5 * l3)).mean()
+            with torch.no_grad():
+                true_iou = hard_iou(logits, t_obj[:, None])
+            iou_loss = F.mse_loss(iou, true_iou)
+            total = total + seg + iou_loss
+            if r == 0:
+                stats["iou0"] = float(true_iou[:, 0].mean())
+            stats[f"iou_r{r}"] = float(true_iou[:, 0].mean())
+            if r < rounds:
+                with torch.no_grad():
+                    chosen = []
+                    for i, p in enumerate(prompts):
+                        t = 1 + int(torch.argmax(iou[i, 1:])) if p.single_click() else 0
+                        chosen.append(logits[i, t].detach())
+                new = []
+                for i, (p, it) in enumerate(zip(prompts, items)):
+                    s = it[1]
+                    pred = (lowres_to_original(chosen[i], s["nh"], s["nw"], s["h"], s["w"]) > 0).numpy()
+                    q = Prompt()
+                    q.points = p.points + correction(rng, obj_masks[i], pred)
+                    q.box = p.box
+                    q.mask = chosen[i] if rng.random() < 0.5 else None
+                    new.append(q)
+                prompts = new
+        total = total / (rounds + 1)
+        opt.zero_grad()
+        total.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        if step % 25 == 0:
+            rec = {"step": step, "minutes": round((time.time() - t0) / 60, 2), "lr": lr, "loss": float(total), **stats}
+            log.append(rec)
+            print(json.dumps(rec), flush=True)
+        if val is not None and args.eval_every and step % args.eval_every == 0:
+            print(json.dumps({"step": step, "val": evaluate(enc, dec, val, args.seed)}), flush=True)
+            enc.train()
+            dec.train()
+
+    minutes = (time.time() - t0) / 60
+    return enc, dec, {"steps": step, "train_minutes": round(minutes, 1), "log": log, "parameters": n_params,
+                      "load_seconds": round(t0 - t_load, 1)}
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+@torch.no_grad()
+def evaluate(enc, dec, slices, seed, max_objects=400):
+    """Quick Python-side check at the original size: box, center click, click + 3 correction rounds."""
+    enc.eval()
+    dec.eval()
+    rng = np.random.default_rng(seed + 1)
+    res = {"box": [], "point": [], "point+3": []}
+    n = 0
+    for s in slices:
+        if not s["objects"] or n >= max_objects:
+            continue
+        emb = enc(encoder_input(s["G"], s["nh"], s["nw"])[None])
+        coarse, fine = dec.image_features(emb)
+        for o in s["objects"]:
+            n += 1
+            m = s["objmap"] == o["id"]
+            for start in ("box", "point"):
+                p = Prompt()
+                if start == "box":
+                    p.box = [float(v) for v in tight_box(m)]
+                else:
+                    q = deepest_point(m)
+                    p.points = [(q[0], q[1], 1)]
+                rounds = 3 if start == "point" else 0
+                for r in range(rounds + 1):
+                    logits, iou = run_decoder(dec, coarse, fine, torch.tensor([0]), [p], [s])
+                    t = 1 + int(torch.argmax(iou[0, 1:])) if p.single_click() else 0
+                    low = logits[0, t]
+                    pred = (lowres_to_original(low, s["nh"], s["nw"], s["h"], s["w"]) > 0).numpy()
+                    d = 2 * (pred & m).sum() / max(pred.sum() + m.sum(), 1)
+                    if r == 0:
+                        res[start].append(d)
+                    if r == rounds and start == "point":
+                        res["point+3"].append(d)
+                    q2 = Prompt()
+                    q2.points = p.points + correction(rng, m, pred)
+                    q2.box = p.box
+                    q2.mask = low
+                    p = q2
+    return {k: round(float(np.mean(v)), 4) for k, v in res.items()} | {"objects": n}
+
+
+# ----------------------------------------------------------------------------- export
+
+def export(enc, dec, out):
+    enc.eval()
+    dec.eval()
+    e = EncoderOnnx(enc)
+    d = DecoderOnnx(dec)
+    x = torch.zeros(1, 3, 1024, 1024)
+    torch.onnx.export(e, x, os.path.join(out, "encoder.onnx"), input_names=["image"], output_names=["image_embeddings"],
+                      opset_version=17, do_constant_folding=True)
+    emb = torch.randn(1, 256, 64, 64)
+    coords = torch.tensor([[[300.0, 400.0], [0.0, 0.0]]])
+    labels = torch.tensor([[1.0, -1.0]])
+    mask = torch.zeros(1, 1, 256, 256)
+    has = torch.tensor([0.0])
+    size = torch.tensor([300.0, 400.0])
+    torch.onnx.export(
+        d, (emb, coords, labels, mask, has, size), os.path.join(out, "decoder.onnx"),
+        input_names=["image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size"],
+        output_names=["masks", "iou_predictions", "low_res_masks"],
+        dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+        opset_version=17, do_constant_folding=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--val")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--minutes", type=float)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--objects", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=20240611)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--checkpoint", default=".cache/demo-weights.pt", help="where the PyTorch weights are saved")
+    ap.add_argument("--init", help="start from these weights (a --checkpoint of an earlier run)")
+    args = ap.parse_args()
+    if not args.steps and not args.minutes:
+        ap.error("give --steps N or --minutes M")
+    t0 = time.time()
+    enc, dec, record = train(args)
+    os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
+    torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict()}, args.checkpoint)
+    record["validation"] = evaluate(enc, dec, load_set(args.val)[1], args.seed) if args.val else None
+    export(enc, dec, args.out)
+    record.update({
+        "seed": args.seed, "batch_images": args.batch, "objects_per_image": args.objects, "lr": args.lr,
+        "threads": args.threads, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": "0 (p=0.4) else 1-3",
+        "optimizer": "AdamW, weight decay 1e-4, warm-up 100 steps, cosine decay, grad clip 1.0",
+        "loss": "BCE + soft Dice per token (token 0 always; tokens 1-3 for point-only prompts: object, class, body) + MSE of IoU",
+        "torch": torch.__version__, "total_minutes": round((time.time() - t0) / 60, 1),
+        "data": os.path.abspath(args.data), "init": args.init,
+    })
+    with open(os.path.join(args.out, "training.json"), "w") as f:
+        json.dump(record, f, indent=1)
+    print(json.dumps({k: v for k, v in record.items() if k != "log"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
