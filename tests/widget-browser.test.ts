@@ -344,6 +344,27 @@ console.log(JSON.stringify([...ks]))`);
     await cp.idle(vid);
     const label = await cp.json<number>(`console.log(JSON.stringify(v.labels[${6 * 9 + 3} + ${nx} * (35 + ${ny} * 9)]))`);
     expect(label).toBe(1);
+
+    // Shift+S propagates a new object from slice 9 through the volume (point + box: the analytic
+    // model then gives the same disc on every slice, so propagation runs to both ends).
+    await cp.click(vid, x, y);
+    await cp.drag(vid, [x - 12, y - 12], [x + 12, y + 12]);
+    await cp.idle(vid);
+    await cp.page.keyboard.press("Shift+S");
+    await cp.idle(vid);
+    const propagated = await cp.json<number[]>(`
+const cur2 = v.current!;
+const ks2 = new Set<number>();
+for (let p = 0; p < cur2.length; p++) if (cur2[p]) ks2.add(Math.floor(p / (${nx} * ${ny})));
+console.log(JSON.stringify([...ks2].sort((a, b) => a - b)))`);
+    expect(propagated).toEqual(Array.from({ length: nz }, (_, z) => z));
+    await cp.root(vid).focus();
+    await cp.page.keyboard.press("ArrowDown");
+    await cp.waitForCanvas(vid, "data-slice", "==", 8);
+    await cp.nextFrame();
+    // On slice 8 this spot is background (gray 0) under the propagated mask.
+    const shown = await cp.pixel(vid, x + 2, y);
+    expect(near(shown, blendOver(0, HIGHLIGHT))).toBe(true);
     await cp.screenshot("08-volume");
   });
 
@@ -373,7 +394,7 @@ console.log(JSON.stringify([...ks]))`);
     await expectShows(PHANTOM.organs[2]!.center[0] + 10, PHANTOM.organs[2]!.center[1] + 10, LABEL_COLORS[2]!, "label 3 after reload");
     expect(await cp.root(id).locator('[data-testid="objects"] li').count()).toBe(3);
     expect(await kernelState()).toEqual(before);
-    expect(await cp.canvas(vid).getAttribute("data-slice")).toBe("9");
+    expect(await cp.canvas(vid).getAttribute("data-slice")).toBe("8");
     // And it still segments.
     await cp.click(id, 300, 300);
     await cp.idle(id);

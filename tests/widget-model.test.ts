@@ -351,9 +351,38 @@ describe("segmentCanvas on a volume", () => {
     await expect(w.save(join(dir, "vol.png"))).rejects.toThrow(/saved as NIfTI/);
   });
 
-  it("refuses propagation without a propagator, with the reason", async () => {
+  it("propagates the current object through the volume (Shift+S), as one undo step", async () => {
+    // Point + box: the analytic model's "other prompt" disc (radius 96/16 = 6 px here), inside the box.
+    // Propagation prompts each next slice with the previous mask's centre (single_point, multimask
+    // off), which gives the same disc: IoU 1 with the previous slice, so it runs to both ends.
+    await action(f, w, { type: "add_point", x: 30, y: 25, z: 4, positive: true });
+    await action(f, w, { type: "set_box", x0: 20, y0: 15, x1: 40, y1: 35, z: 4 });
+    await w.whenIdle();
+    expect([...decodeStack(state(f, w).current as Uint8Array, w).slices.keys()]).toEqual([4]);
     await action(f, w, { type: "propagate" });
     await w.whenIdle();
-    expect(state(f, w).error).toMatch(/propagation is not enabled/);
+    const slices = [...decodeStack(state(f, w).current as Uint8Array, w).slices.keys()];
+    expect(slices).toEqual(Array.from({ length: w.depth }, (_, z) => z));
+    expect(state(f, w).status).toBe("ready");
+    await action(f, w, { type: "undo" });
+    await w.whenIdle();
+    expect([...decodeStack(state(f, w).current as Uint8Array, w).slices.keys()]).toEqual([4]);
+    await action(f, w, { type: "redo" });
+    await action(f, w, { type: "commit" });
+    await w.whenIdle();
+    expect(w.objects.find((o) => o.label === 2)?.slices).toHaveLength(w.depth);
+  });
+
+  it("refuses propagation with the reason when there is nothing to propagate or it is off", async () => {
+    await action(f, w, { type: "propagate" });
+    await w.whenIdle();
+    expect(state(f, w).error).toMatch(/nothing to propagate: segment the object on one slice first/);
+    const g = new FakeFrontend();
+    const off = segmentCanvas(model, volume, { runtime: g.runtime, propagate: false });
+    await off.whenIdle();
+    expect(g.model(off.modelId).state.can_propagate).toBe(false);
+    await expect(off.propagate()).rejects.toThrow(/propagation is turned off/);
+    const flat = segmentCanvas(model, phantomSlice(), { runtime: g.runtime });
+    await expect(flat.propagate()).rejects.toThrow(/needs a volume/);
   });
 });

@@ -18,6 +18,7 @@
 import { LABEL_COLORS } from "../../kernel/display/overlay.js";
 import type { Image2D } from "../../kernel/io/image.js";
 import type { ViewName } from "../../kernel/io/volume-view.js";
+import { propagate as propagateThroughVolume, type PropagateOptions } from "../../kernel/interactive/propagate.js";
 import { WINDOW_PRESETS, windowPreset } from "../../kernel/intensity/presets.js";
 import type { IntensitySpec } from "../../kernel/intensity/spec.js";
 import type { KernelRuntime } from "../../kernel/jupyter/runtime.js";
@@ -82,9 +83,29 @@ export type Propagator = (args: {
   depth: number;
   width: number;
   height: number;
-  /** z -> 0/1 masks of the slices segmented so far (the seeds). */
+  /** z -> 0/1 masks of the slices the user segmented (the seeds). */
   seeds: ReadonlyMap<number, Uint8Array>;
+  /** Called after each slice is decided, for the progress line. */
+  progress: (z: number, done: number) => void;
 }) => Promise<Map<number, Uint8Array>>;
+
+/**
+ * micro_sam's `segment_mask_in_volume` (kernel/interactive/propagate.ts) with its napari
+ * defaults: from the seeds outward, each slice prompted with the previous slice's mask, until
+ * the IoU with the previous slice drops below 0.5, the mask is empty, or the volume ends.
+ */
+export function volumePropagator(options: Omit<PropagateOptions, "onSlice"> = {}): Propagator {
+  return async ({ model, embed, depth, width, height, seeds, progress }) => {
+    let done = 0;
+    const result = await propagateThroughVolume(
+      { depth, width, height, get: embed },
+      model,
+      [...seeds].map(([z, mask]) => ({ z, mask })),
+      { ...options, onSlice: (s) => progress(s.z, ++done) },
+    );
+    return result.masks;
+  };
+}
 
 export interface SegmentCanvasOptions {
   /** For volumes: the view to show (default axial). */
@@ -100,8 +121,8 @@ export interface SegmentCanvasOptions {
   autoSegment?: boolean;
   /** Neighbour slices to embed in the background on each side of the shown one (default 2). */
   prefetch?: number;
-  /** Enables Shift+S / `w.propagate()` for volumes. */
-  propagate?: Propagator;
+  /** Shift+S / `w.propagate()` for volumes: default `volumePropagator()`; false turns it off. */
+  propagate?: Propagator | false;
   title?: string;
   /** The kernel to talk to (tests); default the running one. */
   runtime?: KernelRuntime;
@@ -177,6 +198,7 @@ export class SegmentCanvas implements Displayable {
   private published: { prompts?: unknown; current?: unknown } = {};
   private kernelSeq = 0;
   private propagating = false;
+  private propagationText = "";
   private readonly autoSegment: boolean;
   private readonly prefetchRadius: number;
 
@@ -580,20 +602,26 @@ export class SegmentCanvas implements Displayable {
     }
   }
 
+  private get propagator(): Propagator | undefined {
+    const p = this.options.propagate;
+    return p === false || this.depth < 2 ? undefined : (p ?? volumePropagator());
+  }
+
   private async runPropagation(ref: ActionRef): Promise<void> {
-    const propagate = this.options.propagate;
-    if (!propagate || this.depth < 2) {
-      throw new ActionError(
-        this.depth < 2 ? "propagation needs a volume; this is a single image" : "propagation is not enabled for this widget (no propagator was given)",
-      );
+    const propagate = this.propagator;
+    if (!propagate) {
+      throw new ActionError(this.depth < 2 ? "propagation needs a volume; this is a single image" : "propagation is turned off for this widget (propagate: false)");
     }
     await this.settle();
     const s = present(this.historyState);
     const n = this.width * this.height;
+    // Seeds: the slices the user prompted (a propagated slice is not a user's annotation).
+    const prompted = new Set([...s.prompts.points.map((p) => p.z), ...s.prompts.boxes.map((b) => b.z)]);
     const seeds = new Map<number, Uint8Array>();
-    for (const [z, m] of s.current) if (m.area > 0) seeds.set(z, decodeRle(m.rle, n));
-    if (seeds.size === 0) throw new ActionError("nothing to propagate: segment the object on one slice first");
+    for (const [z, m] of s.current) if (m.area > 0 && prompted.has(z)) seeds.set(z, decodeRle(m.rle, n));
+    if (seeds.size === 0) throw new ActionError("nothing to propagate: segment the object on one slice first (click it), then press Shift+S");
     this.propagating = true;
+    this.propagationText = "propagating through the volume…";
     this.refreshStatus();
     try {
       const filled = await propagate({
@@ -603,6 +631,10 @@ export class SegmentCanvas implements Displayable {
         width: this.width,
         height: this.height,
         seeds,
+        progress: (z, done) => {
+          this.propagationText = `propagating: slice ${z} (${done} done)…`;
+          this.refreshStatus();
+        },
       });
       const slices = new Map<number, Uint8Array>();
       for (const [z, mask] of filled) {
@@ -653,7 +685,7 @@ export class SegmentCanvas implements Displayable {
     let text = "";
     if (this.propagating) {
       status = "propagating";
-      text = "propagating through the volume…";
+      text = this.propagationText;
     } else if (force) {
       status = force;
     } else if (this.segmentation) {
@@ -661,7 +693,9 @@ export class SegmentCanvas implements Displayable {
     } else if (busy !== undefined && busy === this.slice) {
       status = "embedding";
     }
-    if (status === "embedding" || (busy !== undefined && status === "ready")) {
+    if (status === "propagating") {
+      // the progress line set above
+    } else if (status === "embedding" || (busy !== undefined && status === "ready")) {
       text = busy === undefined ? "" : this.depth > 1 ? `embedding slice ${busy}${busy === this.slice ? "" : " (background)"}…` : "embedding the image…";
     } else if (status === "segmenting") {
       text = "segmenting…";
@@ -710,7 +744,7 @@ export function segmentCanvas(model: CanvasModel, input: CanvasInput, options: S
     next_label: 1,
     can_undo: false,
     can_redo: false,
-    can_propagate: Boolean(options.propagate) && source.depth > 1,
+    can_propagate: options.propagate !== false && source.depth > 1,
     auto_segment: options.autoSegment ?? true,
     status: "embedding",
     status_text: source.depth > 1 ? `embedding slice ${slice}…` : "embedding the image…",
