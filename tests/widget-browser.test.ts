@@ -145,6 +145,11 @@ describe.runIf(run)("segmentation canvas in a browser", () => {
     await expectShows(neg[0] + 12, neg[1] + 3, "base", "inside the negative hole");
     await cp.page.keyboard.press("Control+z");
     await cp.idle(id);
+    await cp.page.keyboard.press("Control+Shift+Z");
+    await cp.idle(id);
+    expect((await kernelState()).area).toBe(k.area);
+    await cp.page.keyboard.press("Control+z");
+    await cp.idle(id);
     const back = await kernelState();
     expect(back.area).toBe(boxArea);
     expect(back.points).toBe(1);
@@ -236,6 +241,9 @@ describe.runIf(run)("segmentation canvas in a browser", () => {
     expect(await focused()).not.toBe("segment-canvas");
     await cp.page.keyboard.press("a");
     expect((await cp.documentKeys()).slice(-1)).toEqual(["a"]);
+    // Unfocused, the widget's keys do nothing.
+    await cp.page.keyboard.press("t");
+    expect(await cp.root(id).getAttribute("data-mode")).toBe("positive");
   });
 
   it("zooms at the cursor, resets the view, and changes the window in the browser only", async () => {
@@ -256,6 +264,37 @@ describe.runIf(run)("segmentation canvas in a browser", () => {
     const g = ((40 - (40 - 200)) * 255) / 400;
     expect(near(await cp.pixel(id, 256, 120), [g, g, g], 1)).toBe(true);
     await cp.root(id).locator('[data-testid="preset"]').selectOption("full range");
+    await cp.nextFrame();
+
+    // The cursor readout: coordinates and the stored value under the mouse, no kernel involved.
+    const at = await cp.screenOf(id, liver[0], liver[1] + 20);
+    await cp.page.mouse.move(at.cx, at.cy);
+    expect(await cp.root(id).locator('[data-testid="cursor"]').textContent()).toMatch(new RegExp(`x ${liver[0]}\\s+y ${liver[1] + 20}\\s+value 200\\s+label 1`));
+
+    // Right-drag: up/down moves the level, which changes the gray of the body.
+    const bodyBefore = await cp.pixel(id, 256, 120);
+    await cp.page.mouse.move(at.cx, at.cy);
+    await cp.page.mouse.down({ button: "right" });
+    await cp.page.mouse.move(at.cx, at.cy + 60, { steps: 4 });
+    await cp.page.mouse.up({ button: "right" });
+    await cp.nextFrame();
+    const bodyAfter = await cp.pixel(id, 256, 120);
+    expect(bodyAfter[0]).toBeLessThan(bodyBefore[0] - 10);
+    expect((await kernelState()).points).toBe(0);
+    await cp.root(id).locator('[data-testid="preset"]').selectOption("full range");
+
+    // Opacity 1 paints the label colour itself; outline mode leaves the inside of an object as it was.
+    await cp.setRange(id, "opacity", 1);
+    await cp.nextFrame();
+    expect(near(await cp.pixel(id, liver[0] + 30, liver[1]), LABEL_COLORS[0]!)).toBe(true);
+    await cp.setRange(id, "opacity", OPACITY);
+    await cp.root(id).focus();
+    await cp.page.keyboard.press("o");
+    await cp.nextFrame();
+    await expectShows(liver[0] + 30, liver[1], "base", "inside label 1 in outline mode");
+    await cp.page.keyboard.press("o");
+    await cp.nextFrame();
+    await expectShows(liver[0] + 30, liver[1], LABEL_COLORS[0]!, "filled again");
   });
 
   it("shows the kernel's refusal of a bad message in the widget", async () => {
