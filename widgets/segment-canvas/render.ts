@@ -124,6 +124,7 @@ interface Drag {
 const CLICK_SLOP = 4;
 const HIT_RADIUS = 7;
 const SLICE_DEBOUNCE_MS = 120;
+const PENDING_TIMEOUT_MS = 30_000;
 
 export function render({ model, el: host }: RenderArgs): () => void {
   const doc = host.ownerDocument;
@@ -498,6 +499,10 @@ export function render({ model, el: host }: RenderArgs): () => void {
   }
 
   function updateBusy(): void {
+    // An action the kernel never acknowledges (kernel restarted or died) must not spin forever;
+    // long work (embedding, propagation) keeps the indicator on through the kernel's status.
+    const now = performance.now();
+    for (const n of [...pending]) if (now - (sentAt.get(n)?.t0 ?? 0) > PENDING_TIMEOUT_MS) pending.delete(n);
     const s = get("status");
     const isBusy = s !== "ready" || pending.size > 0;
     busy.hidden = !isBusy;
@@ -551,7 +556,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     pending.add(n);
     sentAt.set(n, { t0: performance.now(), type: action.type });
     // Actions that never change the mask (errors, no-ops) must not pile up.
-    for (const k of sentAt.keys()) if (k < n - 100) sentAt.delete(k);
+    for (const k of sentAt.keys()) if (k < n - 100 && !pending.has(k)) sentAt.delete(k);
     model.send({ kind: "action", client, seq: n, action });
     updateBusy();
   }
@@ -833,7 +838,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     const answered = get("current_for") as ActionRef | null;
     if (answered && answered.client === client) {
       const p = sentAt.get(answered.seq);
-      for (const k of [...sentAt.keys()]) if (k <= answered.seq) sentAt.delete(k);
+      for (const k of [...sentAt.keys()]) if (k <= answered.seq && !pending.has(k)) sentAt.delete(k);
       if (p) {
         const detail: LatencyDetail = { seq: answered.seq, action: p.type, ms: performance.now() - p.t0 };
         root.dataset.lastLatency = String(detail.ms);
@@ -884,6 +889,9 @@ export function render({ model, el: host }: RenderArgs): () => void {
   ];
   for (const [event, fn] of listeners) model.on(event, fn);
 
+  const pruneTimer = setInterval(() => {
+    if (pending.size > 0) updateBusy();
+  }, 5000);
   const resize = typeof ResizeObserver !== "undefined" ? new ResizeObserver(() => ((fitted = false), schedule())) : undefined;
   resize?.observe(stage);
 
@@ -902,6 +910,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
   return () => {
     for (const [event, fn] of listeners) model.off(event, fn);
     resize?.disconnect();
+    clearInterval(pruneTimer);
     if (sliceTimer) clearTimeout(sliceTimer);
     if (frame) doc.defaultView?.cancelAnimationFrame(frame);
     root.remove();
