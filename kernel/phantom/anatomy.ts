@@ -3,6 +3,8 @@
  * from the bottom (z = 0, kidneys) to the top (z = 1, liver dome and lung bases). All
  * sizes in mm, so the same anatomy renders at any pixel size. Drawn in order: later
  * structures cover earlier ones (organs over fat, lesions over liver, spine over all).
+ * Organs are clipped to the body (intraperitoneal ones to the cavity inside the muscle
+ * wall), so every labelled voxel lies inside the body outline.
  */
 import { PHANTOM_LABELS } from "./labels.js";
 import { Rng } from "./random.js";
@@ -162,7 +164,7 @@ export function makeAnatomy(seed: number): Anatomy {
     add(structure(`psoas-${side < 0 ? "r" : "l"}`, L.psoas, "muscle", shape(rng, {
       cx: side * rng.uniform(34, 44), cy: spineY - rng.uniform(0, 8), rx: 15 * size(), ry: 19 * size(), z0: -0.6, z1: rng.uniform(0.5, 0.62),
       capPower: 0.6, wobble: 0.1, drift: 20, angle: side * rng.uniform(0.2, 0.6),
-    })));
+    }), { within: "body" }));
   }
 
   // Inferior vena cava (unlabelled, same blood as the aorta: a realistic distractor).
@@ -172,7 +174,7 @@ export function makeAnatomy(seed: number): Anatomy {
   add(structure("stomach", L.stomach, "stomachFluid", shape(rng, {
     cx: A * rng.uniform(0.25, 0.45), cy: -B * rng.uniform(0.25, 0.45), rx: rng.uniform(35, 55), ry: rng.uniform(24, 36),
     z0: rng.uniform(0.5, 0.6), z1: rng.uniform(0.88, 0.98), wobble: 0.15, drift: 25, angle: rng.uniform(-0.6, 0.2),
-  }), { inner: rng.chance(0.75) ? [{ tissue: "gas", scale: rng.uniform(0.45, 0.6), dx: 0, dy: -rng.uniform(0.5, 0.7) }] : [] }));
+  }), { within: "cavity", inner: rng.chance(0.75) ? [{ tissue: "gas", scale: rng.uniform(0.45, 0.6), dx: 0, dy: -rng.uniform(0.5, 0.7) }] : [] }));
 
   // Liver: large, on the patient's right (image left), from mid abdomen to the dome.
   const liverZ0 = rng.uniform(0.25, 0.38);
@@ -180,7 +182,7 @@ export function makeAnatomy(seed: number): Anatomy {
     cx: -A * rng.uniform(0.38, 0.5), cy: -B * rng.uniform(-0.05, 0.12), rx: A * rng.uniform(0.42, 0.52), ry: B * rng.uniform(0.6, 0.75),
     z0: liverZ0, z1: rng.uniform(0.98, 1.08), capPower: 0.3, wobble: 0.14, drift: 25, angle: rng.uniform(-0.4, 0.1), ks: [2, 3, 5],
   });
-  add(structure("liver", L.liver, "liver", liver));
+  add(structure("liver", L.liver, "liver", liver, { within: "cavity" }));
 
   // 0-3 lesions inside the liver.
   const nLesions = rng.chance(0.25) ? 0 : rng.int(1, 3);
@@ -199,7 +201,7 @@ export function makeAnatomy(seed: number): Anatomy {
   add(structure("spleen", L.spleen, "spleen", shape(rng, {
     cx: A * rng.uniform(0.52, 0.65), cy: B * rng.uniform(0.15, 0.35), rx: rng.uniform(18, 28), ry: rng.uniform(36, 52),
     z0: rng.uniform(0.45, 0.55), z1: rng.uniform(0.85, 0.95), wobble: 0.15, drift: 15, angle: rng.uniform(-0.8, -0.3), ks: [2, 3],
-  })));
+  }), { within: "cavity" }));
 
   // Kidneys, the left one a little higher; the medulla/pelvis sits toward the spine.
   for (const side of [-1, 1]) {
@@ -207,7 +209,7 @@ export function makeAnatomy(seed: number): Anatomy {
     add(structure(`kidney-${side < 0 ? "r" : "l"}`, L.kidney, "kidneyCortex", shape(rng, {
       cx: side * A * rng.uniform(0.32, 0.42), cy: B * rng.uniform(0.3, 0.45), rx: rng.uniform(22, 30), ry: rng.uniform(28, 36),
       z0: rng.uniform(0.02, 0.1) + lift, z1: rng.uniform(0.42, 0.52) + lift, wobble: 0.08, drift: 12, angle: side * rng.uniform(0.3, 0.7), ks: [2, 3],
-    }), { inner: [{ tissue: "kidneyMedulla", scale: rng.uniform(0.45, 0.6), dx: -side * 0.25, dy: 0 }] }));
+    }), { within: "body", inner: [{ tissue: "kidneyMedulla", scale: rng.uniform(0.45, 0.6), dx: -side * 0.25, dy: 0 }] }));
   }
 
   add(structure("aorta", L.aorta, "blood", shape(rng, {
@@ -215,12 +217,13 @@ export function makeAnatomy(seed: number): Anatomy {
   })));
   // The aorta is round: tie ry to rx after the draw.
   const aorta = out[out.length - 1]!;
-  out[out.length - 1] = { ...aorta, shape: { ...aorta.shape, ry: aorta.shape.rx } };
+  out[out.length - 1] = { ...aorta, within: "body", shape: { ...aorta.shape, ry: aorta.shape.rx } };
 
   // Spine (vertebral bodies and discs, one label): cortical rim, marrow inside, discs in slabs.
   add(structure("spine", L.spine, "cortBone", shape(rng, {
     cx: 0, cy: spineY, rx: rng.uniform(18, 23), ry: rng.uniform(15, 19), z0: -2, z1: 3, capPower: 0.1, wobble: 0.04, drift: 5,
   }), {
+    within: "body",
     inner: [{ tissue: "cancBone", scale: 0.82, dx: 0, dy: 0 }],
     periodic: { period: rng.uniform(27, 33), gap: rng.uniform(5, 8), offset: rng.uniform(0, 30), tissue: "disc", unlabeled: false },
   }));

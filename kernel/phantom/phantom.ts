@@ -6,7 +6,7 @@
  * similar intensity (bowel, IVC, muscles, ribs); partial-volume edges; scanner noise (CT:
  * Gaussian in HU; MR: Rician on a smooth bias field); organs that appear, grow, move,
  * turn and vanish across slices. Value ranges are realistic: CT in HU (int16, air -1000,
- * bone up to ~+1200); MR in scanner units (uint16, scaled per volume).
+ * bone up to about +1000); MR in scanner units (uint16, scaled per volume).
  *
  * A slice of a volume and the same slice generated alone are identical: the slice's noise
  * is seeded by (seed, slice index), and textures are a function of position.
