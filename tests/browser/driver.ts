@@ -47,12 +47,17 @@ export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "-
 export const LABEXTENSION_DIR = join(REPO, "dist", "labextension");
 export const ARTIFACTS = join(REPO, "test-artifacts", "widget-browser");
 
+/** Browser-only sources (the labextension); the others are compiled into dist/ for the kernel. */
+const BROWSER_ONLY = new Set(["render.ts", "view.ts"]);
+const SHARED = new Set(["state.ts", "mask-codec.ts"]);
+
 /** A test of stale build output would test old code: say so instead. */
-function checkFresh(output: string, what: string, fix: string): void {
+function checkFresh(output: string, what: string, fix: string, side: "browser" | "kernel"): void {
   if (!existsSync(output)) throw new Error(`${output} is missing: run \`${fix}\``);
   const built = statSync(output).mtimeMs;
   const sources = join(REPO, "widgets", "segment-canvas");
-  const newer = readdirSync(sources).filter((f) => f.endsWith(".ts") && statSync(join(sources, f)).mtimeMs > built);
+  const relevant = (f: string) => f.endsWith(".ts") && (SHARED.has(f) || BROWSER_ONLY.has(f) === (side === "browser"));
+  const newer = readdirSync(sources).filter((f) => relevant(f) && statSync(join(sources, f)).mtimeMs > built);
   if (newer.length) throw new Error(`${what} is older than widgets/segment-canvas/${newer.join(", ")}: run \`${fix}\` (npm test does)`);
 }
 
@@ -60,8 +65,8 @@ function checkFresh(output: string, what: string, fix: string): void {
 export async function preparePage(server: JupyterServer): Promise<{ url: string; extension: string }> {
   const builtManifest = join(LABEXTENSION_DIR, "package.json");
   if (!existsSync(builtManifest)) throw new Error(`${builtManifest} is missing: run \`npm run build:widgets\` (npm test's build does)`);
-  checkFresh(builtManifest, "the labextension", "npm run build:widgets");
-  checkFresh(join(REPO, "dist", "widgets", "segment-canvas", "model.js"), "the compiled kernel side", "npm run build");
+  checkFresh(builtManifest, "the labextension", "npm run build:widgets", "browser");
+  checkFresh(join(REPO, "dist", "widgets", "segment-canvas", "model.js"), "the compiled kernel side", "npm run build", "kernel");
   const dir = join(server.staticDir, "mtest");
   mkdirSync(dir, { recursive: true });
   await build({
