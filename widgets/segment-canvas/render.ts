@@ -714,7 +714,9 @@ export function render({ model, el: host }: RenderArgs): () => void {
       e.preventDefault();
       return;
     }
-    if (target && target !== root && (target.tagName === "INPUT" || target.tagName === "SELECT")) return;
+    // A focused slider or select keeps its own navigation keys; letters stay shortcuts.
+    const navigation = /^(Arrow|Page|Home$|End$|Tab$|Enter$| $)/.test(e.key);
+    if (target && target !== root && (target.tagName === "INPUT" || target.tagName === "SELECT") && navigation) return;
     const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
     const mod = e.ctrlKey || e.metaKey;
     let handled = true;
