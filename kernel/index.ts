@@ -48,3 +48,18 @@ export {
   type MimeBundle,
   type Displayable,
 } from "./jupyter/index.js";
+// Analysis and its pictures (the tutorials 03 and 04 use these).
+export { PlotlyChart, plotlyLibrary, setPlotlyDefaults, type PlotlyFigure, type PlotlyDisplayOptions } from "./display/plotly.js";
+export { ImageGrid, type Panel, type ImageGridOptions } from "./display/figures-images.js";
+export { overlayPng, drawOutline, labelColor } from "./display/overlay.js";
+export { protocolFigure, explainedVarianceFigure, similarityFigure, tokenScatterFigure } from "./display/figures.js";
+export { pcaView, PcaView, type PcaViewOptions } from "./display/figures-pca.js";
+export { protocolReport, ProtocolReport, tableBundle } from "./display/figures-protocol.js";
+export { teachingView } from "./display/figures-teaching.js";
+export { fitPca, projectEmbedding, pcaOfEmbeddings } from "./analysis/pca.js";
+export { cosineSimilarityAt, cosineSimilarityTo, similarityImage } from "./analysis/similarity.js";
+export { dice, iou } from "./analysis/metrics.js";
+export { extractObjects, type LabelMap } from "./analysis/objects.js";
+export { runObject, type ObjectRun, type ProtocolOptions } from "./analysis/protocol.js";
+export { evaluateImage } from "./analysis/protocol-image.js";
+export { evaluateDataset, ProtocolResults, type EvaluationItem } from "./analysis/protocol-run.js";
