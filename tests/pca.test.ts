@@ -88,9 +88,9 @@ describe("PCA of embeddings", () => {
   const directions = orthonormalDirections(3, 11);
   const planted: Planted = { directions, sd: [5, 3, 2], noise: 0.1, offset: 0.3 };
 
-  it("recovers planted components and their explained variance", () => {
+  it("recovers planted components and their explained variance", async () => {
     const e = plantedEmbedding(planted, 1);
-    const basis = fitPca(e);
+    const basis = await fitPca(e);
     expect(basis.fitTokens).toBe(4096);
     for (let i = 0; i < 3; i++) expect(Math.abs(dot(row(basis.components, i), directions[i]!))).toBeGreaterThan(0.999);
     // Population explained variance: (sd_i^2 + noise^2) / (sum sd^2 + 256 noise^2); a 4096-sample
@@ -102,29 +102,30 @@ describe("PCA of embeddings", () => {
     expect(basis.totalVariance / total).toBeLessThan(1.08);
   });
 
-  it("matches ml-pca on the same tokens", () => {
+  it("matches ml-pca on the same tokens", async () => {
     const e = plantedEmbedding({ ...planted, noise: 0.5 }, 2);
     const rows: number[][] = [];
     for (let t = 0; t < PLANE; t++) rows.push(Array.from({ length: C }, (_, ch) => e.data[ch * PLANE + t]!));
     // ml-pca centres the data itself and solves with ml-matrix's full decomposition.
     const reference = new PCA(rows, { method: "covarianceMatrix" });
-    const ours = fitPca(e, { components: 3 });
+    const ours = await fitPca(e, { components: 3 });
     const refValues = reference.getEigenvalues();
     const refVectors = reference.getEigenvectors();
     for (let i = 0; i < 3; i++) {
-      expect(ours.variances[i]! / refValues[i]!).toBeCloseTo(1, 8);
+      // float32 products inside each SGEMM chunk (covariance.ts): agreement to ~1e-6 is the claim.
+      expect(ours.variances[i]! / refValues[i]!).toBeCloseTo(1, 6);
       const v = refVectors.getColumn(i);
-      expect(Math.abs(dot(row(ours.components, i), v))).toBeGreaterThan(1 - 1e-9);
+      expect(Math.abs(dot(row(ours.components, i), v))).toBeGreaterThan(1 - 1e-8);
     }
     const refTotal = refValues.reduce((a, b) => a + b, 0);
-    expect(ours.totalVariance / refTotal).toBeCloseTo(1, 8);
+    expect(ours.totalVariance / refTotal).toBeCloseTo(1, 6);
   });
 
-  it("gives every component the sign whose largest loading is positive, whatever the solver's seed", () => {
+  it("gives every component the sign whose largest loading is positive, whatever the solver's seed", async () => {
     const e = plantedEmbedding(planted, 3);
     const signs = new Set<string>();
     for (let seed = 0; seed < 6; seed++) {
-      const basis = fitPca(e, { seed });
+      const basis = await fitPca(e, { seed });
       for (let i = 0; i < 3; i++) {
         const v = row(basis.components, i);
         let big = 0;
@@ -135,41 +136,41 @@ describe("PCA of embeddings", () => {
     }
     expect(signs.size).toBe(1);
     // The picture does not depend on the seed either.
-    const a = pcaRgbImages(pcaOfEmbeddings(e, { seed: 0 }).projections)[0]!;
-    const b = pcaRgbImages(pcaOfEmbeddings(e, { seed: 5 }).projections)[0]!;
+    const a = pcaRgbImages((await pcaOfEmbeddings(e, { seed: 0 })).projections)[0]!;
+    const b = pcaRgbImages((await pcaOfEmbeddings(e, { seed: 5 })).projections)[0]!;
     let maxDiff = 0;
     for (let i = 0; i < a.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.data[i]! - b.data[i]!));
     expect(maxDiff).toBeLessThanOrEqual(1);
   });
 
-  it("fits a stack on a seeded sample and still finds the planted structure", () => {
+  it("fits a stack on a seeded sample and still finds the planted structure", async () => {
     const stack = Array.from({ length: 6 }, (_, i) => plantedEmbedding(planted, 100 + i));
-    const basis = fitPca(stack, { maxFitTokens: 8000, seed: 4 });
+    const basis = await fitPca(stack, { maxFitTokens: 8000, seed: 4 });
     expect(basis.availableTokens).toBe(6 * 4096);
     expect(basis.fitTokens).toBe(8000);
     for (let i = 0; i < 3; i++) expect(Math.abs(dot(row(basis.components, i), directions[i]!))).toBeGreaterThan(0.995);
-    const again = fitPca(stack, { maxFitTokens: 8000, seed: 4 });
+    const again = await fitPca(stack, { maxFitTokens: 8000, seed: 4 });
     expect(Array.from(again.components)).toEqual(Array.from(basis.components));
-    const other = fitPca(stack, { maxFitTokens: 8000, seed: 5 });
+    const other = await fitPca(stack, { maxFitTokens: 8000, seed: 5 });
     expect(Array.from(other.mean)).not.toEqual(Array.from(basis.mean));
   });
 
-  it("ignores padding tokens of a non-square image unless asked", () => {
+  it("ignores padding tokens of a non-square image unless asked", async () => {
     // 32 token rows cover the image; the rest is padding with a very different distribution.
     const e = plantedEmbedding(planted, 7, 32, 64, 40);
-    const image = fitPca(e);
+    const image = await fitPca(e);
     expect(image.fitTokens).toBe(32 * 64);
     for (let i = 0; i < 3; i++) expect(Math.abs(dot(row(image.components, i), directions[i]!))).toBeGreaterThan(0.99);
-    const all = fitPca(e, { region: "all" });
+    const all = await fitPca(e, { region: "all" });
     expect(all.fitTokens).toBe(4096);
     expect(Math.abs(dot(row(all.components, 0), directions[0]!))).toBeLessThan(0.5);
     const p = projectEmbedding(image, e);
     expect(p.grid).toEqual({ rows: 32, cols: 64 });
   });
 
-  it("fits a tall image's token columns (grid narrower than 64) exactly", () => {
+  it("fits a tall image's token columns (grid narrower than 64) exactly", async () => {
     const e = plantedEmbedding(planted, 13, 64, 24, 40);
-    const basis = fitPca(e);
+    const basis = await fitPca(e);
     expect(basis.fitTokens).toBe(64 * 24);
     // Brute force over the image tokens: per-channel mean and the total variance (trace).
     let trace = 0;
@@ -189,13 +190,13 @@ describe("PCA of embeddings", () => {
       const n = 64 * 24;
       trace += (ss - (s * s) / n) / (n - 1);
     }
-    expect(basis.totalVariance / trace).toBeCloseTo(1, 9);
+    expect(basis.totalVariance / trace).toBeCloseTo(1, 6);
     for (let i = 0; i < 3; i++) expect(Math.abs(dot(row(basis.components, i), directions[i]!))).toBeGreaterThan(0.99);
   });
 
-  it("projects tokens as (x - mean) . component", () => {
+  it("projects tokens as (x - mean) . component", async () => {
     const e = plantedEmbedding(planted, 8);
-    const basis = fitPca(e);
+    const basis = await fitPca(e);
     const p = projectEmbedding(basis, e);
     for (const t of [0, 17, 2049, 4095]) {
       for (let i = 0; i < 3; i++) {
@@ -212,10 +213,10 @@ describe("PCA of embeddings", () => {
     }
   });
 
-  it("draws RGB and component pictures at the image size on a shared scale", () => {
+  it("draws RGB and component pictures at the image size on a shared scale", async () => {
     const a = plantedEmbedding(planted, 9);
     const b = plantedEmbedding({ ...planted, sd: [10, 3, 2] }, 10);
-    const { projections } = pcaOfEmbeddings([a, b]);
+    const { projections } = await pcaOfEmbeddings([a, b]);
     const [ia, ib] = pcaRgbImages(projections);
     expect(ia!.width).toBe(a.originalSize.width);
     expect(ia!.height).toBe(a.originalSize.height);
@@ -243,25 +244,25 @@ describe("PCA of embeddings", () => {
 });
 
 describe("PCA view", () => {
-  it("fits one shared basis, or a basis per embedding", () => {
+  it("fits one shared basis, or a basis per embedding", async () => {
     const d1 = orthonormalDirections(3, 21);
     const d2 = orthonormalDirections(3, 22);
     const a = plantedEmbedding({ directions: d1, sd: [5, 3, 2], noise: 0.1, offset: 0 }, 31);
     const b = plantedEmbedding({ directions: d2, sd: [5, 3, 2], noise: 0.1, offset: 0 }, 32);
-    const shared = pcaView([a, b], { names: ["A", "B"] });
+    const shared = await pcaView([a, b], { names: ["A", "B"] });
     expect(new Set(shared.bases).size).toBe(1);
     expect(shared.describe()).toMatch(/shared basis: PC1 \d+\.\d%/);
-    const each = pcaView([a, b], { names: ["A", "B"], fit: "each" });
+    const each = await pcaView([a, b], { names: ["A", "B"], fit: "each" });
     expect(each.bases).toHaveLength(2);
     expect(Math.abs(dot(row(each.bases[0]!.components, 0), d1[0]!))).toBeGreaterThan(0.999);
     expect(Math.abs(dot(row(each.bases[1]!.components, 0), d2[0]!))).toBeGreaterThan(0.999);
     expect(each.grid().panels.map((p) => p.caption)).toEqual([expect.stringMatching(/^A \(\d+\.\d%\)$/), expect.stringMatching(/^B \(/)]);
-    expect(() => pcaView([a], { fit: "both" as never })).toThrow(/'shared' or 'each'/);
+    await expect(pcaView([a], { fit: "both" as never })).rejects.toThrow(/'shared' or 'each'/);
   });
 });
 
 describe("top eigenpairs", () => {
-  it("finds repeated eigenvalues and falls back to a full decomposition on flat spectra", () => {
+  it("finds repeated eigenvalues and falls back to a full decomposition on flat spectra", async () => {
     const n = 64;
     const q = orthonormalDirections(4, 5).map((v) => v.subarray(0, n));
     // Re-orthonormalise the truncated vectors.

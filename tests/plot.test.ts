@@ -25,9 +25,9 @@ function smallEmbedding(): Embedding {
 }
 
 describe("figure builders", () => {
-  it("build figures plotly.js accepts", () => {
+  it("build figures plotly.js accepts", async () => {
     const e = smallEmbedding();
-    const basis = fitPca(e);
+    const basis = await fitPca(e);
     const projection = projectEmbedding(basis, e);
     const labels = Int32Array.from({ length: 4096 }, (_, t) => (t % 64 < 32 ? 1 : 0));
     const figures: PlotlyFigure[] = [
@@ -40,13 +40,13 @@ describe("figure builders", () => {
     for (const f of figures) expect(validateFigure(f)).toEqual([]);
   });
 
-  it("has a validator that rejects what plotly.js rejects", () => {
+  it("has a validator that rejects what plotly.js rejects", async () => {
     const errors = validateFigure({ data: [{ type: "scatter", x: [1], y: [2], colour: "red" }], layout: { xaxis: { rnage: [0, 1] } } });
     expect(errors.map((e) => e.path.join("."))).toEqual(["colour", "xaxis.rnage"]);
     expect(validateFigure({ data: [{ type: "scatter", mode: "dots", x: [1], y: [2] }] })[0]?.code).toBe("value");
   });
 
-  it("lays out the protocol figure like the paper: a panel per start, a colour per model", () => {
+  it("lays out the protocol figure like the paper: a panel per start, a colour per model", async () => {
     const f = protocolFigure(summary());
     expect(f.data).toHaveLength(6);
     const byModel = new Map<string, string[]>();
@@ -64,9 +64,9 @@ describe("figure builders", () => {
     expect(() => protocolFigure([])).toThrow(/no summary rows/);
   });
 
-  it("colours scatter tokens by their label with the overlay colours", () => {
+  it("colours scatter tokens by their label with the overlay colours", async () => {
     const e = smallEmbedding();
-    const p = projectEmbedding(fitPca(e), e);
+    const p = projectEmbedding(await fitPca(e), e);
     const labels = Int32Array.from({ length: 4096 }, (_, t) => (t < 100 ? 3 : 0));
     const f = tokenScatterFigure(p, labels);
     expect(f.data.map((t) => t.name)).toEqual(["background", "label 3"]);
@@ -95,7 +95,7 @@ describe("static SVG picture", () => {
     expect(at(300, 100)).not.toEqual([255, 0, 0]);
   });
 
-  it("draws heat maps with row 0 at the top of a reversed axis, and names what it cannot draw", () => {
+  it("draws heat maps with row 0 at the top of a reversed axis, and names what it cannot draw", async () => {
     const fig: PlotlyFigure = {
       data: [
         { type: "heatmap", z: [[0, 0], [1, 1]], zmin: 0, zmax: 1, colorscale: "Viridis", showscale: false },

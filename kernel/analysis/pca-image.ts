@@ -13,7 +13,7 @@ import type { RgbImage8 } from "../io/image.js";
 import { percentileOfSorted } from "../intensity/percentile.js";
 import { applyColormap, type ColormapName } from "./colormap.js";
 import type { TokenProjection } from "./pca.js";
-import { upsampleTokens, type Upsampling } from "./tokens.js";
+import { paintTokens, upsampleTokens, type Upsampling } from "./tokens.js";
 
 export interface PcaImageOptions {
   /** How tokens become pixels (default "nearest": the token blocks as the encoder sees them). */
@@ -103,6 +103,14 @@ export function pcaRgbImages(projections: readonly TokenProjection[], options: P
   const all = ranges(projections, 3, options);
   return projections.map((p, idx) => {
     const r = all[idx]!;
+    if ((options.upsampling ?? "nearest") === "nearest") {
+      const cells = p.grid.rows * p.grid.cols;
+      const colors = new Uint8Array(cells * 3);
+      for (let t = 0; t < cells; t++) {
+        for (let i = 0; i < 3; i++) colors[3 * t + i] = toByte(p.values[i * cells + t]!, r[i]!);
+      }
+      return paintTokens(colors, p.grid, p.embedding);
+    }
     const planes = [0, 1, 2].map((i) => upsampleTokens(componentPlane(p, i), p.grid, p.embedding, options.upsampling).data);
     const { width, height } = p.embedding.originalSize;
     const data = new Uint8Array(width * height * 3);
@@ -129,6 +137,9 @@ export function componentImages(
   const shared = mode === "shared" ? componentRange(projections, component, options.percentiles) : undefined;
   return projections.map((p) => {
     const r = shared ?? componentRange([p], component, options.percentiles);
+    if ((options.upsampling ?? "nearest") === "nearest") {
+      return paintTokens(applyColormap(componentPlane(p, component), r.lo, r.hi, options.colormap ?? "gray"), p.grid, p.embedding);
+    }
     const plane = upsampleTokens(componentPlane(p, component), p.grid, p.embedding, options.upsampling).data;
     const { width, height } = p.embedding.originalSize;
     return { width, height, data: applyColormap(plane, r.lo, r.hi, options.colormap ?? "gray") };

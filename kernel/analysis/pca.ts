@@ -3,8 +3,9 @@
  * many embeddings (slices of a volume, or the same image through several models) and project
  * every embedding on that shared basis, so that colours mean the same thing side by side.
  *
- * Fitting = streaming covariance (covariance.ts) + the k leading eigenvectors of the 256x256
- * matrix (eigen-top.ts). Stacks larger than `maxFitTokens` are fitted on a seeded uniform sample
+ * Fitting = streaming covariance (covariance.ts, with onnxruntime's SGEMM doing the products) +
+ * the k leading eigenvectors of the 256x256 matrix (eigen-top.ts, ml-matrix for the small
+ * projected eigenproblem). Stacks larger than `maxFitTokens` are fitted on a seeded uniform sample
  * of their tokens (a 256x256 covariance is well determined by tens of thousands of samples) and
  * then every token is projected.
  *
@@ -13,7 +14,7 @@
  * then keep their colours when the same data is refitted, reordered or resampled.
  */
 import { EMBEDDING_CHANNELS, EMBEDDING_SIDE, type Embedding } from "../sam/embedding.js";
-import { CovarianceAccumulator } from "./covariance.js";
+import { tokenCovariance, type TokenRun } from "./covariance.js";
 import { topEigenpairs } from "./eigen-top.js";
 import { SeededRandom } from "./rng.js";
 import { tokenGrid, type TokenGrid, type TokenRegion } from "./tokens.js";
@@ -66,7 +67,7 @@ function asList(embeddings: Embedding | readonly Embedding[]): readonly Embeddin
 }
 
 /** Fits the basis. Throws when fewer than 2 tokens are available or k is out of range. */
-export function fitPca(embeddings: Embedding | readonly Embedding[], options: PcaOptions = {}): PcaBasis {
+export async function fitPca(embeddings: Embedding | readonly Embedding[], options: PcaOptions = {}): Promise<PcaBasis> {
   const list = asList(embeddings);
   const k = options.components ?? 3;
   if (!(Number.isInteger(k) && k >= 1 && k <= EMBEDDING_CHANNELS)) {
@@ -78,20 +79,19 @@ export function fitPca(embeddings: Embedding | readonly Embedding[], options: Pc
   const random = new SeededRandom(options.seed ?? 0);
   const grids = list.map((e) => tokenGrid(e, region));
   const available = grids.reduce((s, g) => s + g.rows * g.cols, 0);
-  const acc = new CovarianceAccumulator(EMBEDDING_CHANNELS);
   const plane = EMBEDDING_SIDE * EMBEDDING_SIDE;
-
+  const runs: TokenRun[] = [];
   if (available <= maxFit) {
-    // Every token: read whole runs of grid rows in place (a row run is contiguous per channel
-    // when the grid is 64 wide; otherwise row by row).
+    // Every token, as runs of whole grid rows (one run per embedding when the grid is 64 wide).
     for (let e = 0; e < list.length; e++) {
       const g = grids[e]!;
-      if (g.cols === EMBEDDING_SIDE) acc.addRun(list[e]!.data, plane, 0, g.rows * EMBEDDING_SIDE);
-      else for (let r = 0; r < g.rows; r++) acc.addRun(list[e]!.data, plane, r * EMBEDDING_SIDE, g.cols);
+      const data = list[e]!.data;
+      if (g.cols === EMBEDDING_SIDE) runs.push({ data, start: 0, count: g.rows * EMBEDDING_SIDE });
+      else for (let r = 0; r < g.rows; r++) runs.push({ data, start: r * EMBEDDING_SIDE, count: g.cols });
     }
   } else {
     // Selection sampling (Knuth's algorithm S): one pass, exactly `want` tokens, each subset of
-    // that size equally likely, visited in order so the pass stays sequential in memory.
+    // that size equally likely, visited in order so the reads stay sequential in memory.
     let want = maxFit;
     let remaining = available;
     for (let e = 0; e < list.length; e++) {
@@ -103,13 +103,13 @@ export function fitPca(embeddings: Embedding | readonly Embedding[], options: Pc
           remaining--;
           if (!take) continue;
           want--;
-          acc.add(data, r * EMBEDDING_SIDE + c, plane);
+          runs.push({ data, start: r * EMBEDDING_SIDE + c, count: 1 });
         }
       }
     }
   }
 
-  const { mean, covariance, tokens } = acc.result();
+  const { mean, covariance, tokens } = await tokenCovariance(runs, EMBEDDING_CHANNELS, plane);
   const n = EMBEDDING_CHANNELS;
   let trace = 0;
   for (let c = 0; c < n; c++) trace += covariance[c * n + c]!;
@@ -159,6 +159,11 @@ export function projectEmbedding(basis: PcaBasis, embedding: Embedding): TokenPr
       const w = basis.components[i * n + c]!;
       if (w === 0) continue;
       const out = i * cells;
+      if (grid.cols === side) {
+        // Whole grid rows: one contiguous run per channel.
+        for (let t = 0; t < cells; t++) acc[out + t]! += w * data[row + t]!;
+        continue;
+      }
       for (let r = 0; r < grid.rows; r++) {
         const src = row + r * side;
         const dst = out + r * grid.cols;
@@ -175,11 +180,11 @@ export function projectEmbedding(basis: PcaBasis, embedding: Embedding): TokenPr
 }
 
 /** Fit on all the embeddings, then project each: the usual one-call use. */
-export function pcaOfEmbeddings(
+export async function pcaOfEmbeddings(
   embeddings: Embedding | readonly Embedding[],
   options: PcaOptions = {},
-): { basis: PcaBasis; projections: TokenProjection[] } {
+): Promise<{ basis: PcaBasis; projections: TokenProjection[] }> {
   const list = asList(embeddings);
-  const basis = fitPca(list, options);
+  const basis = await fitPca(list, options);
   return { basis, projections: list.map((e) => projectEmbedding(basis, e)) };
 }

@@ -210,3 +210,28 @@ export function tokenLabels(
   }
   return out;
 }
+
+/**
+ * Per-token RGB colours (cells x 3 bytes) drawn at the image size with nearest upsampling: the
+ * fast path for pictures, which colours 4096 tokens instead of every pixel.
+ */
+export function paintTokens(colors: Uint8Array, grid: TokenGrid, embedding: Embedding): { width: number; height: number; data: Uint8Array } {
+  if (colors.length !== grid.rows * grid.cols * 3) {
+    throw new Error(`paintTokens: ${colors.length} bytes for ${grid.rows}x${grid.cols} tokens (3 per token).`);
+  }
+  const { width, height } = embedding.originalSize;
+  const map = pixelTokenMap(embedding);
+  const data = new Uint8Array(width * height * 3);
+  const colOffset = Int32Array.from(map.colOf, (c) => 3 * Math.min(c, grid.cols - 1));
+  for (let y = 0; y < height; y++) {
+    const rowBase = 3 * Math.min(map.rowOf[y]!, grid.rows - 1) * grid.cols;
+    let o = 3 * y * width;
+    for (let x = 0; x < width; x++) {
+      const s = rowBase + colOffset[x]!;
+      data[o++] = colors[s]!;
+      data[o++] = colors[s + 1]!;
+      data[o++] = colors[s + 2]!;
+    }
+  }
+  return { width, height, data };
+}

@@ -41,30 +41,22 @@ export class PcaView {
   readonly projections: readonly TokenProjection[];
   readonly names: readonly string[];
 
+  /** Use `await pcaView(...)`, which fits the bases first. */
   constructor(
     readonly embeddings: readonly Embedding[],
+    fitted: { readonly bases: readonly PcaBasis[]; readonly projections: readonly TokenProjection[] },
     readonly options: PcaViewOptions = {},
   ) {
     if (embeddings.length === 0) throw new Error("pcaView needs at least one embedding.");
     if (options.names && options.names.length !== embeddings.length) {
       throw new Error(`names has ${options.names.length} entries for ${embeddings.length} embeddings.`);
     }
-    const fit = options.fit ?? "shared";
-    if (fit === "shared") {
-      const { basis, projections } = pcaOfEmbeddings(embeddings, { components: 3, ...options });
-      this.bases = embeddings.map(() => basis);
-      this.projections = projections;
-    } else if (fit === "each") {
-      this.bases = embeddings.map((e) => fitPca(e, { components: 3, ...options }));
-      this.projections = embeddings.map((e, i) => projectEmbedding(this.bases[i]!, e));
-    } else {
-      throw new Error(`fit must be 'shared' or 'each', got '${String(fit)}'.`);
-    }
+    this.bases = fitted.bases;
+    this.projections = fitted.projections;
     this.basis = this.bases[0]!;
     this.names = options.names ?? defaultNames(embeddings);
   }
 
-  /** The first three components as RGB, one picture per embedding at its image size. */
   private get shared(): boolean {
     return (this.options.fit ?? "shared") === "shared";
   }
@@ -135,7 +127,20 @@ export class PcaView {
   }
 }
 
-/** PCA of embeddings, shown side by side on a shared basis. */
-export function pcaView(embeddings: Embedding | readonly Embedding[], options: PcaViewOptions = {}): PcaView {
-  return new PcaView(Array.isArray(embeddings) ? (embeddings as readonly Embedding[]) : [embeddings as Embedding], options);
+/** PCA of embeddings, shown side by side on a shared basis (or a basis each). */
+export async function pcaView(embeddings: Embedding | readonly Embedding[], options: PcaViewOptions = {}): Promise<PcaView> {
+  const list = Array.isArray(embeddings) ? (embeddings as readonly Embedding[]) : [embeddings as Embedding];
+  if (list.length === 0) throw new Error("pcaView needs at least one embedding.");
+  if (options.names && options.names.length !== list.length) {
+    throw new Error(`names has ${options.names.length} entries for ${list.length} embeddings.`);
+  }
+  const fit = options.fit ?? "shared";
+  if (fit === "shared") {
+    const { basis, projections } = await pcaOfEmbeddings(list, { components: 3, ...options });
+    return new PcaView(list, { bases: list.map(() => basis), projections }, options);
+  }
+  if (fit !== "each") throw new Error(`fit must be 'shared' or 'each', got '${String(fit)}'.`);
+  const bases: PcaBasis[] = [];
+  for (const e of list) bases.push(await fitPca(e, { components: 3, ...options }));
+  return new PcaView(list, { bases, projections: list.map((e, i) => projectEmbedding(bases[i]!, e)) }, options);
 }
