@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cosineSimilarityAt, cosineSimilarityTo, similarityImage, tokenVector } from "../kernel/analysis/similarity.js";
+import { similarityView } from "../kernel/display/figures-pca.js";
 import { imageTokenGrid, tokenAt, tokenLabels, upsampleTokens } from "../kernel/analysis/tokens.js";
 import type { Embedding } from "../kernel/sam/embedding.js";
 
@@ -79,6 +80,9 @@ describe("cosine similarity", () => {
     const blended = similarityImage(map, { over: base });
     expect(Array.from(blended.data.subarray(0, 3))).toEqual([Math.round(253 * 0.6 + 40), Math.round(231 * 0.6 + 40), Math.round(37 * 0.6 + 40)]);
     expect(() => similarityImage(map, { over: { ...base, width: 10 } })).toThrow(/'over' is 10x300/);
+    const view = similarityView(e, 10, 10, { image: base });
+    expect(view.panels[0]!.image.width).toBe(600);
+    expect(Array.from(view.panels[0]!.image.data.subarray(3 * (10 * 600 + 12), 3 * (10 * 600 + 12) + 3))).toEqual([0, 230, 0]); // the click marker
     // A reference from elsewhere gives the same map.
     const again = cosineSimilarityTo(e, tokenVector(e, 1, 1));
     expect(Array.from(again.values)).toEqual(Array.from(map.values));

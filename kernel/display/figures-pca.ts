@@ -6,6 +6,8 @@
 import { fitPca, pcaOfEmbeddings, projectEmbedding, type PcaBasis, type PcaOptions, type TokenProjection } from "../analysis/pca.js";
 import { componentImages, pcaRgbImages, type PcaImageOptions } from "../analysis/pca-image.js";
 import { tokenLabels } from "../analysis/tokens.js";
+import { cosineSimilarityAt, similarityImage } from "../analysis/similarity.js";
+import { drawMarkers } from "./overlay.js";
 import type { ColormapName } from "../analysis/colormap.js";
 import type { RgbImage8 } from "../io/image.js";
 import type { Embedding } from "../sam/embedding.js";
@@ -143,4 +145,25 @@ export async function pcaView(embeddings: Embedding | readonly Embedding[], opti
   const bases: PcaBasis[] = [];
   for (const e of list) bases.push(await fitPca(e, { components: 3, ...options }));
   return new PcaView(list, { bases, projections: list.map((e, i) => projectEmbedding(bases[i]!, e)) }, options);
+}
+
+/**
+ * "What looks like this spot?": the cosine similarity of every token to the token under pixel
+ * (x, y), as a heat map at the image size (blended over `image` when given), the clicked pixel
+ * marked. For the token grid itself with hover values, use `similarityFigure()` in a PlotlyChart.
+ */
+export function similarityView(
+  embedding: Embedding,
+  x: number,
+  y: number,
+  options: { image?: RgbImage8; alpha?: number; colormap?: ColormapName; range?: "full" | "data"; caption?: string } = {},
+): ImageGrid {
+  const map = cosineSimilarityAt(embedding, x, y);
+  const heat = similarityImage(map, { colormap: options.colormap, range: options.range, over: options.image, alpha: options.alpha });
+  const picture = drawMarkers(heat, [{ x, y, positive: true, size: 6 }]);
+  const range = (options.range ?? "full") === "full" ? "colour scale -1 (purple) .. +1 (yellow)" : "colour scale: min .. max of the map";
+  return new ImageGrid([{ image: picture, caption: options.caption ?? `cosine similarity to the token at (${x}, ${y})` }], {
+    title: `${embedding.modelName}: ${range}`,
+    panelWidth: Math.min(512, picture.width),
+  });
 }
