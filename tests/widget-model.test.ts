@@ -276,6 +276,21 @@ describe("segmentCanvas on a 2D image", () => {
     await expect(w.save(join(dir, "labels.tif"))).rejects.toThrow(/\.nii\.gz \/ \.nii \(NIfTI\) or \.png/);
   });
 
+  it("autosaves the committed labels after every change", async () => {
+    const g = new FakeFrontend();
+    const path = join(dir, "autosave.png");
+    const v = segmentCanvas(model, phantomSlice(), { runtime: g.runtime, autosave: path });
+    await v.addPoint(100, 80);
+    await v.commit();
+    await v.autosaved();
+    const first = await readImage(path);
+    expect(Array.from(first.data)).toEqual(Array.from(v.labels));
+    expect(first.data[80 * W + 100]).toBe(1);
+    await v.undo();
+    await v.autosaved();
+    expect((await readImage(path)).data[80 * W + 100]).toBe(0);
+  });
+
   it("keeps committed labels when the decoder fails", async () => {
     const failing = {
       embed: model.embed.bind(model),

@@ -123,6 +123,11 @@ export interface SegmentCanvasOptions {
   prefetch?: number;
   /** Shift+S / `w.propagate()` for volumes: default `volumePropagator()`; false turns it off. */
   propagate?: Propagator | false;
+  /**
+   * Writes the committed labels to this file (as `save` does) after every change to them, so a
+   * kernel crash or a re-run cell loses nothing that was committed.
+   */
+  autosave?: string;
   title?: string;
   /** The kernel to talk to (tests); default the running one. */
   runtime?: KernelRuntime;
@@ -147,6 +152,7 @@ export interface HistoryEntry {
 }
 
 const KERNEL_CLIENT = "kernel";
+const AUTOSAVE_DELAY_MS = 300;
 /** Entries kept in `w.history` (the log; the undo history is separate and capped on its own). */
 const MAX_LOG = 5000;
 
@@ -674,8 +680,35 @@ export class SegmentCanvas implements Displayable {
     if (this.store.sync(s.objects)) {
       patch.labels = this.store.encode();
       patch.objects = this.objects;
+      this.scheduleAutosave();
     }
     this.widget.set(patch);
+  }
+
+  private autosaveTimer: ReturnType<typeof setTimeout> | undefined;
+  private autosaving: Promise<void> = Promise.resolve();
+
+  private scheduleAutosave(): void {
+    const path = this.options.autosave;
+    if (!path) return;
+    if (this.autosaveTimer) clearTimeout(this.autosaveTimer);
+    // Debounced: a burst of undo/redo writes once. Writes are serialized and atomic (the NIfTI
+    // writer renames a finished temporary file), so the file always holds a complete label map.
+    this.autosaveTimer = setTimeout(() => {
+      this.autosaveTimer = undefined;
+      this.autosaving = this.autosaving
+        .then(() => saveLabels(path, this.source, this.labels))
+        .then(
+          () => undefined,
+          (err: unknown) => this.report(new Error(`autosave to ${path} failed: ${errorText(err)}`), null),
+        );
+    }, AUTOSAVE_DELAY_MS);
+  }
+
+  /** Resolves when the last autosave has been written (immediately without autosave). */
+  async autosaved(): Promise<void> {
+    while (this.autosaveTimer) await new Promise((r) => setTimeout(r, AUTOSAVE_DELAY_MS));
+    await this.autosaving;
   }
 
   private refreshStatus(force?: CanvasStatus): void {

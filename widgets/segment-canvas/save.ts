@@ -6,7 +6,7 @@
  * - a 2D image -> PNG (8-bit gray when labels fit, else 16-bit; pixel value = label id), or
  *   NIfTI of size W x H x 1 without a world geometry (qform and sform codes 0, 1 mm pixels).
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, rename } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import sharp from "sharp";
 import { labelDatatype, writeLabelMap } from "../../kernel/io/nifti-labels.js";
@@ -55,10 +55,13 @@ export async function saveLabels(path: string, source: CanvasSource, labels: Uin
     const sixteen = maxLabel > 255;
     // sharp takes the sample depth from the array type: Uint16Array -> 16-bit samples.
     const data = sixteen ? labels : Uint8Array.from(labels);
+    // Written beside the target and renamed: an autosave interrupted half-way never leaves half a file.
+    const partial = `${full}.partial-${process.pid}.png`;
     await sharp(data, { raw: { width, height, channels: 1 } })
       .toColourspace(sixteen ? "grey16" : "b-w")
       .png()
-      .toFile(full);
+      .toFile(partial);
+    await rename(partial, full);
     return { path: full, format, maxLabel, labels: present };
   }
   const datatype = labelDatatype(maxLabel);
