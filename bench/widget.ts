@@ -5,7 +5,8 @@
  * (Debian's jupyter server and Chromium, the built labextension), on a 512x512 phantom.
  *
  * Uses the trained demo model when models/demo/model.json exists, else the analytic test
- * model. Reports the kernel-side decoder time of the same clicks beside it ("most of the
+ * model; MEDICOSAM_BENCH_WIDGET_MODEL=<model folder> picks another (e.g. the ViT-B-sized
+ * bench/.models/vit-b-random, whose decoder costs what MedicoSAM's does). Reports the kernel-side decoder time of the same clicks beside it ("most of the
  * latency should be the decoder"). Target: median under 100 ms.
  */
 import { existsSync } from "node:fs";
@@ -30,11 +31,19 @@ function summarize(values: number[]): Summary {
   return { n: v.length, median: round(v[Math.floor(v.length / 2)]!), p95: round(at(0.95)), min: round(v[0]!), max: round(v[v.length - 1]!) };
 }
 
-export async function benchWidget(options: { quick?: boolean } = {}): Promise<Record<string, unknown>> {
+/** Which model the clicks go to: the demo model when built, else the analytic one; `modelDir` overrides. */
+function pickModel(modelDir?: string): { dir: string; name: string } {
+  if (modelDir) return { dir: modelDir, name: modelDir };
+  const demo = join(REPO, "models", "demo");
+  if (existsSync(join(demo, "model.json"))) return { dir: demo, name: "demo" };
+  return { dir: join(REPO, "models", "analytic"), name: "analytic (demo model not built yet)" };
+}
+
+export async function benchWidget(options: { quick?: boolean; modelDir?: string } = {}): Promise<Record<string, unknown>> {
   if (!existsSync(CHROMIUM)) return { skipped: `no Chromium at ${CHROMIUM} (apt-get install chromium)` };
   if (!(await haveJupyterServer())) return { skipped: "Debian's jupyter server is missing (apt-get install python3-jupyter-server)" };
-  const demo = join(REPO, "models", "demo");
-  const modelDir = existsSync(join(demo, "model.json")) ? demo : join(REPO, "models", "analytic");
+  const picked = pickModel(options.modelDir ?? process.env.MEDICOSAM_BENCH_WIDGET_MODEL);
+  const modelDir = picked.dir;
   const clicks = options.quick ? 10 : 30;
   let server: JupyterServer | undefined;
   let browser: Browser | undefined;
@@ -54,7 +63,7 @@ export async function benchWidget(options: { quick?: boolean } = {}): Promise<Re
     const latency = summarize(ms);
     const decode = summarize(decoder);
     return {
-      model: modelDir.endsWith("demo") ? "demo" : "analytic (demo model not built yet)",
+      model: picked.name,
       image: "512x512",
       "click-to-mask ms": latency,
       "decoder in kernel ms": decode,
