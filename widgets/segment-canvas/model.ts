@@ -333,7 +333,7 @@ export class SegmentCanvas implements Displayable {
 
   /** Writes the committed labels: NIfTI with the source geometry for volumes; PNG or NIfTI for 2D images. */
   async save(path: string): Promise<SaveResult> {
-    await this.whenIdle();
+    await this.settled();
     return saveLabels(path, this.source, this.labels);
   }
 
@@ -378,12 +378,24 @@ export class SegmentCanvas implements Displayable {
   /** Resolves when every queued action is applied, every mask is up to date and no slice is being embedded. */
   async whenIdle(): Promise<void> {
     for (;;) {
-      const chain = this.chain;
-      await chain.catch(() => undefined);
-      if (this.segmentation) await this.segmentation.catch(() => undefined);
+      await this.settled();
       await this.embedder.idle();
-      if (chain === this.chain && !this.segmentation) return;
+      if (!this.busy) return;
     }
+  }
+
+  /** Queued actions applied and masks up to date; background embedding may go on. */
+  private async settled(): Promise<void> {
+    while (this.busy) {
+      await this.chain.catch(() => undefined);
+      if (this.segmentation) await this.segmentation.catch(() => undefined);
+    }
+  }
+
+  private pendingActions = 0;
+
+  private get busy(): boolean {
+    return this.pendingActions > 0 || this.segmentation !== undefined;
   }
 
   // ---- messages ------------------------------------------------------------------------------
@@ -412,7 +424,7 @@ export class SegmentCanvas implements Displayable {
     }
     const p = this.enqueue(action, { client: KERNEL_CLIENT, seq: ++this.kernelSeq }, "kernel");
     return p.then(async (event) => {
-      if (this.autoSegment || action.type === "segment") await this.whenIdle();
+      if (this.autoSegment || action.type === "segment") await this.settled();
       return event;
     });
   }
@@ -433,7 +445,8 @@ export class SegmentCanvas implements Displayable {
         if (!this.widget.closed) this.widget.set({ ack: ref });
       }
     };
-    const p = this.chain.then(run, run);
+    this.pendingActions++;
+    const p = this.chain.then(run, run).finally(() => this.pendingActions--);
     this.chain = p.catch(() => undefined);
     return p;
   }
