@@ -256,6 +256,17 @@ describe.runIf(run)("segmentation canvas in a browser", () => {
     const after = await cp.screenOf(id, 256, 256);
     expect(Math.abs(after.cx - c.cx)).toBeLessThan(1.5);
     expect(Math.abs(after.cy - c.cy)).toBeLessThan(1.5);
+    // Ctrl+drag pans by the distance dragged and adds no prompt.
+    const ox = Number(await cp.canvas(id).getAttribute("data-offset-x"));
+    await cp.page.keyboard.down("Control");
+    await cp.page.mouse.move(c.cx, c.cy);
+    await cp.page.mouse.down();
+    await cp.page.mouse.move(c.cx + 40, c.cy, { steps: 4 });
+    await cp.page.mouse.up();
+    await cp.page.keyboard.up("Control");
+    await cp.nextFrame();
+    expect(Number(await cp.canvas(id).getAttribute("data-offset-x")) - ox).toBeCloseTo(40, 0);
+    expect((await kernelState()).boxes).toBe(0);
     await cp.root(id).locator('[data-testid="reset-view"]').click();
     await cp.waitForCanvas(id, "data-scale", "==", s0);
     // A preset window: body (40 HU) in the abdomen window (level 40, width 400) is mid-gray.
