@@ -17,6 +17,7 @@ import type { Volume } from "../kernel/io/volume.js";
 import { loadModel, type SamModel } from "../kernel/sam/model.js";
 import { decodeRle, decodeStack } from "../widgets/segment-canvas/mask-codec.js";
 import { segmentCanvas, type SegmentCanvas } from "../widgets/segment-canvas/model.js";
+import { imageSource } from "../widgets/segment-canvas/source.js";
 import type { SegmentCanvasState } from "../widgets/segment-canvas/state.js";
 import { FakeFrontend } from "./browser/fake-frontend.js";
 import { makePhantom } from "./helpers/phantom3d.js";
@@ -399,5 +400,21 @@ describe("segmentCanvas on a volume", () => {
     await expect(off.propagate()).rejects.toThrow(/propagation is turned off/);
     const flat = segmentCanvas(model, phantomSlice(), { runtime: g.runtime });
     await expect(flat.propagate()).rejects.toThrow(/needs a volume/);
+  });
+});
+
+describe("what the browser gets of an image", () => {
+  it("keeps 8/16-bit values as they are, drops alpha, and sends float32 for wider types", () => {
+    const rgba = imageSource({ width: 2, height: 1, channels: 4, data: Uint8Array.of(1, 2, 3, 255, 4, 5, 6, 128) });
+    expect([rgba.channels, rgba.dtype]).toEqual([3, "uint8"]);
+    expect([...rgba.pixelBytes()]).toEqual([1, 2, 3, 4, 5, 6]);
+    const u16 = imageSource({ width: 2, height: 1, channels: 1, data: Uint16Array.of(1000, 65535) });
+    expect(u16.dtype).toBe("uint16");
+    expect([...new Uint16Array(u16.pixelBytes().slice().buffer)]).toEqual([1000, 65535]);
+    expect(u16.valueRange).toEqual([1000, 65535]);
+    const f64 = imageSource({ width: 1, height: 2, channels: 1, data: Float64Array.of(-0.25, 1e6) });
+    expect(f64.dtype).toBe("float32");
+    expect([...new Float32Array(f64.pixelBytes().slice().buffer)]).toEqual([-0.25, 1e6]);
+    expect(() => imageSource({ width: 2, height: 2, channels: 1, data: new Uint8Array(3) })).toThrow(/has 3 values; 2x2x1 needs 4/);
   });
 });
