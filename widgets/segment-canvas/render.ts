@@ -50,7 +50,7 @@ export interface LatencyDetail {
 
 const STYLE_ID = "medicosam-segment-canvas-style";
 const CSS = `
-.msam-root { font: 12px/1.4 system-ui, sans-serif; color: #222; border: 1px solid #ccc; border-radius: 4px; padding: 6px; max-width: 800px; outline: none; position: relative; }
+.msam-root { font: 12px/1.4 var(--jp-ui-font-family, system-ui, sans-serif); color: var(--jp-ui-font-color1, #222); background: var(--jp-layout-color1, transparent); border: 1px solid var(--jp-border-color1, #ccc); border-radius: 4px; padding: 6px; max-width: 800px; outline: none; position: relative; }
 .msam-root:focus, .msam-root:focus-within { box-shadow: 0 0 0 3px #1a73e8; border-color: #1a73e8; }
 .msam-toolbar, .msam-controls, .msam-status { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: center; margin: 2px 0; }
 .msam-toolbar button { font: inherit; padding: 2px 6px; cursor: pointer; }
@@ -67,7 +67,7 @@ const CSS = `
 .msam-objects li { border: 1px solid #ccc; border-radius: 3px; padding: 1px 4px; display: flex; gap: 4px; align-items: center; }
 .msam-swatch { width: 10px; height: 10px; display: inline-block; border: 1px solid #0004; }
 .msam-notice { color: #8a6d00; }
-.msam-help { color: #666; font-size: 11px; }
+.msam-help { color: var(--jp-ui-font-color2, #666); font-size: 11px; }
 .msam-controls input[type=range] { width: 120px; }
 `;
 
