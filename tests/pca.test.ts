@@ -192,6 +192,14 @@ describe("PCA of embeddings", () => {
     }
     expect(basis.totalVariance / trace).toBeCloseTo(1, 6);
     for (let i = 0; i < 3; i++) expect(Math.abs(dot(row(basis.components, i), directions[i]!))).toBeGreaterThan(0.99);
+    // Projection of a narrow grid: token (row 5, col 7) is cell 5 * 24 + 7.
+    const p = projectEmbedding(basis, e);
+    expect(p.grid).toEqual({ rows: 64, cols: 24 });
+    for (let i = 0; i < 3; i++) {
+      let s = 0;
+      for (let ch = 0; ch < C; ch++) s += (e.data[ch * PLANE + 5 * 64 + 7]! - basis.mean[ch]!) * basis.components[i * C + ch]!;
+      expect(p.values[i * 64 * 24 + 5 * 24 + 7]).toBeCloseTo(s, 3);
+    }
   });
 
   it("projects tokens as (x - mean) . component", async () => {

@@ -153,22 +153,36 @@ export function projectEmbedding(basis: PcaBasis, embedding: Embedding): TokenPr
     for (let c = 0; c < n; c++) s += basis.mean[c]! * basis.components[i * n + c]!;
     bias[i] = s;
   }
+  // Gather the image tokens of each channel into one contiguous row first (a no-op view for
+  // 64-wide grids), then update three components per pass over it.
+  const rowBuf = grid.cols === side ? undefined : new Float32Array(cells);
   for (let c = 0; c < n; c++) {
-    const row = c * plane;
-    for (let i = 0; i < k; i++) {
+    let x: Float32Array;
+    if (rowBuf) {
+      for (let r = 0; r < grid.rows; r++) rowBuf.set(data.subarray(c * plane + r * side, c * plane + r * side + grid.cols), r * grid.cols);
+      x = rowBuf;
+    } else {
+      x = data.subarray(c * plane, c * plane + cells);
+    }
+    let i = 0;
+    for (; i + 3 <= k; i += 3) {
+      const w0 = basis.components[i * n + c]!;
+      const w1 = basis.components[(i + 1) * n + c]!;
+      const w2 = basis.components[(i + 2) * n + c]!;
+      const o0 = i * cells;
+      const o1 = o0 + cells;
+      const o2 = o1 + cells;
+      for (let t = 0; t < cells; t++) {
+        const v = x[t]!;
+        acc[o0 + t]! += w0 * v;
+        acc[o1 + t]! += w1 * v;
+        acc[o2 + t]! += w2 * v;
+      }
+    }
+    for (; i < k; i++) {
       const w = basis.components[i * n + c]!;
-      if (w === 0) continue;
-      const out = i * cells;
-      if (grid.cols === side) {
-        // Whole grid rows: one contiguous run per channel.
-        for (let t = 0; t < cells; t++) acc[out + t]! += w * data[row + t]!;
-        continue;
-      }
-      for (let r = 0; r < grid.rows; r++) {
-        const src = row + r * side;
-        const dst = out + r * grid.cols;
-        for (let col = 0; col < grid.cols; col++) acc[dst + col]! += w * data[src + col]!;
-      }
+      const o = i * cells;
+      for (let t = 0; t < cells; t++) acc[o + t]! += w * x[t]!;
     }
   }
   const values = new Float32Array(k * cells);
