@@ -277,6 +277,25 @@ describe("segmentCanvas on a 2D image", () => {
     await expect(w.save(join(dir, "labels.tif"))).rejects.toThrow(/\.nii\.gz \/ \.nii \(NIfTI\) or \.png/);
   });
 
+  it("after a burst of clicks, the mask answers the last prompts", async () => {
+    const g = new FakeFrontend();
+    const v = segmentCanvas(model, phantomSlice(), { runtime: g.runtime });
+    await v.whenIdle();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 8; i++) {
+      sends.push(g.frontendCustom(v.modelId, { kind: "action", client: "b", seq: i, action: { type: "add_point", x: 40 + 20 * i, y: 60 + (i % 3) * 30, z: 0, positive: i % 4 !== 3 } }));
+    }
+    await Promise.all(sends);
+    await v.whenIdle();
+    const points = v.prompts.points.map((p) => ({ x: p.x, y: p.y, positive: p.positive }));
+    expect(points).toHaveLength(8);
+    const direct = await model.segment(await model.embed(phantomSlice()), { points });
+    expect(Array.from(v.current!)).toEqual(Array.from(direct.mask));
+    expect(g.model(v.modelId).state.current_for).toEqual({ client: "b", seq: 7 });
+    // Far fewer decoder runs than clicks would be fine; what matters is that the last one answers the last prompts.
+    expect(v.timings.decoderMs.length).toBeGreaterThanOrEqual(1);
+  });
+
   it("autosaves the committed labels after every change", async () => {
     const g = new FakeFrontend();
     const path = join(dir, "autosave.png");

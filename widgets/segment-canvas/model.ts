@@ -560,13 +560,17 @@ export class SegmentCanvas implements Displayable {
   /** Starts the decoder loop, or asks the running one to go round again. */
   private kick(): void {
     if (this.segmentation) {
+      // The running loop re-reads the prompts each round; this flag covers a request that
+      // arrives after its last look but before it has finished.
       this.rerun = true;
       return;
     }
+    this.rerun = false;
     this.segmentation = this.segmentStale()
       .catch((err: unknown) => this.report(err, null))
       .finally(() => {
         this.segmentation = undefined;
+        if (this.rerun) this.kick();
         this.refreshStatus();
       });
     this.refreshStatus();
