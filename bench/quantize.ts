@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { readImage } from "../kernel/io/read-image.js";
@@ -97,15 +97,22 @@ async function timeEncoders(fp32Path: string, int8Path: string, runs: number) {
     await int8.run(feeds8);
     const t32: number[] = [];
     const t8: number[] = [];
+    const c32: number[] = [];
+    const c8: number[] = [];
+    /** Wall time and this process's CPU time (all threads) of one run. */
+    const timed = async (run: () => Promise<unknown>, wall: number[], cpu: number[]) => {
+      const c = process.cpuUsage();
+      const t = performance.now();
+      await run();
+      wall.push(performance.now() - t);
+      const d = process.cpuUsage(c);
+      cpu.push((d.user + d.system) / 1000);
+    };
     for (let i = 0; i < runs; i++) {
-      let t = performance.now();
-      await fp32.run(feeds32);
-      t32.push(performance.now() - t);
-      t = performance.now();
-      await int8.run(feeds8);
-      t8.push(performance.now() - t);
+      await timed(() => fp32.run(feeds32), t32, c32);
+      await timed(() => int8.run(feeds8), t8, c8);
     }
-    return { fp32: summarize(t32), int8: summarize(t8) };
+    return { fp32: summarize(t32), int8: summarize(t8), cpu: { fp32: summarize(c32), int8: summarize(c8) } };
   } finally {
     await Promise.all([fp32.release(), int8.release()]);
   }
@@ -180,7 +187,12 @@ export async function benchQuantize(options: BenchQuantizeOptions = {}): Promise
         ? { seconds: q.quantizeSeconds, quantized: q.report.quantized, matmuls: q.report.matmuls, mbIn: q.report.bytesIn / 1e6, mbOut: q.report.bytesOut / 1e6 }
         : { cached: true },
       encoderMs: { fp32: times.fp32, int8: times.int8 },
+      // CPU time is less disturbed than wall time when other work shares the cores (onnxruntime's
+      // spinning threads count in both), so it is the second opinion on a busy machine.
+      encoderCpuMs: times.cpu,
       speedup,
+      cpuTimeRatio: times.cpu.fp32.median / times.cpu.int8.median,
+      loadAverage: loadavg()[0],
       speedupTarget: 2,
       speedupPass: speedup >= 2,
       embeddingRelativeError: agreement.embedding.relative,
