@@ -146,6 +146,7 @@ function comparisonSection(section: string, results: { label: string; result?: S
     }
     for (const [prefix, short] of [
       ["  of which encoder session.run", "encoder session.run"],
+      ["embed() CPU time", "embed() CPU time, all threads"],
       ["segment() right after", "segment() after encoding"],
       ["peak RSS during encoding", "peak RSS during encoding"],
       ["RSS after load", "RSS after load"],
@@ -216,36 +217,22 @@ async function main(argv: string[]): Promise<number> {
   for (const section of SECTIONS) {
     if (!args.only.includes(section)) continue;
     const t0 = performance.now();
-    if (section === "options") {
+    if (section === "options" || section === "variants") {
+      const configs: SectionConfig[] =
+        section === "options"
+          ? OPTIONS_MATRIX.map((v) => ({ ...base, label: v.label, encoderSessionOptions: v.options, decoderSessionOptions: v.options }))
+          : ENCODER_VARIANTS.map((v) => ({ ...base, label: v.label, modelDir: variantDirs.get(v.label)! }));
       const variants: { label: string; result?: SectionResult; error?: string }[] = [];
-      for (const v of OPTIONS_MATRIX) {
-        log(`options: ${v.label} ...`);
-        const config: SectionConfig = {
-          ...base,
-          runs: args.runs ?? 2,
-          label: v.label,
-          encoderSessionOptions: v.options,
-          decoderSessionOptions: v.options,
-        };
+      for (const config of configs) {
+        const label = config.label!;
+        log(`${section}: ${label} ...`);
         try {
-          variants.push({ label: v.label, result: await runChild("encoder", config, args.timeoutMin) });
+          variants.push({ label, result: await runChild("encoder", { ...config, runs: args.runs ?? 2 }, args.timeoutMin) });
         } catch (err) {
-          variants.push({ label: v.label, error: err instanceof Error ? err.message : String(err) });
+          variants.push({ label, error: err instanceof Error ? err.message : String(err) });
         }
       }
-      results.push(comparisonSection("options", variants));
-    } else if (section === "variants") {
-      const variants: { label: string; result?: SectionResult; error?: string }[] = [];
-      for (const v of ENCODER_VARIANTS) {
-        log(`variants: ${v.label} ...`);
-        const config: SectionConfig = { ...base, runs: args.runs ?? 2, label: v.label, modelDir: variantDirs.get(v.label)! };
-        try {
-          variants.push({ label: v.label, result: await runChild("encoder", config, args.timeoutMin) });
-        } catch (err) {
-          variants.push({ label: v.label, error: err instanceof Error ? err.message : String(err) });
-        }
-      }
-      results.push(comparisonSection("variants", variants));
+      results.push(comparisonSection(section, variants));
     } else {
       log(`${section} ...`);
       const external = EXTERNAL_BENCHES.find((b) => b.section === section);
