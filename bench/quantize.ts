@@ -18,7 +18,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { readImage } from "../kernel/io/read-image.js";
-import { compareModels } from "../kernel/onnx/quantize-check.js";
+import { compareModelsSequentially } from "../kernel/onnx/quantize-check.js";
 import { quantizeModelFolder } from "../kernel/onnx/quantize-folder.js";
 import { quantizeModel, type QuantizeReport } from "../kernel/onnx/quantize.js";
 import { ENCODER_SESSION_OPTIONS } from "../kernel/sam/encoder.js";
@@ -131,23 +131,17 @@ async function demoAgreement(): Promise<Record<string, unknown>> {
       return { skipped: `int8 does not apply: ${(err as Error).message.split("\n")[0]}` };
     }
     const image = await readImage(join(packageRoot(), "data", "phantom-slice.png"));
-    const fp32 = await loadModel(copy);
-    const int8 = await loadModel(copy, { precision: "int8" });
-    try {
-      const c = await compareModels(fp32, int8, image);
-      return {
-        matmulsQuantized: q.report.quantized,
-        matmuls: q.report.matmuls,
-        weak: q.report.quantized < 4 ? "few MatMuls are quantized in this conv-based encoder: a weak check" : undefined,
-        embeddingRelativeError: c.embedding.relative,
-        maskIouMin: c.minIou,
-        maskIouMean: c.meanIou,
-        prompts: c.prompts.length,
-        pass: c.minIou >= 0.95,
-      };
-    } finally {
-      await Promise.all([fp32.dispose(), int8.dispose()]);
-    }
+    const c = await compareModelsSequentially(() => loadModel(copy), () => loadModel(copy, { precision: "int8" }), image);
+    return {
+      matmulsQuantized: q.report.quantized,
+      matmuls: q.report.matmuls,
+      weak: q.report.quantized < 4 ? "few MatMuls are quantized in this conv-based encoder: a weak check" : undefined,
+      embeddingRelativeError: c.embedding.relative,
+      maskIouMin: c.minIou,
+      maskIouMean: c.meanIou,
+      prompts: c.prompts.length,
+      pass: c.minIou >= 0.95,
+    };
   } finally {
     rmSync(copy, { recursive: true, force: true });
   }
@@ -165,14 +159,11 @@ export async function benchQuantize(options: BenchQuantizeOptions = {}): Promise
   const speedup = times.fp32.median / times.int8.median;
 
   const image = await readImage(join(packageRoot(), "data", "phantom-slice.png"));
-  const fp32 = await loadModel({ encoder: fp32Path, decoder: decoderPath }, { verifyChecksums: false });
-  const int8 = await loadModel({ encoder: q.path, decoder: decoderPath }, { verifyChecksums: false });
-  let agreement;
-  try {
-    agreement = await compareModels(fp32, int8, image);
-  } finally {
-    await Promise.all([fp32.dispose(), int8.dispose()]);
-  }
+  const agreement = await compareModelsSequentially(
+    () => loadModel({ encoder: fp32Path, decoder: decoderPath }, { verifyChecksums: false }),
+    () => loadModel({ encoder: q.path, decoder: decoderPath }, { verifyChecksums: false }),
+    image,
+  );
 
   const demo = options.skipDemo ? { skipped: "skipDemo" } : await demoAgreement();
   return {

@@ -3,7 +3,7 @@ import { cpus } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readImage } from "../io/read-image.js";
-import { compareModels } from "../onnx/quantize-check.js";
+import { compareModelsSequentially } from "../onnx/quantize-check.js";
 import { quantizeModelFolder } from "../onnx/quantize-folder.js";
 import { loadModel } from "../sam/model.js";
 import { packageRoot } from "../sam/registry.js";
@@ -84,21 +84,19 @@ export async function run(args: string[]): Promise<number> {
     }
     if (check) {
       const image = await readImage(check);
-      const fp32 = await loadModel(result.folder);
-      const int8 = await loadModel(result.folder, { precision: "int8" });
-      try {
-        const c = await compareModels(fp32, int8, image);
-        console.log(
-          `check on ${check}: embedding relative error ${(100 * c.embedding.relative).toFixed(2)} %, ` +
-            `mask IoU min ${c.minIou.toFixed(4)} mean ${c.meanIou.toFixed(4)} over ${c.prompts.length} prompts; ` +
-            `encoder ${c.fp32EncoderMs?.toFixed(0)} ms (float32) vs ${c.int8EncoderMs?.toFixed(0)} ms (int8), one cold run each`,
-        );
-        if (c.minIou < 0.95) {
-          console.log("warning: some int8 masks differ from float32 (IoU < 0.95); try without --per-tensor, or keep float32.");
-          return 1;
-        }
-      } finally {
-        await Promise.all([fp32.dispose(), int8.dispose()]);
+      const c = await compareModelsSequentially(
+        () => loadModel(result.folder),
+        () => loadModel(result.folder, { precision: "int8" }),
+        image,
+      );
+      console.log(
+        `check on ${check}: embedding relative error ${(100 * c.embedding.relative).toFixed(2)} %, ` +
+          `mask IoU min ${c.minIou.toFixed(4)} mean ${c.meanIou.toFixed(4)} over ${c.prompts.length} prompts; ` +
+          `encoder ${c.fp32EncoderMs?.toFixed(0)} ms (float32) vs ${c.int8EncoderMs?.toFixed(0)} ms (int8), one cold run each`,
+      );
+      if (c.minIou < 0.95) {
+        console.log("warning: some int8 masks differ from float32 (IoU < 0.95); try without --per-tensor, or keep float32.");
+        return 1;
       }
     }
     return 0;

@@ -83,32 +83,71 @@ export interface ModelComparison {
   readonly int8EncoderMs?: number;
 }
 
-/** Embeds `image` with both models and segments every prompt with each. */
+/** What one model answers on the image: its embedding, and mask + token per prompt. */
+interface Answers {
+  readonly embedding: Float32Array;
+  readonly masks: { readonly mask: Uint8Array; readonly token: number }[];
+  readonly encoderMs?: number;
+}
+
+async function answers(model: SamModel, image: Image2D, prompts: readonly Prompt[]): Promise<Answers> {
+  const e = await model.embed(image);
+  const encoderMs = model.timings.encoderMs;
+  const masks = [];
+  for (const prompt of prompts) {
+    const r = await model.segment(e, prompt);
+    masks.push({ mask: r.mask, token: r.token });
+  }
+  return { embedding: e.data, masks, encoderMs };
+}
+
+function compare(a: Answers, b: Answers, prompts: readonly Prompt[]): ModelComparison {
+  const results: PromptAgreement[] = prompts.map((prompt, i) => {
+    const x = a.masks[i]!;
+    const y = b.masks[i]!;
+    let area = 0;
+    for (const v of x.mask) area += v;
+    return { prompt, iou: maskIou(x.mask, y.mask), area, sameToken: x.token === y.token };
+  });
+  const ious = results.map((r) => r.iou);
+  return {
+    embedding: embeddingError(a.embedding, b.embedding),
+    prompts: results,
+    minIou: Math.min(...ious),
+    meanIou: ious.reduce((s, v) => s + v, 0) / ious.length,
+    fp32EncoderMs: a.encoderMs,
+    int8EncoderMs: b.encoderMs,
+  };
+}
+
+/** Embeds `image` with both (loaded) models and segments every prompt with each. */
 export async function compareModels(
   fp32: SamModel,
   int8: SamModel,
   image: Image2D,
   prompts: readonly Prompt[] = fixedPrompts(image.width, image.height),
 ): Promise<ModelComparison> {
-  const e32 = await fp32.embed(image);
-  const fp32EncoderMs = fp32.timings.encoderMs;
-  const e8 = await int8.embed(image);
-  const int8EncoderMs = int8.timings.encoderMs;
-  const results: PromptAgreement[] = [];
-  for (const prompt of prompts) {
-    const a = await fp32.segment(e32, prompt);
-    const b = await int8.segment(e8, prompt);
-    let area = 0;
-    for (const v of a.mask) area += v;
-    results.push({ prompt, iou: maskIou(a.mask, b.mask), area, sameToken: a.token === b.token });
-  }
-  const ious = results.map((r) => r.iou);
-  return {
-    embedding: embeddingError(e32.data, e8.data),
-    prompts: results,
-    minIou: Math.min(...ious),
-    meanIou: ious.reduce((s, v) => s + v, 0) / ious.length,
-    fp32EncoderMs,
-    int8EncoderMs,
+  return compare(await answers(fp32, image, prompts), await answers(int8, image, prompts), prompts);
+}
+
+/**
+ * The same comparison with one model in memory at a time (a ViT-B encoder session holds
+ * several GB): each is loaded, asked, and disposed before the next.
+ */
+export async function compareModelsSequentially(
+  loadFp32: () => Promise<SamModel>,
+  loadInt8: () => Promise<SamModel>,
+  image: Image2D,
+  prompts: readonly Prompt[] = fixedPrompts(image.width, image.height),
+): Promise<ModelComparison> {
+  const ask = async (load: () => Promise<SamModel>) => {
+    const model = await load();
+    try {
+      return await answers(model, image, prompts);
+    } finally {
+      await model.dispose();
+    }
   };
+  const a = await ask(loadFp32);
+  return compare(a, await ask(loadInt8), prompts);
 }
