@@ -99,6 +99,7 @@ describe("medicosam segment", () => {
     [["--model", "models/analytic", "data/phantom-slice.png", "--box", "1,2,3", "--out", "x"], /x0,y0,x1,y1/],
     [["--model", "models/analytic", "data/phantom-slice.png", "--point", "1,2,1", "--multimask", "maybe", "--out", "x"], /auto, on, off/],
     [["data/phantom-slice.png", "--point", "1,2,1", "--out", "x"], /no model/],
+    [["--model", "models/analytic", "--precision", "int4", "data/phantom-slice.png", "--point", "1,2,1", "--out", "x"], /fp32 or int8/],
     [["--model", "models/analytic", "data/phantom-slice.png", "--frobnicate", "--out", "x"], /Unknown option/],
   ])("bad arguments %j: usage and exit 2", (args, message) => {
     const r = medicosam("segment", ...args);

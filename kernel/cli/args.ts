@@ -60,16 +60,21 @@ export const modelOptions = {
   model: { type: "string" },
   encoder: { type: "string" },
   decoder: { type: "string" },
+  precision: { type: "string" },
 } as const;
 
 export const MODEL_USAGE =
   "  --model DIR            model folder (encoder.onnx, decoder.onnx, model.json), e.g. models/analytic\n" +
-  "  --encoder F --decoder F  the two ONNX files instead of a folder";
+  "  --encoder F --decoder F  the two ONNX files instead of a folder\n" +
+  "  --precision P          fp32 (default) or int8 (the encoder written by \`medicosam quantize\`)";
 
 export async function openModel(
-  values: { model?: string; encoder?: string; decoder?: string },
-  options: LoadOptions = {},
+  values: { model?: string; encoder?: string; decoder?: string; precision?: string },
+  loadOptions: LoadOptions = {},
 ): Promise<SamModel> {
+  const precision = values.precision ?? "fp32";
+  if (precision !== "fp32" && precision !== "int8") throw new UsageError(`--precision must be fp32 or int8, not '${precision}'.`);
+  const options: LoadOptions = { ...loadOptions, precision };
   if (values.model && (values.encoder || values.decoder)) {
     throw new UsageError("give either --model DIR or --encoder and --decoder, not both.");
   }
