@@ -2,7 +2,7 @@
 
 Encoder: [1,3,1024,1024] (SAM-normalized, zero-padded) -> [1,256,64,64]. It first
 average-pools 4x4 (so training runs on 256x256 inputs, which are exactly that pooling of
-the 1024 input), then a small U-Net. The 256 embedding channels are 192 "coarse" features
+the 1024 input), then a small U-Net from 64x64 down to 16x16 and back. The 256 embedding channels are 192 "coarse" features
 (what is where, with context) and 64 "fine" ones: a 4-channel full-resolution edge map
 packed 4x4 into channels (pixel-unshuffle), which the decoder unpacks to draw sharp
 boundaries at 256x256.
@@ -30,6 +30,28 @@ COARSE = 192
 FINE_CH = 4  # 4 channels x 16 (4x4 unshuffle) = 64 embedding channels
 
 
+class Conv1x1(nn.Module):
+    """A 1x1 convolution as a matrix product.
+
+    PyTorch 1.13 runs single-threaded 1x1 convolutions on small batches through its slow
+    native kernel, whose backward pass cost a second per layer here; a matmul is fast in
+    both directions and exports to ONNX as MatMul.
+    """
+
+    def __init__(self, cin, cout, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(cout, cin))
+        nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(cout, 1)) if bias else None
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        y = torch.matmul(self.weight, x.reshape(b, c, h * w))
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(b, -1, h, w)
+
+
 def gn(c):
     return nn.GroupNorm(8 if c >= 32 else 4, c)
 
@@ -37,7 +59,8 @@ def gn(c):
 class ConvGN(nn.Sequential):
     def __init__(self, cin, cout, k=3, stride=1, dilation=1):
         pad = dilation * (k // 2)
-        super().__init__(nn.Conv2d(cin, cout, k, stride, pad, dilation=dilation, bias=False), gn(cout), nn.GELU())
+        conv = Conv1x1(cin, cout, bias=False) if k == 1 and stride == 1 else nn.Conv2d(cin, cout, k, stride, pad, dilation=dilation, bias=False)
+        super().__init__(conv, gn(cout), nn.GELU())
 
 
 class Res(nn.Module):
@@ -61,23 +84,21 @@ def up2(x):
 class Encoder256(nn.Module):
     """[B,3,256,256] (the 4x4 average of the normalized 1024 input) -> [B,256,64,64]."""
 
-    def __init__(self, w=(24, 48, 96, 128)):
+    def __init__(self, w=(48, 64, 96)):
         super().__init__()
-        c1, c2, c3, c4 = w
+        c2, c3, c4 = w
         self.fine = nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.GELU(), nn.Conv2d(8, FINE_CH, 3, 1, 1))
         self.unshuffle = nn.PixelUnshuffle(4)
-        self.stem = ConvGN(3, c1, 3, 2)  # 128
-        self.d64 = ConvGN(c1, c2, 3, 2)  # 64
+        self.stem = nn.Sequential(nn.Conv2d(3, c2, 4, 4), gn(c2), nn.GELU(), ConvGN(c2, c2, 3))  # 64
         self.d32 = nn.Sequential(ConvGN(c2, c3, 3, 2), Res(c3))  # 32
         self.d16 = nn.Sequential(ConvGN(c3, c4, 3, 2), Res(c4, 2), Res(c4, 4))  # 16
         self.u32 = nn.Sequential(ConvGN(c4 + c3, c3, 1), Res(c3))
         self.u64 = nn.Sequential(ConvGN(c3 + c2, c2, 1), ConvGN(c2, c2, 3))
-        self.head = nn.Conv2d(c2, COARSE, 1)
+        self.head = Conv1x1(c2, COARSE)
 
     def forward(self, x):
         fine = self.unshuffle(self.fine(x))
-        s128 = self.stem(x)
-        s64 = self.d64(s128)
+        s64 = self.stem(x)
         s32 = self.d32(s64)
         s16 = self.d16(s32)
         u32 = self.u32(torch.cat([up2(s16), s32], 1))
@@ -156,15 +177,15 @@ def prompt_maps(coords, labels, res, sigma_cells, full=True):
 
 def up_shuffle(cin, cout):
     """2x upsampling as a 1x1 conv to 4*cout channels + pixel shuffle (cheaper than ConvTranspose on CPU)."""
-    return nn.Sequential(nn.Conv2d(cin, 4 * cout, 1), nn.PixelShuffle(2), nn.GELU())
+    return nn.Sequential(Conv1x1(cin, 4 * cout), nn.PixelShuffle(2), nn.GELU())
 
 
 class Decoder(nn.Module):
-    def __init__(self, w=(48, 64)):
+    def __init__(self, w=(32, 64)):
         super().__init__()
         a, b = w
         self.proj = ConvGN(COARSE, a, 1)
-        self.maps64 = nn.Conv2d(9 + 2, a, 1)
+        self.maps64 = Conv1x1(9 + 2, a)
         self.down32 = nn.Sequential(ConvGN(a, a, 3, 2), Res(a))
         self.down16 = nn.Sequential(ConvGN(a, b, 3, 2), Res(b, 2), Res(b, 4))
         self.up32 = nn.Sequential(ConvGN(b + a, a, 1), Res(a))
@@ -172,7 +193,7 @@ class Decoder(nn.Module):
         self.up128 = up_shuffle(32, 16)
         self.up256 = up_shuffle(16, 8)
         self.shuffle = nn.PixelShuffle(4)
-        self.head = nn.Sequential(nn.Conv2d(8 + FINE_CH + 3 + 1, 16, 1), nn.GELU(), nn.Conv2d(16, 4, 1))
+        self.head = nn.Sequential(Conv1x1(8 + FINE_CH + 3 + 1, 16), nn.GELU(), Conv1x1(16, 4))
         self.iou = nn.Sequential(nn.Linear(b + 4 * 3, 64), nn.GELU(), nn.Linear(64, 4))
 
     def image_features(self, emb):
