@@ -15,7 +15,7 @@ import { buildSamDecoder } from "../../models/bench/sam-decoder.js";
 import { resizeBilinearTorch } from "../../kernel/sam/resize.js";
 import { cpuMs } from "../memory.js";
 import { summarize, timeRuns, type Summary } from "../stats.js";
-import type { SectionConfig, SectionResult } from "../types.js";
+import type { Metric, SectionConfig, SectionResult } from "../types.js";
 
 export const DECODER_TARGET_MS = 25;
 
@@ -128,6 +128,19 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
       resizeBilinearTorch(full, { height: 1024, width: 1024 }, { height: 512, width: 512 });
     };
     const lowRes = await rawSessionRun(lowResOnly, config.decoderSessionOptions, emb.data, rawRuns, upscaleOne);
+    // Threads and spinning: on a busy machine a 2-thread pool whose second thread is descheduled
+    // stalls every small op; one thread, or no spin-waiting, may then be the better default.
+    const threadRows: Metric[] = [];
+    for (const threads of [1, 2]) {
+      for (const spin of [true, false]) {
+        const options = { ...config.decoderSessionOptions, intraOpNumThreads: threads, extra: { session: { intra_op: { allow_spinning: spin ? "1" : "0" } } } };
+        threadRows.push({
+          name: `decoder session.run, intraOpNumThreads ${threads}, spinning ${spin ? "on" : "off"}`,
+          unit: "ms",
+          summary: await rawSessionRun(model.decoderPath, options, emb.data, rawRuns),
+        });
+      }
+    }
     return {
       section: "decoder",
       metrics: [
@@ -141,6 +154,7 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
           summary: lowRes,
           note: "not the ONNX contract",
         },
+        ...threadRows,
       ],
     };
   } finally {
