@@ -30,26 +30,17 @@ COARSE = 192
 FINE_CH = 4  # 4 channels x 16 (4x4 unshuffle) = 64 embedding channels
 
 
-class Conv1x1(nn.Module):
-    """A 1x1 convolution as a matrix product.
+class Conv1x1(nn.Conv2d):
+    """A 1x1 convolution that PyTorch runs through oneDNN.
 
-    PyTorch 1.13 runs single-threaded 1x1 convolutions on small batches through its slow
-    native kernel, whose backward pass cost a second per layer here; a matmul is fast in
-    both directions and exports to ONNX as MatMul.
+    PyTorch 1.13 sends single-threaded 1x1 convolutions on batches under 16 to its slow
+    native kernel (a second per layer for the backward pass here). A dilation, meaningless
+    for a 1x1 kernel, routes them to oneDNN; ONNX keeps it as an ordinary Conv. (A matmul
+    was the first fix, but Debian's OpenBLAS 0.3.21 returned NaN gradients now and then.)
     """
 
     def __init__(self, cin, cout, bias=True):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(cout, cin))
-        nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
-        self.bias = nn.Parameter(torch.zeros(cout, 1)) if bias else None
-
-    def forward(self, x):
-        b, c, h, w = x.shape
-        y = torch.matmul(self.weight, x.reshape(b, c, h * w))
-        if self.bias is not None:
-            y = y + self.bias
-        return y.reshape(b, -1, h, w)
+        super().__init__(cin, cout, 1, dilation=2, bias=bias)
 
 
 def gn(c):
