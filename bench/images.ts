@@ -54,6 +54,7 @@ export function ctImage16(width = 512, height = 512, seed = 11): Image2D {
  */
 export function variant(image: Image2D, i: number): Image2D {
   const data = image.data.slice();
-  data[i % data.length] = ((Number(data[i % data.length]) + 1 + i) % 200) as never;
+  const k = i % data.length;
+  data[k] = (Number(data[k]) + 1 + i) % 200;
   return { ...image, data };
 }
