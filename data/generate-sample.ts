@@ -6,6 +6,7 @@
  */
 import sharp from "sharp";
 import { fileURLToPath } from "node:url";
+import { SeededRandom } from "../kernel/analysis/rng.js";
 
 export const SAMPLE_WIDTH = 384;
 export const SAMPLE_HEIGHT = 320;
@@ -16,22 +17,11 @@ export const SAMPLE_ORGANS = [
   { label: 2, name: "oval organ", cx: 262, cy: 176, rx: 46, ry: 26, value: 60 },
 ] as const;
 
-/** mulberry32: a tiny seeded generator, enough for reproducible noise. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function makeSample(seed = 7): { image: Uint8Array; labels: Uint8Array } {
   const w = SAMPLE_WIDTH;
   const h = SAMPLE_HEIGHT;
-  const rnd = random(seed);
+  const rng = new SeededRandom(seed);
+  const rnd = (): number => rng.next();
   const image = new Uint8Array(w * h);
   const labels = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
