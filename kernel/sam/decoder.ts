@@ -15,11 +15,14 @@ const LOW_RES_LENGTH = LOW_RES_SIDE * LOW_RES_SIDE;
 /**
  * Session options measured on a 2-core machine (shared/spec/performance.md): the memory
  * pattern planner made decoder calls 77-117 ms when alternating with the encoder, 40 ms
- * without it.
+ * without it. Spinning worker threads are off: with one other busy process on the machine
+ * (a browser, a training run) a click took 177 ms with spinning and 92 ms without
+ * (`npm run bench -- --only options`, ViT-B-sized decoder, 512x512).
  */
 export const DECODER_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   enableMemPattern: false,
   graphOptimizationLevel: "all",
+  extra: { session: { intra_op: { allow_spinning: "0" } } },
 };
 
 export interface DecoderOutput {
