@@ -229,7 +229,10 @@ def start_prompt(rng, s, obj_mask, label, kind, slices):
             p.box = [max(0.0, x0 - dx), max(0.0, y0 - dy), min(float(w), x1 + dx), min(float(h), y1 + dy)]
             if rng.random() < 0.85:
                 soft = to_lowres(prev, s["nh"], s["nw"])
-                p.mask = (soft - 0.5) * 2.0 * float(rng.uniform(4.0, 14.0))
+                if rng.random() < 0.6:  # micro_sam's binary mask prompt: +-ln(0.999/0.001)
+                    p.mask = torch.where(soft > 0.5, 6.9068, -6.9068)
+                else:
+                    p.mask = (soft - 0.5) * 2.0 * float(rng.uniform(4.0, 14.0))
             if rng.random() < 0.25:  # micro_sam's points mode adds inner points
                 q = random_pixel(rng, prev & obj_mask)
                 if q:
@@ -246,7 +249,7 @@ def start_prompt(rng, s, obj_mask, label, kind, slices):
             x1, y1 = min(float(w), max(x1, x0 + 1)), min(float(h), max(y1, y0 + 1))
         p.box = [x0, y0, x1, y1]
     elif kind == "point":
-        q = deepest_point(obj_mask) if rng.random() < 0.5 else random_pixel(rng, obj_mask)
+        q = deepest_point(obj_mask) if rng.random() < 0.35 else random_pixel(rng, obj_mask)
         p.points.append((q[0], q[1], 1))
     elif kind == "point_neg":
         q = random_pixel(rng, obj_mask)
@@ -263,7 +266,7 @@ def start_prompt(rng, s, obj_mask, label, kind, slices):
 
 
 KINDS = ["box", "point", "point_neg", "points", "prop"]
-KIND_P = [0.28, 0.30, 0.10, 0.07, 0.25]
+KIND_P = [0.25, 0.30, 0.10, 0.10, 0.25]
 
 
 # ----------------------------------------------------------------------------- loss
@@ -301,6 +304,11 @@ def run_decoder(dec, coarse, fine, img_idx, prompts, slices_of_item):
         torch.stack(ms)[:, None], torch.tensor(hs, dtype=torch.float32))
 
 
+def nn_init_zero(p):
+    with torch.no_grad():
+        p.zero_()
+
+
 def train(args):
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -315,7 +323,12 @@ def train(args):
     if args.init:
         state = torch.load(args.init)
         enc.load_state_dict(state["encoder"])
-        dec.load_state_dict(state["decoder"])
+        # Layers added since that run start from zero, so the network begins where it ended.
+        missing = dec.load_state_dict(state["decoder"], strict=False).missing_keys
+        for name, p in dec.named_parameters():
+            if name in missing:
+                nn_init_zero(p)
+        print(f"continued from {args.init}; new decoder parameters (zero): {missing}", flush=True)
     params = list(enc.parameters()) + list(dec.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     n_params = (sum(p.numel() for p in enc.parameters()), sum(p.numel() for p in dec.parameters()))
@@ -359,7 +372,7 @@ def train(args):
         t_body = torch.stack([to_lowres(it[1]["body"], it[1]["nh"], it[1]["nw"]) for it in items])
         kinds = rng.choice(len(KINDS), size=len(items), p=KIND_P)
         prompts = [start_prompt(rng, it[1], m, it[2]["label"], KINDS[k], slices) for it, m, k in zip(items, obj_masks, kinds)]
-        rounds = 0 if rng.random() < 0.5 else int(rng.integers(1, 4))
+        rounds = 0 if rng.random() < args.no_correction else int(rng.integers(1, 4))
 
         total = 0.0
         stats = {}
@@ -496,6 +509,7 @@ def main():
     ap.add_argument("--seed", type=int, default=20240611)
     ap.add_argument("--threads", type=int, default=1, help="1 was faster than 2 on a shared 2-core machine")
     ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--no-correction", type=float, default=0.5, help="probability of a step without correction rounds")
     ap.add_argument("--checkpoint", default=".cache/demo-weights.pt", help="where the PyTorch weights are saved")
     ap.add_argument("--init", help="start from these weights (a --checkpoint of an earlier run)")
     args = ap.parse_args()
@@ -509,7 +523,7 @@ def main():
     export(enc, dec, args.out)
     record.update({
         "seed": args.seed, "batch_images": args.batch, "objects_per_image": args.objects, "lr": args.lr,
-        "threads": args.threads, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": "0 (p=0.5) else 1-3",
+        "threads": args.threads, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": f"0 (p={args.no_correction}) else 1-3",
         "optimizer": "AdamW, weight decay 1e-4, warm-up 100 steps, cosine decay, grad clip 1.0",
         "loss": "BCE + soft Dice per token (token 0 always; tokens 1-3 for point-only prompts: object, class, body) + MSE of IoU",
         "torch": torch.__version__, "total_minutes": round((time.time() - t0) / 60, 1),
