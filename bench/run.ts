@@ -8,7 +8,7 @@
  * bench/results/latest.json.
  *
  *   node dist/bench/run.js [--only preprocess,encoder,decoder,options,variants,volume,...] [--quick] [--runs N]
- *                          [--json FILE] [--timeout MINUTES]
+ *                          [--json FILE] [--timeout MINUTES] [--wait-idle MINUTES]
  */
 import { fork } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultBenchModelDir, ensureBenchModel, packageRoot } from "../models/bench/generate.js";
+import { ContentionMeter, waitForIdle } from "./contention.js";
 import { ENCODER_VARIANTS, OPTIONS_MATRIX } from "./options-matrix.js";
 import { EXTERNAL_BENCHES } from "./sections/external.js";
 import { renderTable, verdict } from "./table.js";
@@ -34,6 +35,8 @@ interface Args {
   runs?: number;
   json: string;
   timeoutMin: number;
+  /** Minutes to wait, before each section, for other processes to leave the CPUs alone. */
+  waitIdleMin: number;
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -42,10 +45,12 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --quick          fewer repetitions (a rough look in about a minute)
   --runs N         timed repetitions of each section's main step (encoder runs, clicks, ...)
   --json FILE      where to write the results (default bench/results/latest.json)
-  --timeout MIN    give up on a section after MIN minutes (default 15)`;
+  --timeout MIN    give up on a section after MIN minutes (default 15)
+  --wait-idle MIN  before each section, wait up to MIN minutes for the machine to be idle
+                   (for shared machines; default 0: start at once)`;
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { only: [...SECTIONS], quick: false, json: join(packageRoot(), "bench", "results", "latest.json"), timeoutMin: 15 };
+  const args: Args = { only: [...SECTIONS], quick: false, json: join(packageRoot(), "bench", "results", "latest.json"), timeoutMin: 15, waitIdleMin: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -69,6 +74,10 @@ function parseArgs(argv: string[]): Args {
       const n = Number(value());
       if (!(n > 0)) throw new Error(`--timeout needs a number of minutes > 0, got '${argv[i]}'`);
       args.timeoutMin = n;
+    } else if (a === "--wait-idle") {
+      const n = Number(value());
+      if (!(n >= 0)) throw new Error(`--wait-idle needs a number of minutes >= 0, got '${argv[i]}'`);
+      args.waitIdleMin = n;
     } else if (a === "--help" || a === "-h") {
       console.log(USAGE);
       process.exit(0);
@@ -77,12 +86,22 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
+/** Above this share of the CPUs taken by other processes, a section's wall times are flagged. */
+const CONTENTION_WARN = 0.1;
+
 function log(line: string): void {
   process.stderr.write(`[bench] ${line}\n`);
 }
 
-/** Runs one section in a fresh Node process (same entry file, `--child`) and returns its result. */
-function runChild(section: ChildSection, config: SectionConfig, timeoutMin: number): Promise<SectionResult> {
+/**
+ * Runs one section in a fresh Node process (same entry file, `--child`) and returns its result;
+ * the meter learns how much CPU other processes used meanwhile.
+ */
+function runChild(section: ChildSection, config: SectionConfig, timeoutMin: number, meter: ContentionMeter): Promise<SectionResult> {
+  return meter.measure(() => runChildProcess(section, config, timeoutMin));
+}
+
+function runChildProcess(section: ChildSection, config: SectionConfig, timeoutMin: number): Promise<{ value: SectionResult; childCpuMs: number | undefined }> {
   const self = fileURLToPath(import.meta.url);
   const execArgv = self.endsWith(".ts") ? ["--import", "tsx"] : [];
   return new Promise((resolvePromise, reject) => {
@@ -92,15 +111,15 @@ function runChild(section: ChildSection, config: SectionConfig, timeoutMin: numb
       if (child.pid !== undefined) child.kill("SIGKILL");
       finish(new Error(`${section}: no result after ${timeoutMin} min; killed it (raise --timeout if the machine is busy)`));
     }, timeoutMin * 60_000);
-    const finish = (err: Error | undefined, result?: SectionResult) => {
+    const finish = (err: Error | undefined, result?: SectionResult, childCpuMs?: number) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (err) reject(err);
-      else resolvePromise(result!);
+      else resolvePromise({ value: result!, childCpuMs });
     };
-    child.on("message", (msg: { ok: boolean; result?: SectionResult; error?: string }) => {
-      if (msg.ok && msg.result) finish(undefined, msg.result);
+    child.on("message", (msg: { ok: boolean; result?: SectionResult; error?: string; cpuMs?: number }) => {
+      if (msg.ok && msg.result) finish(undefined, msg.result, msg.cpuMs);
       else finish(new Error(msg.error ?? `${section}: the child reported a failure without a message`));
     });
     child.on("exit", (code, signal) => {
@@ -123,7 +142,8 @@ async function childMain(section: string, configJson: string): Promise<void> {
   try {
     const result = await mod.run(config);
     // Disconnecting lets the child exit: an open IPC channel keeps its event loop alive.
-    process.send!({ ok: true, result }, () => process.disconnect());
+    const usage = process.cpuUsage();
+    process.send!({ ok: true, result, cpuMs: (usage.user + usage.system) / 1000 }, () => process.disconnect());
   } catch (err) {
     process.exitCode = 1;
     process.send!({ ok: false, error: err instanceof Error ? `${err.message}\n${err.stack ?? ""}` : String(err) }, () => process.disconnect());
@@ -214,9 +234,13 @@ async function main(argv: string[]): Promise<number> {
   const results: SectionResult[] = [];
   /** 1-minute load average at the end of each section: how far to trust its wall times. */
   const sectionLoad: Record<string, number> = {};
+  /** Share of the machine's CPU that other processes used during each section. */
+  const othersShare: Record<string, number | undefined> = {};
   for (const section of SECTIONS) {
     if (!args.only.includes(section)) continue;
+    if (args.waitIdleMin > 0) await waitForIdle(args.waitIdleMin, CONTENTION_WARN, log);
     const t0 = performance.now();
+    const meter = new ContentionMeter();
     if (section === "options" || section === "variants") {
       const configs: SectionConfig[] =
         section === "options"
@@ -227,7 +251,7 @@ async function main(argv: string[]): Promise<number> {
         const label = config.label!;
         log(`${section}: ${label} ...`);
         try {
-          variants.push({ label, result: await runChild("encoder", { ...config, runs: args.runs ?? 2 }, args.timeoutMin) });
+          variants.push({ label, result: await runChild("encoder", { ...config, runs: args.runs ?? 2 }, args.timeoutMin, meter) });
         } catch (err) {
           variants.push({ label, error: err instanceof Error ? err.message : String(err) });
         }
@@ -239,14 +263,19 @@ async function main(argv: string[]): Promise<number> {
       try {
         results.push(
           external
-            ? await runChild("external", { quick: args.quick, external: external.section }, args.timeoutMin)
-            : await runChild(section as ChildSection, base, args.timeoutMin),
+            ? await runChild("external", { quick: args.quick, external: external.section }, args.timeoutMin, meter)
+            : await runChild(section as ChildSection, base, args.timeoutMin, meter),
         );
       } catch (err) {
         results.push(failed(section, err));
       }
     }
-    log(`${section} done in ${((performance.now() - t0) / 1000).toFixed(0)} s (load average ${loadavg()[0]!.toFixed(1)})`);
+    othersShare[section] = meter.share();
+    const share = othersShare[section];
+    log(
+      `${section} done in ${((performance.now() - t0) / 1000).toFixed(0)} s` +
+        (share === undefined ? "" : `; other processes used ${(share * 100).toFixed(0)} % of the CPUs meanwhile`),
+    );
     sectionLoad[section] = loadavg()[0]!;
   }
   const ratio = ratioSection(results);
@@ -256,13 +285,19 @@ async function main(argv: string[]): Promise<number> {
   console.log(renderTable(results));
   const load1 = loadavg();
   console.log(
-    `\n${durationS.toFixed(0)} s; load average ${load0[0]!.toFixed(1)} at start, ${load1[0]!.toFixed(1)} at end ` +
-      `(${cpus().length} cores; other work on the machine inflates timings).`,
+    `\n${durationS.toFixed(0)} s; load average ${load0[0]!.toFixed(1)} at start, ${load1[0]!.toFixed(1)} at end (${cpus().length} cores).`,
   );
+  const contended = Object.entries(othersShare).filter(([, v]) => v !== undefined && v > CONTENTION_WARN);
+  if (contended.length > 0) {
+    console.log(
+      `other processes used ${contended.map(([k, v]) => `${(v! * 100).toFixed(0)} % of the CPUs during ${k}`).join(", ")}: ` +
+        "those wall times are inflated; compare by CPU time or rerun on an idle machine.",
+    );
+  }
   mkdirSync(dirname(args.json), { recursive: true });
   writeFileSync(
     args.json,
-    `${JSON.stringify({ startedAt: started.toISOString(), durationS, loadAverage: { start: load0, end: load1, bySection: sectionLoad }, machine: machine(), args, results }, null, 2)}\n`,
+    `${JSON.stringify({ startedAt: started.toISOString(), durationS, loadAverage: { start: load0, end: load1, bySection: sectionLoad }, othersCpuShare: othersShare, machine: machine(), args, results }, null, 2)}\n`,
   );
   console.log(`results written to ${args.json}`);
   const anyFailed = results.some((r) => r.metrics.some((m) => m.name.includes("FAILED")));
