@@ -265,6 +265,34 @@ def start_prompt(rng, s, obj_mask, label, kind, slices):
     return p
 
 
+def ending_candidates(s, slices):
+    """Objects of a neighbouring slice whose label is nowhere under them here: they ended."""
+    out = []
+    for j in s.get("partner", []):
+        t = slices[j]
+        if t["h"] != s["h"] or t["w"] != s["w"]:
+            continue
+        for o in t["objects"]:
+            m = t["objmap"] == o["id"]
+            if not (s["labels"][m] == o["label"]).any():
+                out.append((m, o["label"]))
+    return out
+
+
+def ending_prompt(rng, s, prev):
+    """What propagation sends into the next slice: the previous mask's box, usually with the mask."""
+    p = Prompt()
+    h, w = prev.shape
+    x0, y0, x1, y1 = tight_box(prev)
+    ext = rng.uniform(0.0, 0.1)
+    dx, dy = (x1 - x0) * ext, (y1 - y0) * ext
+    p.box = [max(0.0, x0 - dx), max(0.0, y0 - dy), min(float(w), x1 + dx), min(float(h), y1 + dy)]
+    if rng.random() < 0.8:
+        soft = to_lowres(prev, s["nh"], s["nw"])
+        p.mask = torch.where(soft > 0.5, 6.9068, -6.9068) if rng.random() < 0.6 else (soft - 0.5) * 2.0 * float(rng.uniform(4.0, 14.0))
+    return p
+
+
 KINDS = ["box", "point", "point_neg", "points", "prop"]
 KIND_P = [0.25, 0.30, 0.10, 0.10, 0.25]
 
@@ -317,7 +345,8 @@ def train(args):
     index, slices = load_set(args.data)
     slices = [s for s in slices if s["objects"]]
     val = load_set(args.val)[1] if args.val else None
-    print(f"loaded {len(slices)} training slices in {time.time() - t_load:.0f} s", flush=True)
+    ends_pool = [i for i, s in enumerate(slices) if ending_candidates(s, slices)]
+    print(f"loaded {len(slices)} training slices ({len(ends_pool)} where a neighbour's object ends) in {time.time() - t_load:.0f} s", flush=True)
 
     enc, dec = Encoder256(), Decoder()
     if args.init:
@@ -349,6 +378,9 @@ def train(args):
             g["lr"] = lr
 
         picks = rng.choice(len(slices), size=args.batch, replace=False)
+        with_end = bool(ends_pool) and rng.random() < args.ending
+        if with_end:
+            picks[0] = ends_pool[int(rng.integers(len(ends_pool)))]
         xs = []
         items = []  # (image index in batch, slice, object)
         for bi, si in enumerate(picks):
@@ -358,20 +390,30 @@ def train(args):
                 aug = (rng.uniform(0.85, 1.15), rng.uniform(-12, 12), rng.uniform(0.8, 1.25))
             xs.append(encoder_input(s["G"], s["nh"], s["nw"], aug))
             objs = s["objects"]
-            for oi in rng.choice(len(objs), size=min(args.objects, len(objs)), replace=False):
-                items.append((bi, s, objs[oi]))
+            picked = [objs[oi] for oi in rng.choice(len(objs), size=min(args.objects, len(objs)), replace=False)]
+            ends = ending_candidates(s, slices) if (with_end and bi == 0) else []
+            for k, o in enumerate(picked):
+                if k == 0 and ends:
+                    # Propagation into a slice where the object has ended: the answer is "nothing".
+                    prev, label = ends[int(rng.integers(len(ends)))]
+                    items.append({"b": bi, "s": s, "label": label, "mask": np.zeros_like(prev), "ending": prev})
+                else:
+                    items.append({"b": bi, "s": s, "label": o["label"], "mask": s["objmap"] == o["id"], "ending": None})
         x = torch.stack(xs)
         emb = enc(x)
         coarse, fine = dec.image_features(emb)
 
-        img_idx = torch.tensor([it[0] for it in items])
-        its = [it[1] for it in items]
-        obj_masks = [it[1]["objmap"] == it[2]["id"] for it in items]
-        t_obj = torch.stack([to_lowres(m, it[1]["nh"], it[1]["nw"]) for m, it in zip(obj_masks, items)])
-        t_cls = torch.stack([to_lowres(it[1]["labels"] == it[2]["label"], it[1]["nh"], it[1]["nw"]) for it in items])
-        t_body = torch.stack([to_lowres(it[1]["body"], it[1]["nh"], it[1]["nw"]) for it in items])
+        img_idx = torch.tensor([it["b"] for it in items])
+        its = [it["s"] for it in items]
+        obj_masks = [it["mask"] for it in items]
+        t_obj = torch.stack([to_lowres(it["mask"], it["s"]["nh"], it["s"]["nw"]) for it in items])
+        t_cls = torch.stack([to_lowres(it["s"]["labels"] == it["label"], it["s"]["nh"], it["s"]["nw"]) for it in items])
+        t_body = torch.stack([to_lowres(it["s"]["body"], it["s"]["nh"], it["s"]["nw"]) for it in items])
         kinds = rng.choice(len(KINDS), size=len(items), p=KIND_P)
-        prompts = [start_prompt(rng, it[1], m, it[2]["label"], KINDS[k], slices) for it, m, k in zip(items, obj_masks, kinds)]
+        prompts = [
+            ending_prompt(rng, it["s"], it["ending"]) if it["ending"] is not None else start_prompt(rng, it["s"], it["mask"], it["label"], KINDS[k], slices)
+            for it, k in zip(items, kinds)
+        ]
         rounds = 0 if rng.random() < args.no_correction else int(rng.integers(1, 4))
 
         total = 0.0
@@ -400,7 +442,10 @@ def train(args):
                         chosen.append(logits[i, t].detach())
                 new = []
                 for i, (p, it) in enumerate(zip(prompts, items)):
-                    s = it[1]
+                    s = it["s"]
+                    if it["ending"] is not None:
+                        new.append(p)
+                        continue
                     pred = (lowres_to_original_fast(chosen[i], s["nh"], s["nw"], s["h"], s["w"]) > 0).numpy()
                     q = Prompt()
                     q.points = p.points + correction(rng, obj_masks[i], pred)
@@ -509,6 +554,7 @@ def main():
     ap.add_argument("--seed", type=int, default=20240611)
     ap.add_argument("--threads", type=int, default=1, help="1 was faster than 2 on a shared 2-core machine")
     ap.add_argument("--eval-every", type=int, default=0)
+    ap.add_argument("--ending", type=float, default=0.3, help="per step, probability of one item where the object has ended (propagation must stop)")
     ap.add_argument("--no-correction", type=float, default=0.5, help="probability of a step without correction rounds")
     ap.add_argument("--checkpoint", default=".cache/demo-weights.pt", help="where the PyTorch weights are saved")
     ap.add_argument("--init", help="start from these weights (a --checkpoint of an earlier run)")
@@ -523,7 +569,7 @@ def main():
     export(enc, dec, args.out)
     record.update({
         "seed": args.seed, "batch_images": args.batch, "objects_per_image": args.objects, "lr": args.lr,
-        "threads": args.threads, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": f"0 (p={args.no_correction}) else 1-3",
+        "threads": args.threads, "ending": args.ending, "no_correction": args.no_correction, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": f"0 (p={args.no_correction}) else 1-3",
         "optimizer": "AdamW, weight decay 1e-4, warm-up 100 steps, cosine decay, grad clip 1.0",
         "loss": "BCE + soft Dice per token (token 0 always; tokens 1-3 for point-only prompts: object, class, body) + MSE of IoU",
         "torch": torch.__version__, "total_minutes": round((time.time() - t0) / 60, 1),
