@@ -46,7 +46,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --runs N         timed repetitions of each section's main step (encoder runs, clicks, ...)
   --json FILE      where to write the results (default bench/results/latest.json)
   --timeout MIN    give up on a section after MIN minutes (default 15)
-  --wait-idle MIN  before each section, wait up to MIN minutes for the machine to be idle
+  --wait-idle MIN  before each section, wait for the machine to be idle, MIN minutes in all
                    (for shared machines; default 0: start at once)`;
 
 function parseArgs(argv: string[]): Args {
@@ -234,11 +234,13 @@ async function main(argv: string[]): Promise<number> {
   const results: SectionResult[] = [];
   /** 1-minute load average at the end of each section: how far to trust its wall times. */
   const sectionLoad: Record<string, number> = {};
+  /** --wait-idle is one budget for the whole run, not per section. */
+  const idleDeadline = performance.now() + args.waitIdleMin * 60_000;
   /** Share of the machine's CPU that other processes used during each section. */
   const othersShare: Record<string, number | undefined> = {};
   for (const section of SECTIONS) {
     if (!args.only.includes(section)) continue;
-    if (args.waitIdleMin > 0) await waitForIdle(args.waitIdleMin, CONTENTION_WARN, log);
+    if (args.waitIdleMin > 0) await waitForIdle(Math.max(0, idleDeadline - performance.now()) / 60_000, CONTENTION_WARN, log);
     const t0 = performance.now();
     const meter = new ContentionMeter();
     if (section === "options" || section === "variants") {
