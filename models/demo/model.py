@@ -171,7 +171,35 @@ def up_shuffle(cin, cout):
     return nn.Sequential(Conv1x1(cin, 4 * cout), nn.PixelShuffle(2), nn.GELU())
 
 
+def click_similarity(feat, coords, labels, sigma_cells=0.75):
+    """Cosine similarity of every location's features to those under the clicks.
+
+    [M,C,H,W] features, clicks as in prompt_maps -> [M,2,H,W]: the best similarity to any
+    positive click and to any negative click (-1 where there is none). It tells the network
+    "looks like what was clicked", the cue a click carries. Element-wise ops only (no BLAS).
+    """
+    m, _, h, w = feat.shape
+    fn = feat / torch.sqrt((feat * feat).sum(1, keepdim=True) + 1e-6)
+    c = (coords + 0.5) / 1024.0
+    gy = ((torch.arange(h, dtype=feat.dtype) + 0.5) / h).view(1, 1, h, 1)
+    gx = ((torch.arange(w, dtype=feat.dtype) + 0.5) / w).view(1, 1, 1, w)
+    d2 = (gx - c[:, :, 0].unsqueeze(-1).unsqueeze(-1)) ** 2 + (gy - c[:, :, 1].unsqueeze(-1).unsqueeze(-1)) ** 2
+    wgt = torch.exp(-d2 / (2.0 * (sigma_cells / h) ** 2))
+    wgt = wgt / (wgt.sum((2, 3), keepdim=True) + 1e-6)  # [M,N,H,W]
+    proto = (wgt.unsqueeze(2) * fn.unsqueeze(1)).sum((3, 4))  # [M,N,C]
+    proto = proto / torch.sqrt((proto * proto).sum(-1, keepdim=True) + 1e-6)
+    sim = (proto.unsqueeze(-1).unsqueeze(-1) * fn.unsqueeze(1)).sum(2)  # [M,N,H,W]
+    pos = (labels == 1).to(feat.dtype).unsqueeze(-1).unsqueeze(-1)
+    neg = (labels == 0).to(feat.dtype).unsqueeze(-1).unsqueeze(-1)
+    pos_sim = (sim * pos - 2.0 * (1 - pos)).amax(1).clamp(min=-1.0)
+    neg_sim = (sim * neg - 2.0 * (1 - neg)).amax(1).clamp(min=-1.0)
+    return torch.stack([pos_sim, neg_sim], 1)
+
+
 class Decoder(nn.Module):
+    # Added after the first training run; a run continued from it starts them at zero.
+    ZERO_ON_CONTINUE = ("maps32.", "maps16.", "sim64.", "sim32.", "sim16.", "head_sim.")
+
     def __init__(self, w=(32, 64)):
         super().__init__()
         a, b = w
@@ -182,6 +210,12 @@ class Decoder(nn.Module):
         # The prompt maps again at 32 and 16, so the deep layers see every click directly.
         self.maps32 = Conv1x1(9, a)
         self.maps16 = Conv1x1(9, b)
+        # Click-feature similarity (click_similarity) at every level.
+        self.simproj = Conv1x1(COARSE, 16)
+        self.sim64 = Conv1x1(2, a)
+        self.sim32 = Conv1x1(2, a)
+        self.sim16 = Conv1x1(2, b)
+        self.head_sim = Conv1x1(2, 16)
         self.up32 = nn.Sequential(ConvGN(b + a, a, 1), Res(a))
         self.up64 = nn.Sequential(ConvGN(a + a, 32, 1), ConvGN(32, 32, 3))
         self.up128 = up_shuffle(32, 16)
@@ -192,25 +226,30 @@ class Decoder(nn.Module):
 
     def image_features(self, emb):
         """Per-image part (computed once per image in training)."""
-        return self.proj(emb[:, :COARSE]), self.shuffle(emb[:, COARSE:])
+        coarse = emb[:, :COARSE]
+        return torch.cat([self.proj(coarse), self.simproj(coarse)], 1), self.shuffle(emb[:, COARSE:])
 
     def forward_features(self, coarse, fine, coords, labels, mask_input, has_mask):
-        """coarse [M,a,64,64], fine [M,4,256,256], coords [M,N,2], labels [M,N],
-        mask_input [M,1,256,256], has_mask [M] -> logits [M,4,256,256], iou [M,4]."""
+        """coarse [M,a+16,64,64] (projected features, similarity features), fine [M,4,256,256],
+        coords [M,N,2], labels [M,N], mask_input [M,1,256,256], has_mask [M]
+        -> logits [M,4,256,256], iou [M,4]."""
+        coarse, simfeat = coarse[:, :-16], coarse[:, -16:]
+        sims = click_similarity(simfeat, coords, labels)
         m_in = mask_input * has_mask.view(-1, 1, 1, 1)
         m_in = torch.clamp(m_in, -20.0, 20.0) / 10.0
         m64 = F.avg_pool2d(m_in, 4, 4)
         hm = has_mask.view(-1, 1, 1, 1) * torch.ones_like(m64)
         maps64 = torch.cat([prompt_maps(coords, labels, 64, 1.0), m64, hm], 1)
-        h64 = coarse + self.maps64(maps64)
-        h32 = self.down32(h64) + self.maps32(prompt_maps(coords, labels, 32, 0.75))
-        h16 = self.down16(h32) + self.maps16(prompt_maps(coords, labels, 16, 0.6))
+        h64 = coarse + self.maps64(maps64) + self.sim64(sims)
+        h32 = self.down32(h64) + self.maps32(prompt_maps(coords, labels, 32, 0.75)) + self.sim32(F.avg_pool2d(sims, 2))
+        h16 = self.down16(h32) + self.maps16(prompt_maps(coords, labels, 16, 0.6)) + self.sim16(F.avg_pool2d(sims, 4))
         u32 = self.up32(torch.cat([up2(h16), h32], 1))
         u64 = self.up64(torch.cat([up2(u32), h64], 1))
         u256 = self.up256(self.up128(u64))
         maps256 = prompt_maps(coords, labels, 256, 1.5, full=False)
         x = torch.cat([u256, fine, maps256, m_in], 1)
-        logits = self.head(x)
+        sims256 = F.interpolate(sims, scale_factor=4.0, mode="bilinear", align_corners=False)
+        logits = self.head[2](self.head[1](self.head[0](x) + self.head_sim(sims256)))
         prob = torch.sigmoid(logits)
         area = prob.mean((2, 3))
         sharp = (prob * (1 - prob)).mean((2, 3)) * 4.0

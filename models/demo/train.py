@@ -355,9 +355,9 @@ def train(args):
         # Layers added since that run start from zero, so the network begins where it ended.
         missing = dec.load_state_dict(state["decoder"], strict=False).missing_keys
         for name, p in dec.named_parameters():
-            if name in missing:
+            if name in missing and name.startswith(Decoder.ZERO_ON_CONTINUE):
                 nn_init_zero(p)
-        print(f"continued from {args.init}; new decoder parameters (zero): {missing}", flush=True)
+        print(f"continued from {args.init}; new decoder parameters: {missing} (those of ZERO_ON_CONTINUE start at zero)", flush=True)
     params = list(enc.parameters()) + list(dec.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     n_params = (sum(p.numel() for p in enc.parameters()), sum(p.numel() for p in dec.parameters()))
@@ -575,6 +575,12 @@ def main():
         "torch": torch.__version__, "total_minutes": round((time.time() - t0) / 60, 1),
         "data": os.path.abspath(args.data), "init": args.init,
     })
+    if args.init:
+        # The record of the run this one continued, so training.json tells the whole story.
+        prev = os.path.join(os.path.dirname(os.path.abspath(args.init)), "training.json")
+        if os.path.exists(prev):
+            with open(prev) as f:
+                record["continued_from"] = json.load(f)
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump(record, f, indent=1)
     print(json.dumps({k: v for k, v in record.items() if k != "log"}), flush=True)

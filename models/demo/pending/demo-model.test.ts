@@ -1,0 +1,147 @@
+// PENDING: moves to tests/demo-model.test.ts (imports back to ../kernel, ../models/demo) once models/demo ships its ONNX files; vitest does not collect it here.
+/**
+ * The shipped demo model (models/demo): its files are the ones model.json names (CI never
+ * trains; it checks these checksums), it passes the engine's contract checks, it says what
+ * it is, and it segments held-out phantoms through the engine as well as the issue asks:
+ * box Dice >= 0.90, one click >= 0.80, after 3 correction rounds >= 0.92, 3D propagation
+ * from the central slice >= 0.85. Seeds 500000+ were never used in training (100000-199999).
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadModel, type SamModel } from "../../../kernel/sam/model.js";
+import { extractObjects } from "../../../kernel/analysis/objects.js";
+import { generatePhantomSlice, PHANTOM_LABELS } from "../../../kernel/phantom/index.js";
+import { encodePrompt } from "../../../kernel/sam/prompt-encoding.js";
+import { DEMO_NOTICE } from "../manifest.js";
+import { evaluate2d, evaluate3dVolumes } from "../quality.js";
+
+const DIR = "models/demo";
+const manifest = JSON.parse(readFileSync(`${DIR}/model.json`, "utf8"));
+let model: SamModel;
+
+beforeAll(async () => {
+  model = await loadModel(DIR);
+});
+afterAll(async () => {
+  await model?.dispose();
+});
+
+describe("demo model files", () => {
+  it("ships ONNX files whose sha256 match model.json", () => {
+    for (const part of ["encoder", "decoder"] as const) {
+      const bytes = readFileSync(`${DIR}/${manifest[part].file}`);
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(manifest[part].sha256);
+      expect(bytes.length).toBeLessThan(8_000_000); // "a few MB"
+    }
+  });
+
+  it("says it is the demo model, not MedicoSAM, and how it preprocesses", () => {
+    expect(model.name).toBe("demo");
+    expect(model.notice).toBe(DEMO_NOTICE);
+    expect(model.notice).toMatch(/not MedicoSAM/);
+    expect(model.numMasks).toBe(4);
+    expect(manifest.preprocessing.intensity).toEqual({ mode: "minmax" });
+    expect(manifest.source).toMatch(/train\.py/);
+  });
+});
+
+describe("demo model quality on held-out phantoms", () => {
+  it("segments CT slices from a box, a click, and after 3 correction rounds", async () => {
+    const s = await evaluate2d(model, {
+      seeds: [500001, 500002, 500003],
+      modality: "ct",
+      slicesPerVolume: 2,
+      corrections: 3,
+      boxCorrections: false,
+      width: 176,
+      height: 144,
+    });
+    console.log(`demo model, CT 2D, ${s.objects} objects: box ${s.box.toFixed(3)}, click ${s.point.toFixed(3)}, click + 3 corrections ${s.pointCorrections[2]!.toFixed(3)}`);
+    expect(s.objects).toBeGreaterThan(25);
+    expect(s.box).toBeGreaterThanOrEqual(0.9);
+    expect(s.point).toBeGreaterThanOrEqual(0.8);
+    expect(s.pointCorrections[2]!).toBeGreaterThanOrEqual(0.92);
+  }, 120_000);
+
+  it("segments MR slices too", async () => {
+    const s = await evaluate2d(model, { seeds: [500051], modality: "mr", slicesPerVolume: 2, corrections: 0, width: 160, height: 128 });
+    console.log(`demo model, MR 2D, ${s.objects} objects: box ${s.box.toFixed(3)}, click ${s.point.toFixed(3)}`);
+    expect(s.box).toBeGreaterThanOrEqual(0.85);
+    expect(s.point).toBeGreaterThanOrEqual(0.75);
+  }, 120_000);
+
+  it("propagates from the central slice through a CT volume", async () => {
+    const s = await evaluate3dVolumes(model, { seeds: [500101], modality: "ct", width: 160, height: 128, depth: 20 });
+    console.log(`demo model, CT 3D, ${s.objects} objects: Dice ${s.dice.toFixed(3)}`);
+    expect(s.objects).toBeGreaterThan(5);
+    expect(s.dice).toBeGreaterThanOrEqual(0.85);
+  }, 120_000);
+});
+
+describe("demo model prompts", () => {
+  const slice = generatePhantomSlice({ seed: 500201, modality: "ct", width: 192, height: 160, depth: 24, slice: 10 });
+  const { objects } = extractObjects({ width: slice.width, height: slice.height, data: slice.labels });
+
+  it("segments the object under the click: two clicks, two organs", async () => {
+    const e = await model.embed(slice);
+    const big = objects.filter((o) => o.area > 150).slice(0, 2);
+    expect(big.length).toBe(2);
+    const masks = [];
+    for (const o of big) {
+      const r = await model.segment(e, { points: [{ x: o.center.x, y: o.center.y, positive: true }] });
+      let inside = 0;
+      let area = 0;
+      for (let i = 0; i < r.mask.length; i++) {
+        area += r.mask[i]!;
+        if (r.mask[i] && o.mask[i]) inside++;
+      }
+      expect(inside / area).toBeGreaterThan(0.8);
+      masks.push(r.mask);
+    }
+    let overlap = 0;
+    for (let i = 0; i < masks[0]!.length; i++) if (masks[0]![i] && masks[1]![i]) overlap++;
+    expect(overlap).toBe(0);
+  });
+
+  it("returns genuinely different multimask outputs: the object, its class, the body", async () => {
+    // All four tokens straight from the decoder file (the engine returns only the chosen one).
+    const e = await model.embed(slice);
+    const target = objects.find((o) => o.classId === PHANTOM_LABELS.kidney) ?? objects[0]!;
+    const session = await ort.InferenceSession.create(`${DIR}/decoder.onnx`);
+    const t = encodePrompt({ points: [{ x: target.center.x, y: target.center.y, positive: true }] }, e.originalSize, e.resizedSize);
+    const out = await session.run({
+      image_embeddings: new ort.Tensor("float32", e.data, [1, 256, 64, 64]),
+      point_coords: new ort.Tensor("float32", t.coords, [1, t.count, 2]),
+      point_labels: new ort.Tensor("float32", t.labels, [1, t.count]),
+      mask_input: new ort.Tensor("float32", new Float32Array(256 * 256), [1, 1, 256, 256]),
+      has_mask_input: new ort.Tensor("float32", new Float32Array([0]), [1]),
+      orig_im_size: new ort.Tensor("float32", new Float32Array([slice.height, slice.width]), [2]),
+    });
+    await session.release();
+    const masks = out["masks"]!.data as Float32Array;
+    const n = slice.width * slice.height;
+    const dice = (token: number, truth: (i: number) => boolean) => {
+      let inter = 0;
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        const p = masks[token * n + i]! > 0;
+        const q = truth(i);
+        if (p && q) inter++;
+        sum += (p ? 1 : 0) + (q ? 1 : 0);
+      }
+      return (2 * inter) / Math.max(sum, 1);
+    };
+    const object = dice(1, (i) => target.mask[i] === 1);
+    const cls = dice(2, (i) => slice.labels[i] === target.classId);
+    const body = dice(3, (i) => slice.body[i] === 1);
+    console.log(`multimask tokens: object ${object.toFixed(3)}, class ${cls.toFixed(3)}, body ${body.toFixed(3)}`);
+    expect(object).toBeGreaterThan(0.8);
+    expect(cls).toBeGreaterThan(0.7);
+    expect(body).toBeGreaterThan(0.8);
+    // The IoU head ranks the object first among tokens 1..3, so micro_sam's rule picks it.
+    const ious = out["iou_predictions"]!.data as Float32Array;
+    expect(ious[1]!).toBeGreaterThan(ious[3]!);
+  });
+});
