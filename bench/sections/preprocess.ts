@@ -2,7 +2,7 @@
  * Preprocessing of one 512x512 slice to the [1,3,1024,1024] encoder tensor, split into its two
  * steps: intensity (raw pixels -> uint8 RGB, kernel/intensity) and SAM preprocessing (resize,
  * normalise, pad; kernel/sam/preprocess). The engine runs the first on the main thread and the
- * second in the encoder worker, so both are on the per-image path the user waits for.
+ * second in the encoder process, so both are on the per-image path the user waits for.
  */
 import type { Image2D } from "../../kernel/io/image.js";
 import { toRgb8 } from "../../kernel/intensity/normalize.js";
@@ -17,7 +17,7 @@ async function timeSlice(label: string, image: Image2D, intensity: IntensitySpec
   const opts = { warmup: 5, runs };
   const rgb = toRgb8(image, intensity);
   const intensityMs = await timeRuns(() => toRgb8(image, intensity), opts);
-  // As the engine's worker calls it: a fresh 12 MiB tensor per image.
+  // As the encoder process calls it: a fresh 12 MiB tensor per image.
   const preMs = await timeRuns(() => preprocess(rgb), opts);
   const target = longestSideSize(rgb.height, rgb.width, 1024);
   const resizeMs = await timeRuns(() => resizeRgb8(rgb, target), opts);

@@ -1,4 +1,4 @@
-/** Messages between the main thread and the encoder worker (kernel/sam/encoder-worker.ts). */
+/** Messages between the kernel and the encoder process (kernel/sam/encoder-process.ts). */
 import type { Size2D } from "../io/image.js";
 
 export interface EncoderSettings {
@@ -7,19 +7,19 @@ export interface EncoderSettings {
   readonly pixelStd: readonly [number, number, number];
 }
 
-export type ToWorker =
+export type ToEncoder =
   | { readonly type: "load"; readonly path: string; readonly sessionOptions: Record<string, unknown> }
   | {
       readonly type: "embed";
       readonly id: number;
-      /** HWC uint8 RGB, transferred. */
+      /** HWC uint8 RGB, a tight copy (a view would carry its whole buffer through IPC). */
       readonly rgb: Uint8Array;
       readonly width: number;
       readonly height: number;
       readonly settings: EncoderSettings;
     };
 
-export type FromWorker =
+export type FromEncoder =
   | { readonly type: "loaded"; readonly input: string; readonly output: string }
   | { readonly type: "load-error"; readonly message: string }
   | {

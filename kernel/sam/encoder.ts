@@ -1,11 +1,12 @@
 /**
- * Main-thread handle on the encoder worker. Requests are answered in order; cancel()
- * terminates the worker (the only way to stop a running session.run) and the next request
- * starts a fresh one.
+ * The kernel's handle on the encoder process (encoder-process.ts). Requests are answered in
+ * order; cancel() kills the process (the only way to stop a running session.run) and the next
+ * request starts a fresh one.
  */
-import { Worker } from "node:worker_threads";
+import { fork, type ChildProcess, type StdioOptions } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import type { RgbImage8, Size2D } from "../io/image.js";
-import type { EncoderSettings, FromWorker, ToWorker } from "./encoder-protocol.js";
+import type { EncoderSettings, FromEncoder, ToEncoder } from "./encoder-protocol.js";
 
 /**
  * Measured on 2 cores (shared/spec/performance.md): without the memory-pattern planner the
@@ -39,57 +40,62 @@ interface Pending {
 }
 
 /**
- * Starts the worker file next to this one: .js when compiled; under vitest this module is
- * .ts, and the worker gets tsx's loader first (a worker does not inherit the test runner's).
+ * Forks encoder-process next to this module: .js when compiled; under vitest this module is
+ * .ts and the child gets tsx's loader. Advanced serialization carries typed arrays as such.
  */
-function startWorker(): Worker {
+function startEncoderProcess(): ChildProcess {
   const self = import.meta.url;
-  if (!self.endsWith(".ts")) return new Worker(new URL("./encoder-worker.js", self));
-  const target = new URL("./encoder-worker.ts", self).href;
-  const tsx = import.meta.resolve("tsx/esm/api");
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => m.register()).then(() => import(${JSON.stringify(target)}));`, {
-    eval: true,
-  });
+  const options = { serialization: "advanced" as const, stdio: ["ignore", "inherit", "inherit", "ipc"] as StdioOptions };
+  if (!self.endsWith(".ts")) return fork(fileURLToPath(new URL("./encoder-process.js", self)), [], { ...options, execArgv: [] });
+  const tsx = import.meta.resolve("tsx");
+  return fork(fileURLToPath(new URL("./encoder-process.ts", self)), [], { ...options, execArgv: ["--import", tsx] });
 }
 
-export class EncoderWorker {
-  private worker: Worker | undefined;
+export class EncoderProcess {
+  private child: ChildProcess | undefined;
   private ready: Promise<void> | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Counts cancel() calls, so that calls waiting for a (re)start know they were cancelled. */
+  private cancels = 0;
 
   constructor(
     readonly path: string,
     private readonly sessionOptions: Record<string, unknown> = ENCODER_SESSION_OPTIONS,
   ) {}
 
-  /** Starts the worker and loads the session; rejects with the contract error if the model is wrong. */
+  /** The encoder process's pid while it runs (benchmarks add its memory and CPU time). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the process and loads the session; rejects with the contract error if the model is wrong. */
   load(): Promise<void> {
     if (this.ready) return this.ready;
-    const worker = startWorker();
-    this.worker = worker;
+    const child = startEncoderProcess();
+    this.child = child;
     this.ready = new Promise<void>((resolve, reject) => {
-      const onMessage = (msg: FromWorker): void => {
+      child.on("message", (msg: FromEncoder) => {
         if (msg.type === "loaded") resolve();
         else if (msg.type === "load-error") reject(new Error(msg.message));
         else this.settle(msg);
-      };
-      worker.on("message", onMessage);
-      worker.on("error", (err) => {
+      });
+      child.on("error", (err) => {
         reject(err);
         this.failAll(err);
       });
-      worker.on("exit", (code) => {
-        if (this.worker === worker) {
-          this.worker = undefined;
+      child.on("exit", (code, signal) => {
+        if (this.child === child) {
+          this.child = undefined;
           this.ready = undefined;
         }
-        const err = new Error(`the encoder worker exited (code ${code}); the next request starts a new one.`);
+        const how = signal ? `signal ${signal}` : `code ${code}`;
+        const err = new Error(`the encoder process exited (${how}); the next request starts a new one.`);
         reject(err);
         this.failAll(err);
       });
-      const load: ToWorker = { type: "load", path: this.path, sessionOptions: this.sessionOptions };
-      worker.postMessage(load);
+      const load: ToEncoder = { type: "load", path: this.path, sessionOptions: this.sessionOptions };
+      child.send(load);
     });
     // Failed loads must not be cached: the next call retries (e.g. after the file is fixed).
     this.ready.catch(() => {
@@ -99,18 +105,29 @@ export class EncoderWorker {
   }
 
   async embed(rgb: RgbImage8, settings: EncoderSettings): Promise<EncoderOutput> {
-    await this.load();
+    // A cancel() while this call still waits for the process to (re)start cancels it too.
+    const generation = this.cancels;
+    try {
+      await this.load();
+    } catch (err) {
+      if (generation !== this.cancels) throw new EncoderCancelledError();
+      throw err;
+    }
+    if (generation !== this.cancels) throw new EncoderCancelledError();
     const id = this.nextId++;
-    const copy = new Uint8Array(rgb.data); // transferred to the worker; the caller keeps its pixels
+    // IPC serializes a view's whole buffer: send exactly the image (e.g. one slice of a volume).
+    const tight = rgb.data.byteOffset === 0 && rgb.data.byteLength === rgb.data.buffer.byteLength;
+    const pixels = tight ? rgb.data : new Uint8Array(rgb.data);
     return new Promise<EncoderOutput>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const msg: ToWorker = { type: "embed", id, rgb: copy, width: rgb.width, height: rgb.height, settings };
-      this.worker!.postMessage(msg, [copy.buffer]);
+      const msg: ToEncoder = { type: "embed", id, rgb: pixels, width: rgb.width, height: rgb.height, settings };
+      this.child!.send(msg);
     });
   }
 
   /** Stops whatever runs now; pending requests reject with EncoderCancelledError. */
   async cancel(): Promise<void> {
+    this.cancels++;
     const err = new EncoderCancelledError();
     const pending = [...this.pending.values()];
     this.pending.clear();
@@ -118,14 +135,18 @@ export class EncoderWorker {
     for (const p of pending) p.reject(err);
   }
 
+  /** Kills the process (at once, even mid-run) and waits until it is gone. */
   async dispose(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
+    const child = this.child;
+    this.child = undefined;
     this.ready = undefined;
-    if (worker) await worker.terminate();
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await exited;
   }
 
-  private settle(msg: FromWorker): void {
+  private settle(msg: FromEncoder): void {
     if (msg.type !== "embedded" && msg.type !== "embed-error") return;
     const p = this.pending.get(msg.id);
     if (!p) return;

@@ -1,5 +1,5 @@
 /**
- * A loaded SAM-family model: encoder (worker thread) + decoder (this thread) + embedding
+ * A loaded SAM-family model: encoder (a child process) + decoder (this thread) + embedding
  * cache. The notebook-facing core: embed() once per image, segment() per prompt.
  */
 import { createHash } from "node:crypto";
@@ -12,7 +12,7 @@ import { SamDecoder } from "./decoder.js";
 import type { Embedding } from "./embedding.js";
 import { EmbeddingCache } from "./embedding-cache.js";
 import type { EncoderSettings } from "./encoder-protocol.js";
-import { ENCODER_SESSION_OPTIONS, EncoderWorker } from "./encoder.js";
+import { ENCODER_SESSION_OPTIONS, EncoderProcess } from "./encoder.js";
 import type { ModelManifest } from "./manifest.js";
 import { maskInputFor } from "./mask-prompt.js";
 import { SAM_IMAGE_SIZE, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
@@ -78,7 +78,7 @@ export interface Timings {
  */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<SamModel> {
   const files = await resolveModel(source, { verifyChecksums: options.verifyChecksums ?? true, precision: options.precision });
-  const encoder = new EncoderWorker(files.encoderPath, { ...ENCODER_SESSION_OPTIONS, ...options.encoderSessionOptions });
+  const encoder = new EncoderProcess(files.encoderPath, { ...ENCODER_SESSION_OPTIONS, ...options.encoderSessionOptions });
   let decoder: SamDecoder | undefined;
   try {
     // Both sessions load now, so a wrongly exported model fails here, not at the first click.
@@ -112,7 +112,7 @@ export class SamModel {
     readonly manifest: ModelManifest,
     readonly encoderPath: string,
     readonly decoderPath: string,
-    private readonly encoder: EncoderWorker,
+    private readonly encoder: EncoderProcess,
     private readonly decoder: SamDecoder,
     options: LoadOptions,
   ) {
@@ -145,7 +145,7 @@ export class SamModel {
 
   /**
    * Image -> embedding. Intensity normalization happens here (it decides the pixels the
-   * cache key covers); resize, normalize, pad and the encoder run in the worker.
+   * cache key covers); resize, normalize, pad and the encoder run in the encoder process.
    */
   async embed(image: Image2D, options: EmbedOptions = {}): Promise<Embedding> {
     const intensity = options.intensity ?? this.defaultIntensity;
@@ -216,6 +216,11 @@ export class SamModel {
     };
     this.timings.decoderMs = performance.now() - t0;
     return result;
+  }
+
+  /** The encoder's process id while it runs (it is started at load and after a cancel, on demand). */
+  get encoderProcessId(): number | undefined {
+    return this.encoder.pid;
   }
 
   /** Interrupts a running encoder; its pending embed() calls reject. */

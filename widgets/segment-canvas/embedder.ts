@@ -1,9 +1,9 @@
 /**
  * Slice embeddings on demand, plus the neighbours of the slice being looked at in the
- * background, one encoder run at a time (the encoder worker serializes runs anyway; queueing
+ * background, one encoder run at a time (the encoder process serializes runs anyway; queueing
  * here lets the slice the user clicks on jump ahead of the prefetch).
  *
- * The encoder runs in the model's worker thread, so the kernel keeps answering comm messages
+ * The encoder runs in the model's encoder process, so the kernel keeps answering comm messages
  * meanwhile. A request never waits for more than the one run already in progress.
  */
 import type { Image2D } from "../../kernel/io/image.js";

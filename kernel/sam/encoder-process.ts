@@ -1,31 +1,41 @@
 /**
- * The encoder's thread. onnxruntime-node's session.run blocks its event loop for seconds
+ * The encoder's process. onnxruntime-node's session.run blocks its event loop for seconds
  * (shared/spec/performance.md), so it runs here and the kernel keeps answering comm and
  * interrupt messages meanwhile. Preprocessing runs here too, for the same reason.
+ *
+ * A child process and not a worker thread: the only way to stop a running session.run is to
+ * end its thread, and Worker.terminate() during a run aborted the WHOLE process 1 time in 6
+ * ("terminate called after throwing an instance of 'Napi::Error'": the addon throws into an
+ * environment that is shutting down). Killing a process is always safe.
  */
-import { parentPort } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { checkEncoder } from "./onnx-contract.js";
 import { preprocess } from "./preprocess.js";
-import type { FromWorker, ToWorker } from "./encoder-protocol.js";
+import type { FromEncoder, ToEncoder } from "./encoder-protocol.js";
 
-if (!parentPort) throw new Error("encoder-worker.ts must run in a worker thread.");
-const port = parentPort;
+if (!process.send) throw new Error("encoder-process.ts must be started by kernel/sam/encoder.ts (child_process.fork).");
+const send = process.send.bind(process);
+
+// Jupyter interrupts the kernel's whole process group with SIGINT; the kernel decides what
+// stops (kernel/sam/encoder.ts kills this process when a run is cancelled), so ignore it here.
+process.on("SIGINT", () => {});
+// The kernel is gone (or dropped us): nothing is waiting for our answers.
+process.on("disconnect", () => process.exit(0));
 
 let session: ort.InferenceSession | undefined;
 let io: { input: string; output: string } | undefined;
-/** One 12 MiB input buffer for the worker's life: volumes embed hundreds of slices. */
+/** One 12 MiB input buffer for the process's life: volumes embed hundreds of slices. */
 let inputBuffer: Float32Array | undefined;
 
-function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(msg, transfer);
+function post(msg: FromEncoder): void {
+  send(msg);
 }
 
-port.on("message", (msg: ToWorker) => {
+process.on("message", (msg: ToEncoder) => {
   void handle(msg);
 });
 
-async function handle(msg: ToWorker): Promise<void> {
+async function handle(msg: ToEncoder): Promise<void> {
   if (msg.type === "load") {
     try {
       session = await ort.InferenceSession.create(msg.path, msg.sessionOptions as ort.InferenceSession.SessionOptions);
@@ -56,10 +66,7 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     // A tight copy: the tensor's buffer may be larger than its data or owned by onnxruntime.
     const data = new Float32Array(result.data as Float32Array);
-    post(
-      { type: "embedded", id, data, resizedSize: pre.resizedSize, preprocessMs: t1 - t0, encoderMs: t2 - t1 },
-      [data.buffer as ArrayBuffer],
-    );
+    post({ type: "embedded", id, data, resizedSize: pre.resizedSize, preprocessMs: t1 - t0, encoderMs: t2 - t1 });
   } catch (err) {
     post({ type: "embed-error", id, message: err instanceof Error ? err.message : String(err) });
   }

@@ -1,5 +1,5 @@
 /**
- * The encoder runs in a worker thread: while it works, the main event loop stays live (a
+ * The encoder runs in a child process: while it works, the main event loop stays live (a
  * kernel must keep answering comm and interrupt messages), and cancel() stops it.
  * Uses a deliberately slow encoder with the SAM contract, built here with the graph builder.
  */
@@ -34,14 +34,14 @@ beforeAll(() => {
   copyFileSync("models/analytic/decoder.onnx", join(dir, "decoder.onnx"));
   writeFileSync(
     join(dir, "model.json"),
-    JSON.stringify({ name: "slow-test", source: "tests/encoder-worker.test.ts", encoder: { file: "encoder.onnx" }, decoder: { file: "decoder.onnx" } }),
+    JSON.stringify({ name: "slow-test", source: "tests/encoder-process.test.ts", encoder: { file: "encoder.onnx" }, decoder: { file: "decoder.onnx" } }),
   );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const image = { width: 64, height: 48, channels: 1, data: new Uint8Array(64 * 48).map((_, i) => i % 251) };
 
-describe("encoder worker", () => {
+describe("encoder process", () => {
   it("keeps the main event loop responsive while the encoder runs", async () => {
     const model = await loadModel(dir);
     try {
@@ -88,5 +88,44 @@ describe("encoder worker", () => {
     } finally {
       await model.dispose();
     }
+  });
+
+  it("survives cancels at any moment of a run (a worker thread aborted the whole process here)", async () => {
+    const model = await loadModel(dir);
+    try {
+      for (let i = 0; i < 12; i++) {
+        const running = model.embed({ ...image, data: image.data.map((v) => (v + i + 7) % 256) }, { cache: false });
+        await new Promise((r) => setTimeout(r, (i * 37) % 150));
+        await model.cancel();
+        await expect(running).rejects.toBeInstanceOf(EncoderCancelledError);
+      }
+      const e = await model.embed(image, { cache: false });
+      expect(e.data.length).toBe(256 * 64 * 64);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("ignores the SIGINT that Jupyter sends to the kernel's process group; the kernel decides", async () => {
+    const model = await loadModel(dir);
+    try {
+      const pid = model.encoderProcessId;
+      expect(pid).toBeTypeOf("number");
+      const running = model.embed({ ...image, data: image.data.map((v) => v ^ 3) }, { cache: false });
+      process.kill(pid!, "SIGINT");
+      const e = await running;
+      expect(e.data.length).toBe(256 * 64 * 64);
+      expect(model.encoderProcessId).toBe(pid);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("dispose() leaves no encoder process behind", async () => {
+    const model = await loadModel(dir);
+    const pid = model.encoderProcessId!;
+    void model.embed(image, { cache: false }).catch(() => undefined);
+    await model.dispose();
+    expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   });
 });
