@@ -1,0 +1,226 @@
+/**
+ * Drives the real JupyterLab UI of a test host in Chromium (playwright-core): opens a notebook,
+ * waits for the app and the kernel, runs cells through Lab's own commands
+ * (`notebook:run-all-cells`, `notebook:run-cell`, `kernelmenu:restart`/`interrupt`), and reads
+ * outputs back from the notebook model. Console errors and page errors are collected for the
+ * allow-list check (see CONSOLE_ALLOW).
+ *
+ * Callbacks passed to page.evaluate run in the browser, against Lab's objects; the tests'
+ * tsconfig has no DOM types (the kernel code must not use them), so those callbacks see `window`
+ * and `document` as `any`, declared here for this module only.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, ConsoleMessage, Page } from "playwright-core";
+import { REPO } from "../../browser/jupyter-server.js";
+import type { Lab } from "./lab.js";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const window: any;
+declare const document: any;
+
+export const ARTIFACTS = join(REPO, "test-artifacts", "e2e");
+export const MANAGER_PLUGIN = "@jupyter-widgets/jupyterlab-manager:plugin";
+export const OUR_PLUGIN = "medicosam-widgets:plugin";
+
+/**
+ * Console errors that do not fail a test. Each entry says why it is harmless; keep it short.
+ * Page errors (uncaught exceptions) are never allowed.
+ */
+export const CONSOLE_ALLOW: { pattern: RegExp; why: string }[] = [
+  // The browser asks for /favicon.ico; the test host ships none (Lab sets its own icon later).
+  { pattern: /favicon\.ico/, why: "no favicon on the test host" },
+];
+
+export interface Output {
+  output_type: string;
+  name?: string;
+  text?: string;
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+
+const textOf = (o: Output): string => (typeof o.text === "string" ? o.text : Array.isArray(o.text) ? (o.text as string[]).join("") : "");
+
+export class LabPage {
+  readonly consoleErrors: string[] = [];
+  readonly pageErrors: string[] = [];
+  /** Console warnings, kept for the failure message only. */
+  readonly warnings: string[] = [];
+
+  private constructor(
+    readonly page: Page,
+    readonly lab: Lab,
+  ) {
+    page.on("console", (m: ConsoleMessage) => {
+      if (m.type() === "error") this.consoleErrors.push(`${m.text()} @ ${m.location().url}`);
+      else if (m.type() === "warning") this.warnings.push(m.text());
+    });
+    page.on("pageerror", (e) => this.pageErrors.push(`${e.name}: ${e.message}\n${e.stack ?? ""}`));
+  }
+
+  static async open(browser: Browser, lab: Lab, path: string): Promise<LabPage> {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, deviceScaleFactor: 1 });
+    const lp = new LabPage(page, lab);
+    await lp.goto(path);
+    return lp;
+  }
+
+  /** Loads /lab/tree/<path> and waits until Lab restored its layout and the notebook's kernel is idle. */
+  async goto(path: string): Promise<void> {
+    await this.page.goto(`${this.lab.url}/lab/tree/${path}?token=${this.lab.token}`);
+    await this.page.waitForFunction(() => document.body.dataset.labRestored === "true", null, { timeout: 60_000 });
+    await this.page.waitForFunction(
+      (p) => {
+        const w = window.jupyterapp.shell.currentWidget;
+        return w && w.context && w.context.path === p && w.content && w.content.model;
+      },
+      path,
+      { timeout: 30_000 },
+    );
+    await this.kernelIdle();
+  }
+
+  /** Reloads the page (same notebook) and waits as goto does. */
+  async reload(path: string): Promise<void> {
+    await this.goto(path);
+  }
+
+  pluginActivated(id: string): Promise<boolean> {
+    return this.page.evaluate((p) => window.jupyterapp.isPluginActivated(p) as boolean, id);
+  }
+
+  /** Name and status of the current notebook's kernel. */
+  kernel(): Promise<{ name: string; status: string; id: string } | null> {
+    return this.page.evaluate(() => {
+      const k = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+      return k ? { name: k.name, status: k.status, id: k.id } : null;
+    });
+  }
+
+  async kernelIdle(timeout = 60_000): Promise<void> {
+    await this.page.waitForFunction(
+      () => {
+        const ctx = window.jupyterapp.shell.currentWidget?.sessionContext;
+        return ctx && ctx.session?.kernel?.status === "idle" && !ctx.pendingInput;
+      },
+      null,
+      { timeout, polling: 100 },
+    );
+  }
+
+  /**
+   * Lab's "Run All": returns when every code cell has run, or as soon as one shows an error
+   * (Lab then stops the queue, and the remaining cells would never run).
+   */
+  async runAll(timeout = 180_000): Promise<void> {
+    await this.page.evaluate(() => {
+      void window.jupyterapp.commands.execute("notebook:run-all-cells");
+    });
+    await this.page.waitForFunction(
+      () => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        const cells = nb.widgets.filter((c: any) => c.model.type === "code");
+        const failed = cells.some((c: any) => c.model.outputs.toJSON().some((o: any) => o.output_type === "error"));
+        const done = cells.every((c: any) => c.model.executionCount !== null && !c.node.classList.contains("jp-mod-running") && c.promptNode?.textContent !== "[*]:");
+        return failed || done;
+      },
+      null,
+      { timeout, polling: 250 },
+    );
+    await this.kernelIdle();
+  }
+
+  /** Outputs of every code cell, in order (from the notebook model, as Lab would save them). */
+  outputs(): Promise<Output[][]> {
+    return this.page.evaluate(() =>
+      window.jupyterapp.shell.currentWidget.content.widgets.filter((c: any) => c.model.type === "code").map((c: any) => c.model.outputs.toJSON()),
+    );
+  }
+
+  /** Error outputs, and stderr streams, with the cell index: a tutorial must have none. */
+  async problems(): Promise<string[]> {
+    const all = await this.outputs();
+    return all.flatMap((outs, i) =>
+      outs
+        .filter((o) => o.output_type === "error" || (o.output_type === "stream" && o.name === "stderr"))
+        .map((o) => `code cell ${i}: ${o.output_type === "error" ? `${o.ename}: ${o.evalue}` : textOf(o)}`),
+    );
+  }
+
+  /**
+   * Appends a code cell with `source`, runs it with `notebook:run-cell` as a user would
+   * (select, Shift+Enter's command) and returns its outputs once it finished.
+   */
+  async runCell(source: string, timeout = 120_000): Promise<{ outputs: Output[]; stdout: string; error: string | null }> {
+    const index = await this.page.evaluate((src) => {
+      const nb = window.jupyterapp.shell.currentWidget.content;
+      const model = nb.model;
+      model.sharedModel.insertCell(model.cells.length, { cell_type: "code", source: src });
+      nb.activeCellIndex = model.cells.length - 1;
+      nb.mode = "command";
+      void window.jupyterapp.commands.execute("notebook:run-cell");
+      return model.cells.length - 1;
+    }, source);
+    await this.page.waitForFunction(
+      (i) => {
+        const cell = window.jupyterapp.shell.currentWidget.content.widgets[i];
+        return cell.model.executionCount !== null && !cell.node.classList.contains("jp-mod-running");
+      },
+      index,
+      { timeout, polling: 100 },
+    );
+    await this.kernelIdle();
+    const outputs: Output[] = await this.page.evaluate((i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.toJSON(), index);
+    const stdout = outputs.filter((o) => o.output_type === "stream" && o.name === "stdout").map(textOf).join("");
+    const err = outputs.find((o) => o.output_type === "error");
+    return { outputs, stdout, error: err ? `${err.ename}: ${err.evalue}` : null };
+  }
+
+  /** Runs a cell that prints one JSON value on its last stdout line; fails on an error output. */
+  async json<T>(source: string): Promise<T> {
+    const r = await this.runCell(source);
+    if (r.error) throw new Error(`cell failed: ${r.error}\n--- code ---\n${source}`);
+    const line = r.stdout.trim().split("\n").pop() ?? "";
+    try {
+      return JSON.parse(line) as T;
+    } catch {
+      throw new Error(`expected JSON on the last stdout line, got:\n${r.stdout}\n--- code ---\n${source}`);
+    }
+  }
+
+  /** Runs a Lab command (e.g. "kernelmenu:restart") without waiting for it (it may open a dialog). */
+  async command(id: string): Promise<void> {
+    await this.page.evaluate((c) => {
+      void window.jupyterapp.commands.execute(c);
+    }, id);
+  }
+
+  /** Accepts the dialog Lab shows (restart confirmation...), by its accept button. */
+  async acceptDialog(): Promise<string> {
+    const dialog = this.page.locator(".jp-Dialog");
+    await dialog.waitFor({ timeout: 10_000 });
+    const text = (await dialog.locator(".jp-Dialog-header").textContent()) ?? "";
+    await dialog.locator("button.jp-mod-accept").click();
+    await dialog.waitFor({ state: "detached", timeout: 10_000 });
+    return text;
+  }
+
+  /** Console errors not in CONSOLE_ALLOW, and all page errors. */
+  unexpectedErrors(): string[] {
+    return [...this.pageErrors.map((e) => `pageerror: ${e}`), ...this.consoleErrors.filter((e) => !CONSOLE_ALLOW.some((a) => a.pattern.test(e)))];
+  }
+
+  async screenshot(name: string): Promise<string> {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const path = join(ARTIFACTS, `${name}.png`);
+    await this.page.screenshot({ path });
+    return path;
+  }
+
+  async close(): Promise<void> {
+    await this.page.close();
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Each tutorial notebook in a real JupyterLab 4 (the test host of tests/e2e/lab-host, served by
+ * Debian's jupyter_server): opened from the file tree URL, run with Lab's "Run All" on our kernel
+ * (installed by `medicosam install --prefix`), and checked in the rendered page: no error or
+ * stderr output, every PNG actually decoded by the browser (naturalWidth > 0), every plotly chart
+ * actually drawn by plotly.js (its svg.main-svg in the DOM), no page errors, no console errors
+ * beyond CONSOLE_ALLOW. Also: both widget plugins (the manager and ours) active, and each
+ * prebuilt extension with its own webpack chunk global (spec jupyterlab-e2e.md, problem 5).
+ * Screenshots: test-artifacts/e2e/tutorial-<name>.png.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launch } from "../browser/driver.js";
+import { canRun } from "../helpers/require.js";
+import { startLab, kernelLog, type Lab } from "./helpers/lab.js";
+import { LabPage, MANAGER_PLUGIN, OUR_PLUGIN } from "./helpers/lab-page.js";
+import { e2ePrerequisites } from "./helpers/suite.js";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const document: any;
+
+const { host, reason } = e2ePrerequisites();
+const run = canRun(host !== null, reason);
+
+const NOTEBOOKS = ["01-quickstart", "02-volumes", "03-embeddings", "04-interactive-evaluation", "05-canvas"] as const;
+/** Tutorials whose text promises plotly charts (03: explained variance, scatter; 04: Dice per round). */
+const WITH_CHARTS = new Set(["03-embeddings", "04-interactive-evaluation"]);
+
+describe.runIf(run)("the tutorials in JupyterLab 4", () => {
+  let lab: Lab;
+  let browser: Browser;
+  let lp: LabPage | undefined;
+
+  beforeAll(async () => {
+    lab = await startLab(host!);
+    browser = await launch();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await lab?.stop();
+  }, 30_000);
+
+  it("the prebuilt extensions each have their own webpack chunk global", () => {
+    const globals = (dir: string) => {
+      const statics = join(dir, "static");
+      const text = readdirSync(statics).filter((f) => f.endsWith(".js")).map((f) => readFileSync(join(statics, f), "utf8")).join("\n");
+      return [...new Set(text.match(/webpackChunk[A-Za-z0-9_$]+/g) ?? [])];
+    };
+    const manager = globals(join(host!.labextensions, "@jupyter-widgets", "jupyterlab-manager"));
+    const ours = globals(join(lab.root, "..", "prefix", "share", "jupyter", "labextensions", "medicosam-widgets"));
+    expect(manager).toEqual(["webpackChunk_jupyter_widgets_jupyterlab_manager"]);
+    expect(ours).toEqual(["webpackChunkmedicosam_widgets"]);
+  });
+
+  for (const name of NOTEBOOKS) {
+    it(`${name}: Run All, no errors, pictures and charts drawn`, { timeout: 240_000 }, async () => {
+      await lp?.close();
+      lp = await LabPage.open(browser, lab, `notebooks/${name}.ipynb`);
+      expect(await lp.pluginActivated(MANAGER_PLUGIN), "the widget manager plugin is active").toBe(true);
+      expect(await lp.pluginActivated(OUR_PLUGIN), "our widget plugin is active").toBe(true);
+      expect((await lp.kernel())?.name).toBe("medicosam");
+
+      const t0 = performance.now();
+      await lp.runAll();
+      console.log(`${name}: Run All in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      await lp.screenshot(`tutorial-${name}`);
+      expect(await lp.problems(), `error/stderr outputs; kernel log:\n${kernelLog(lab).slice(-3000)}`).toEqual([]);
+
+      const outputs = (await lp.outputs()).flat();
+      const pngOutputs = outputs.filter((o) => o.data && "image/png" in o.data).length;
+      const charts = outputs.filter((o) => typeof o.data?.["text/html"] === "string" && (o.data["text/html"] as string).includes('class="medicosam-plot"')).length;
+
+      // Every <img> in an output: scrolled to, decoded, with a real size.
+      const images: { src: string; ok: boolean; width: number }[] = await lp.page.evaluate(async () => {
+        const imgs = [...document.querySelectorAll(".jp-OutputArea-output img")];
+        const result = [];
+        for (const img of imgs) {
+          img.scrollIntoView();
+          try {
+            await img.decode();
+          } catch {
+            // reported below as not ok
+          }
+          result.push({ src: String(img.src).slice(0, 40), ok: img.complete && img.naturalWidth > 0, width: img.naturalWidth });
+        }
+        return result;
+      });
+      expect(images.filter((i) => !i.ok), "images that did not decode").toEqual([]);
+      const rendered = await lp.page.locator(".jp-RenderedImage img").count();
+      expect(rendered, "every image/png output is shown as an image").toBeGreaterThanOrEqual(pngOutputs);
+
+      // Every chart: plotly.js replaced the static picture with its SVG.
+      if (WITH_CHARTS.has(name)) expect(charts, `${name} promises plotly charts`).toBeGreaterThan(0);
+      await lp.page.waitForFunction(
+        (n) => document.querySelectorAll(".medicosam-plot[data-drawn='1'] svg.main-svg").length > 0 || n === 0,
+        charts,
+        { timeout: 20_000 },
+      );
+      const drawn = await lp.page.evaluate(() => [...document.querySelectorAll(".medicosam-plot")].map((d: any) => d.querySelectorAll("svg.main-svg").length > 0));
+      expect(drawn.length, "chart outputs rendered as HTML").toBe(charts);
+      expect(drawn.filter((d) => !d).length, "charts left as static pictures").toBe(0);
+
+      expect(lp.unexpectedErrors(), "console/page errors").toEqual([]);
+    });
+  }
+});
