@@ -70,27 +70,31 @@ describe.runIf(run)("the tutorials in JupyterLab 4", () => {
       expect(await lp.problems(), `error/stderr outputs; kernel log:\n${kernelLog(lab).slice(-3000)}`).toEqual([]);
 
       const outputs = (await lp.outputs()).flat();
-      const pngOutputs = outputs.filter((o) => o.data && "image/png" in o.data).length;
-      const charts = outputs.filter((o) => typeof o.data?.["text/html"] === "string" && (o.data["text/html"] as string).includes('class="medicosam-plot"')).length;
+      const html = (o: { data?: Record<string, unknown> }) => (typeof o.data?.["text/html"] === "string" ? (o.data["text/html"] as string) : "");
+      // Lab renders the richest mime type: PNG-only outputs as images, HTML ones (grids, charts) as HTML.
+      const pngOnly = outputs.filter((o) => o.data && "image/png" in o.data && !("text/html" in o.data)).length;
+      const htmlImages = outputs.filter((o) => /<img\b/.test(html(o)) && !html(o).includes('class="medicosam-plot"')).length;
+      const charts = outputs.filter((o) => html(o).includes('class="medicosam-plot"')).length;
 
-      // Every <img> in an output: scrolled to, decoded, with a real size.
-      const images: { src: string; ok: boolean; width: number }[] = await lp.page.evaluate(async () => {
-        const imgs = [...document.querySelectorAll(".jp-OutputArea-output img")];
+      // Every <img> in an output or a markdown cell: scrolled to, decoded, with a real size.
+      const images: { where: string; src: string; ok: boolean }[] = await lp.page.evaluate(async () => {
         const result = [];
-        for (const img of imgs) {
+        for (const img of [...document.querySelectorAll(".jp-OutputArea-output img, .jp-MarkdownOutput img")]) {
           img.scrollIntoView();
           try {
             await img.decode();
           } catch {
             // reported below as not ok
           }
-          result.push({ src: String(img.src).slice(0, 40), ok: img.complete && img.naturalWidth > 0, width: img.naturalWidth });
+          const where = img.closest(".jp-MarkdownOutput") ? "markdown" : img.closest(".jp-RenderedImage") ? "png" : "html";
+          result.push({ where, src: String(img.src).slice(0, 40), ok: img.complete && img.naturalWidth > 0 });
         }
         return result;
       });
       expect(images.filter((i) => !i.ok), "images that did not decode").toEqual([]);
-      const rendered = await lp.page.locator(".jp-RenderedImage img").count();
-      expect(rendered, "every image/png output is shown as an image").toBeGreaterThanOrEqual(pngOutputs);
+      expect(images.filter((i) => i.where === "png").length, "every PNG-only output is shown as an image").toBe(pngOnly);
+      expect(images.filter((i) => i.where === "html").length, "HTML outputs with pictures show them").toBeGreaterThanOrEqual(htmlImages);
+      expect(pngOnly + htmlImages, `${name} draws pictures`).toBeGreaterThan(0);
 
       // Every chart: plotly.js replaced the static picture with its SVG.
       if (WITH_CHARTS.has(name)) expect(charts, `${name} promises plotly charts`).toBeGreaterThan(0);

@@ -28,8 +28,10 @@ export const OUR_PLUGIN = "medicosam-widgets:plugin";
  * Page errors (uncaught exceptions) are never allowed.
  */
 export const CONSOLE_ALLOW: { pattern: RegExp; why: string }[] = [
-  // The browser asks for /favicon.ico; the test host ships none (Lab sets its own icon later).
-  { pattern: /favicon\.ico/, why: "no favicon on the test host" },
+  // Lab puts a markdown cell's HTML into the page before its resolver replaces `attachment:` image
+  // URLs with data URLs; the browser's first attempt fails, the picture then shows (the tutorial
+  // test checks every markdown image decodes). 05-canvas has such an attachment.
+  { pattern: /ERR_UNKNOWN_URL_SCHEME @ attachment:/, why: "Lab resolves attachment: images after a first failed load" },
 ];
 
 export interface Output {
@@ -40,6 +42,13 @@ export interface Output {
   ename?: string;
   evalue?: string;
   traceback?: string[];
+}
+
+export interface CellResult {
+  index: number;
+  outputs: Output[];
+  stdout: string;
+  error: string | null;
 }
 
 const textOf = (o: Output): string => (typeof o.text === "string" ? o.text : Array.isArray(o.text) ? (o.text as string[]).join("") : "");
@@ -154,16 +163,23 @@ export class LabPage {
    * Appends a code cell with `source`, runs it with `notebook:run-cell` as a user would
    * (select, Shift+Enter's command) and returns its outputs once it finished.
    */
-  async runCell(source: string, timeout = 120_000): Promise<{ outputs: Output[]; stdout: string; error: string | null }> {
+  async runCell(source: string, timeout = 120_000): Promise<CellResult> {
     const index = await this.page.evaluate((src) => {
-      const nb = window.jupyterapp.shell.currentWidget.content;
-      const model = nb.model;
+      const model = window.jupyterapp.shell.currentWidget.content.model;
       model.sharedModel.insertCell(model.cells.length, { cell_type: "code", source: src });
-      nb.activeCellIndex = model.cells.length - 1;
-      nb.mode = "command";
-      void window.jupyterapp.commands.execute("notebook:run-cell");
       return model.cells.length - 1;
     }, source);
+    return this.runCellAt(index, timeout);
+  }
+
+  /** Runs the cell at `index` (of all cells) with `notebook:run-cell` and returns its outputs. */
+  async runCellAt(index: number, timeout = 120_000): Promise<CellResult> {
+    await this.page.evaluate((i) => {
+      const nb = window.jupyterapp.shell.currentWidget.content;
+      nb.activeCellIndex = i;
+      nb.mode = "command";
+      void window.jupyterapp.commands.execute("notebook:run-cell");
+    }, index);
     await this.page.waitForFunction(
       (i) => {
         const cell = window.jupyterapp.shell.currentWidget.content.widgets[i];
@@ -176,7 +192,18 @@ export class LabPage {
     const outputs: Output[] = await this.page.evaluate((i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.toJSON(), index);
     const stdout = outputs.filter((o) => o.output_type === "stream" && o.name === "stdout").map(textOf).join("");
     const err = outputs.find((o) => o.output_type === "error");
-    return { outputs, stdout, error: err ? `${err.ename}: ${err.evalue}` : null };
+    return { index, outputs, stdout, error: err ? `${err.ename}: ${err.evalue}` : null };
+  }
+
+  /** Index (among all cells) of the first code cell. */
+  firstCodeCell(): Promise<number> {
+    return this.page.evaluate(() => window.jupyterapp.shell.currentWidget.content.widgets.findIndex((c: any) => c.model.type === "code"));
+  }
+
+  /** Tags the DOM node of cell `index` with data-e2e=`tag`, so locators can find what it shows. */
+  async tagCell(index: number, tag: string): Promise<string> {
+    await this.page.evaluate(([i, t]) => window.jupyterapp.shell.currentWidget.content.widgets[i as number].node.setAttribute("data-e2e", t), [index, tag] as const);
+    return `[data-e2e="${tag}"]`;
   }
 
   /** Runs a cell that prints one JSON value on its last stdout line; fails on an error output. */
