@@ -35,6 +35,18 @@ export class LabCanvas extends CanvasPage {
     await this.nextFrame();
   }
 
+  override async waitForCanvas(scope: string, attr: string, op: "==" | ">", value: string | number, timeout = 10_000): Promise<void> {
+    await this.page.waitForFunction(
+      ([s, a, o, v]) => {
+        const got = document.querySelector(`${s} [data-testid="canvas"]`)?.getAttribute(a);
+        if (got === null || got === undefined) return false;
+        return o === ">" ? Number(got) > Number(v) : got === String(v);
+      },
+      [scope, attr, op, value] as const,
+      { timeout },
+    );
+  }
+
   /** Gives the canvas the keyboard focus without clicking it (a click would add a point). */
   async focus(scope: string): Promise<void> {
     await this.root(scope).focus();

@@ -1,0 +1,362 @@
+/**
+ * The canvas tutorial's widget in a real JupyterLab 4, driven with the mouse and keys: a CT
+ * volume canvas created in a cell of notebooks/05-canvas.ipynb (after the notebook's own first
+ * cell, which picks the model: "analytic" or "demo", both work), then
+ *   click inside the liver -> a mask is drawn; Shift+click a negative point -> the mask shrinks;
+ *   C commits it; drag a box around the spleen -> mask; C commits it; ArrowUp changes the slice;
+ *   click the liver there and Shift+S propagates it through the volume; Ctrl+Z undoes the
+ *   propagation; the notebook is saved and the page reloaded -> the widget comes back from the
+ *   kernel with both committed labels drawn; a cell saves the labels to NIfTI and reads them back.
+ * Expectations come from outside the widget: organ positions from the sample's label map, the
+ * kernel's state read by a following cell, colours read from the canvas pixels.
+ * Also measured (printed, written to test-artifacts/e2e/latency.json, never asserted as a time):
+ * the click-to-mask latency in the browser over 20 clicks.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readNifti } from "../../kernel/io/nifti-read.js";
+import { extractSlice, viewMapping } from "../../kernel/io/volume-view.js";
+import { launch } from "../browser/driver.js";
+import { REPO } from "../browser/jupyter-server.js";
+import { canRun } from "../helpers/require.js";
+import { LabCanvas } from "./helpers/lab-canvas.js";
+import { kernelLog, startLab, type Lab } from "./helpers/lab.js";
+import { ARTIFACTS, LabPage, OUR_PLUGIN } from "./helpers/lab-page.js";
+import { e2ePrerequisites } from "./helpers/suite.js";
+
+const { host, reason } = e2ePrerequisites();
+const run = canRun(host !== null, reason);
+
+const NOTEBOOK = "notebooks/05-canvas.ipynb";
+const CT = join(REPO, "data", "samples", "ct-phantom.nii.gz");
+const LABELS = join(REPO, "data", "samples", "ct-phantom-labels.nii.gz");
+const LIVER = 1;
+const SPLEEN = 2;
+const Z = 20;
+
+type XY = [number, number];
+
+/** Pixels of `label` on axial slice z of the sample's label map, as the canvas shows the slice. */
+async function organOnSlice(label: number, z: number): Promise<{ mask: Uint8Array; width: number; height: number }> {
+  const labels = await readNifti(LABELS);
+  const m = viewMapping(labels, "axial");
+  const slice = extractSlice({ ...labels, channels: 1 }, m, z);
+  return { mask: Uint8Array.from(slice.data as ArrayLike<number>, (v) => (v === label ? 1 : 0)), width: slice.width, height: slice.height };
+}
+
+/** Points deep inside an organ: the pixels left after eroding it as far as it goes (4-neighbour). */
+function deepPoints({ mask, width, height }: { mask: Uint8Array; width: number; height: number }): { points: XY[]; depth: number } {
+  let cur = mask;
+  let depth = 0;
+  for (;;) {
+    const next = new Uint8Array(cur.length);
+    let left = 0;
+    for (let y = 1; y < height - 1; y++) {
+      for (let x = 1; x < width - 1; x++) {
+        const i = y * width + x;
+        if (cur[i] && cur[i - 1] && cur[i + 1] && cur[i - width] && cur[i + width]) {
+          next[i] = 1;
+          left++;
+        }
+      }
+    }
+    if (left === 0) break;
+    cur = next;
+    depth++;
+  }
+  const points: XY[] = [];
+  cur.forEach((v, i) => v && points.push([i % width, Math.floor(i / width)]));
+  return { points, depth };
+}
+
+function bbox({ mask, width }: { mask: Uint8Array; width: number }): { x0: number; y0: number; x1: number; y1: number } {
+  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+  mask.forEach((v, i) => {
+    if (!v) return;
+    const x = i % width, y = Math.floor(i / width);
+    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+  });
+  return { x0, y0, x1, y1 };
+}
+
+/** Does the canvas show an overlay colour here (not the gray of the CT alone)? */
+const tinted = ([r, g, b]: [number, number, number]) => Math.max(Math.abs(r - g), Math.abs(g - b), Math.abs(r - b)) > 20;
+
+interface KernelState {
+  slice: number;
+  area: number;
+  currentSlices: number;
+  points: { x: number; y: number; z: number; positive: boolean }[];
+  boxes: number;
+  objects: { label: number; voxels: number; slices: number[] }[];
+  history: string[];
+}
+
+describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
+  let lab: Lab;
+  let browser: Browser;
+  let lp: LabPage;
+  let cv: LabCanvas;
+  let scope = "";
+  let canvasCell = -1;
+  let model = "";
+  let liver: { points: XY[]; depth: number };
+  let liverMask: { mask: Uint8Array; width: number; height: number };
+  let liver21: { points: XY[]; depth: number };
+  let liver21Box: { x0: number; y0: number; x1: number; y1: number };
+  let spleenBox: { x0: number; y0: number; x1: number; y1: number };
+  let spleenDeep: XY;
+
+  const state = () => lp.json<KernelState>("console.log(JSON.stringify(e2eState()))");
+  const shot = (name: string) => lp.screenshot(`canvas-${name}`);
+
+  beforeAll(async () => {
+    liverMask = await organOnSlice(LIVER, Z);
+    liver = deepPoints(liverMask);
+    const liverNext = await organOnSlice(LIVER, Z + 1);
+    liver21 = deepPoints(liverNext);
+    liver21Box = bbox(liverNext);
+    const spleen = await organOnSlice(SPLEEN, Z);
+    spleenBox = bbox(spleen);
+    spleenDeep = deepPoints(spleen).points[0]!;
+    lab = await startLab(host!);
+    browser = await launch();
+    lp = await LabPage.open(browser, lab, NOTEBOOK);
+    cv = new LabCanvas(lp.page);
+    await cv.recordLatencies();
+    // The notebook's own first code cell picks and loads the model.
+    const first = await lp.runCellAt(await lp.firstCodeCell());
+    expect(first.error, kernelLog(lab).slice(-2000)).toBeNull();
+    model = /model: (\S+)/.exec(first.stdout)?.[1] ?? "?";
+    const created = await lp.runCell(
+      [
+        `import { extractSlice, openVolume, readNifti, segmentCanvas, viewMapping } from "medicosam-notebook";`,
+        `const e2eVolume = await openVolume("../data/samples/ct-phantom.nii.gz");`,
+        `const e2e = segmentCanvas(model, e2eVolume, { window: "abdomen", slice: ${Z} });`,
+        `function e2eState() {`,
+        `  const cur = e2e.current, plane = e2eVolume.dims[0] * e2eVolume.dims[1], slices = new Set<number>();`,
+        `  let area = 0;`,
+        `  if (cur) cur.forEach((v, i) => { if (v) { area++; slices.add(Math.floor(i / plane)); } });`,
+        `  return { slice: e2e.slice, area, currentSlices: slices.size, points: e2e.prompts.points, boxes: e2e.prompts.boxes.length,`,
+        `    objects: e2e.objects, history: e2e.history.map((h) => \`\${h.origin}:\${h.action.type}\${h.ok ? "" : "!"}\`) };`,
+        `}`,
+        `/** The current object's mask at view pixel (x, y) of axial slice z (0 when nothing is segmented). */`,
+        `function e2eMaskAt(x: number, y: number, z: number): number {`,
+        `  const cur = e2e.current;`,
+        `  if (!cur) return 0;`,
+        `  const m = viewMapping(e2eVolume, "axial");`,
+        `  return extractSlice({ dims: e2eVolume.dims, affine: e2eVolume.affine, data: cur, channels: 1 }, m, z).data[y * m.width + x]!;`,
+        `}`,
+        `e2e`,
+      ].join("\n"),
+    );
+    expect(created.error).toBeNull();
+    expect(created.outputs.some((o) => o.data && "application/vnd.jupyter.widget-view+json" in o.data)).toBe(true);
+    canvasCell = created.index;
+    scope = await lp.tagCell(canvasCell, "canvas");
+    await cv.root(scope).waitFor({ timeout: 30_000 });
+    await cv.idle(scope);
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await lab?.stop();
+  }, 30_000);
+
+  it("our plugin is active and the volume canvas renders in the notebook", async () => {
+    expect(await lp.pluginActivated(OUR_PLUGIN)).toBe(true);
+    expect(await cv.sliceShown(scope)).toBe(Z);
+    expect(liver.depth, "the liver is big enough to click into").toBeGreaterThan(3);
+    await shot("01-rendered");
+  });
+
+  it("click inside the liver: a mask is drawn", async () => {
+    const p = liver.points[0]!;
+    // a pixel next to the click but clear of its marker (5 screen px), deep in the liver too
+    const beside = liver.points.find(([x, y]) => Math.hypot(x - p[0], y - p[1]) >= 4 && Math.hypot(x - p[0], y - p[1]) <= 6) ?? ([p[0] + 5, p[1]] as XY);
+    expect(tinted(await cv.pixel(scope, ...beside)), "nothing drawn before the click").toBe(false);
+    await cv.click(scope, ...p);
+    await cv.idle(scope);
+    expect(tinted(await cv.pixel(scope, ...beside)), "the mask is drawn around the click").toBe(true);
+    const s = await state();
+    expect(s.points).toEqual([expect.objectContaining({ x: p[0], y: p[1], positive: true })]);
+    expect(s.area).toBeGreaterThan(0);
+    await shot("02-click");
+  });
+
+  it("Shift+click a negative point inside the mask: the mask leaves it out", async () => {
+    const [cx, cy] = liver.points[0]!;
+    // A liver pixel (with a 2-pixel margin of liver around it) 13-15 px from the click: inside the
+    // first mask of either model (the analytic one draws a disc of 16 px here) and far enough for
+    // its hole (12 px for the analytic model) to leave the positive click inside.
+    const { mask, width, height } = liverMask;
+    const inLiver = (x: number, y: number) => {
+      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) if (!mask[(y + dy) * width + x + dx]) return false;
+      return true;
+    };
+    let negative: XY | undefined;
+    for (let y = 2; y < height - 2 && !negative; y++) {
+      for (let x = 2; x < width - 2 && !negative; x++) {
+        const d = Math.hypot(x - cx, y - cy);
+        if (d >= 13 && d <= 15 && inLiver(x, y)) negative = [x, y];
+      }
+    }
+    expect(negative, "a liver pixel 13-15 px from the click").toBeDefined();
+    const maskAt = ([x, y]: XY) => lp.json<number>(`console.log(JSON.stringify(e2eMaskAt(${x}, ${y}, ${Z})))`);
+    expect(await maskAt(negative!), "the negative point starts inside the mask").toBe(1);
+    await cv.click(scope, ...negative!, { shift: true });
+    await cv.idle(scope);
+    const s = await state();
+    expect(s.points.map((q) => q.positive)).toEqual([true, false]);
+    expect(s.area).toBeGreaterThan(0);
+    expect(await maskAt(negative!), "the negative point is outside the new mask").toBe(0);
+    expect(await maskAt(liver.points[0]!), "the positive click is still inside").toBe(1);
+    await shot("03-negative");
+  });
+
+  it("C commits the liver as label 1", async () => {
+    await cv.focus(scope);
+    await lp.page.keyboard.press("c");
+    await cv.idle(scope);
+    const s = await state();
+    expect(s.objects.map((o) => o.label)).toEqual([1]);
+    expect(s.area).toBe(0);
+    expect(await cv.root(scope).locator('[data-testid="remove-1"]').count()).toBe(1);
+  });
+
+  it("drag a box around the spleen: a mask; C commits it as label 2", async () => {
+    const m = 3;
+    await cv.drag(scope, [spleenBox.x0 - m, spleenBox.y0 - m], [spleenBox.x1 + m, spleenBox.y1 + m]);
+    await cv.idle(scope);
+    let s = await state();
+    expect(s.boxes).toBe(1);
+    expect(s.area).toBeGreaterThan(0);
+    expect(tinted(await cv.pixel(scope, ...spleenDeep))).toBe(true);
+    await shot("04-box");
+    await cv.focus(scope);
+    await lp.page.keyboard.press("c");
+    await cv.idle(scope);
+    s = await state();
+    expect(s.objects.map((o) => o.label)).toEqual([1, 2]);
+    expect(s.objects.every((o) => o.voxels > 0 && o.slices.length === 1)).toBe(true);
+    await shot("05-committed");
+  });
+
+  it("ArrowUp shows the next slice, in the browser and in the kernel", async () => {
+    await cv.focus(scope);
+    await lp.page.keyboard.press("ArrowUp");
+    await cv.waitForCanvas(scope, "data-slice", "==", Z + 1);
+    await cv.idle(scope);
+    // The view tells the kernel after a short debounce (scrolling sends one update, not one per step).
+    const deadline = Date.now() + 10_000;
+    let slice = (await state()).slice;
+    while (slice !== Z + 1 && Date.now() < deadline) slice = (await state()).slice;
+    expect(slice).toBe(Z + 1);
+  });
+
+  it("Shift+S propagates the object through the volume; Ctrl+Z undoes it", async () => {
+    // A click and a box around the liver: the analytic model then draws the same disc on every
+    // slice (propagation runs on), a trained model follows the liver.
+    await cv.click(scope, ...liver21.points[0]!);
+    await cv.idle(scope);
+    await cv.drag(scope, [liver21Box.x0 - 2, liver21Box.y0 - 2], [liver21Box.x1 + 2, liver21Box.y1 + 2]);
+    await cv.idle(scope);
+    const before = await state();
+    expect(before.currentSlices).toBe(1);
+    expect(before.boxes).toBe(1);
+    // (running a cell moved the focus to the notebook; a user clicks the canvas, we focus it)
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Shift+S");
+    await cv.idle(scope, 120_000);
+    const propagated = await state();
+    expect(propagated.history.at(-1)).toBe("frontend:propagate");
+    expect(propagated.currentSlices).toBeGreaterThan(1);
+    await shot("06-propagated");
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Control+z");
+    await cv.idle(scope);
+    const undone = await state();
+    expect(undone.history.at(-1)).toBe("frontend:undo");
+    expect(undone.currentSlices).toBe(1);
+    expect(undone.objects.map((o) => o.label)).toEqual([1, 2]);
+  });
+
+  it("after saving and reloading the page, the widget comes back from the kernel with both labels", async () => {
+    await lp.command("docmanager:save");
+    await lp.page.waitForFunction(() => !(globalThis as any).jupyterapp.shell.currentWidget.context.model.dirty, null, { timeout: 20_000 });
+    await lp.reload(NOTEBOOK);
+    scope = await lp.tagCell(canvasCell, "canvas");
+    await cv.root(scope).waitFor({ timeout: 30_000 });
+    await cv.idle(scope);
+    expect(await cv.root(scope).locator('[data-testid="remove-1"]').count()).toBe(1);
+    expect(await cv.root(scope).locator('[data-testid="remove-2"]').count()).toBe(1);
+    expect(await cv.sliceShown(scope)).toBe(Z + 1);
+    await cv.focus(scope);
+    await lp.page.keyboard.press("ArrowDown");
+    await cv.waitForCanvas(scope, "data-slice", "==", Z);
+    await cv.idle(scope);
+    expect(tinted(await cv.pixel(scope, ...liver.points[0]!)), "label 1 drawn after the reload").toBe(true);
+    expect(tinted(await cv.pixel(scope, ...spleenDeep)), "label 2 drawn after the reload").toBe(true);
+    await shot("07-reloaded");
+  });
+
+  it("a cell saves the labels to NIfTI and another reads them back", async () => {
+    const saved = await lp.json<{ labels: number[]; path: string }>(
+      `const e2eSaved = await e2e.save("../out/e2e/labels.nii.gz"); console.log(JSON.stringify(e2eSaved))`,
+    );
+    expect(saved.labels).toEqual([1, 2]);
+    const back = await lp.json<{ dims: number[]; counts: Record<string, number>; objects: { label: number; voxels: number }[] }>(
+      `const e2eBack = await readNifti("../out/e2e/labels.nii.gz"); const counts: Record<number, number> = {};
+       for (const v of Array.from(e2eBack.data as ArrayLike<number>)) if (v) counts[v] = (counts[v] ?? 0) + 1;
+       console.log(JSON.stringify({ dims: e2eBack.dims, counts, objects: e2e.objects }))`,
+    );
+    expect(back.counts).toEqual(Object.fromEntries(back.objects.map((o) => [String(o.label), o.voxels])));
+    // and the file itself, read here: the CT's geometry and the same voxels
+    const [file, ct] = await Promise.all([readNifti(join(lab.root, "out", "e2e", "labels.nii.gz")), readNifti(CT)]);
+    expect(file.dims).toEqual(ct.dims);
+    expect(file.affine).toEqual(ct.affine);
+    const counts: Record<string, number> = {};
+    for (const v of Array.from(file.data as ArrayLike<number>)) if (v) counts[String(v)] = (counts[String(v)] ?? 0) + 1;
+    expect(counts).toEqual(back.counts);
+  });
+
+  it("click-to-mask latency over 20 clicks (measured, not asserted)", { timeout: 180_000 }, async () => {
+    await cv.recordLatencies(); // the reload dropped the listener
+    await cv.focus(scope);
+    const before = (await cv.recordedLatencies()).length;
+    const wall: number[] = [];
+    const points = liver.points.length >= 20 ? liver.points : [...liver.points, ...liver.points, ...liver.points, ...liver.points, ...liver.points];
+    for (let n = 0; n < 20; n++) {
+      const p = points[(n * 7) % points.length]!;
+      const t0 = performance.now();
+      await cv.click(scope, ...p);
+      await cv.idle(scope);
+      wall.push(performance.now() - t0);
+      await lp.page.keyboard.press("Backspace");
+      await cv.idle(scope);
+    }
+    const widget = (await cv.recordedLatencies()).slice(before).filter((l) => l.action === "add_point").map((l) => l.ms);
+    expect(widget).toHaveLength(20);
+    const stats = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      const q = (p: number) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
+      return { median: Math.round(q(0.5)), p95: Math.round(q(0.95)), min: Math.round(s[0]!), max: Math.round(s.at(-1)!) };
+    };
+    const report = {
+      model,
+      clicks: widget.length,
+      host: `JupyterLab ${host!.info.versions["@jupyterlab/application"]} (${host!.info.mode} build), Chromium headless`,
+      clickToMaskMs: stats(widget),
+      clickToPaintedMs: stats(wall),
+      note: "clickToMask: the widget's own measure (action sent -> mask message applied); clickToPainted: the test's mouse click -> view idle and next frame painted (adds the driver's round trips).",
+    };
+    writeFileSync(join(ARTIFACTS, "latency.json"), `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`click-to-mask in JupyterLab (${model}): median ${report.clickToMaskMs.median} ms, p95 ${report.clickToMaskMs.p95} ms; to painted: median ${report.clickToPaintedMs.median} ms`);
+  });
+
+  it("no page errors, no console errors beyond the allow-list", () => {
+    expect(lp.unexpectedErrors()).toEqual([]);
+  });
+});
