@@ -174,12 +174,32 @@ export class LabPage {
 
   /** Runs the cell at `index` (of all cells) with `notebook:run-cell` and returns its outputs. */
   async runCellAt(index: number, timeout = 120_000): Promise<CellResult> {
+    await this.startCellAt(index);
+    return this.finished(index, timeout);
+  }
+
+  /** Appends a cell with `source` and starts it, without waiting; returns its index. */
+  async startCell(source: string): Promise<number> {
+    const index = await this.page.evaluate((src) => {
+      const model = window.jupyterapp.shell.currentWidget.content.model;
+      model.sharedModel.insertCell(model.cells.length, { cell_type: "code", source: src });
+      return model.cells.length - 1;
+    }, source);
+    await this.startCellAt(index);
+    return index;
+  }
+
+  async startCellAt(index: number): Promise<void> {
     await this.page.evaluate((i) => {
       const nb = window.jupyterapp.shell.currentWidget.content;
       nb.activeCellIndex = i;
       nb.mode = "command";
       void window.jupyterapp.commands.execute("notebook:run-cell");
     }, index);
+  }
+
+  /** Waits until cell `index` ran (execution count set, not running) and the kernel is idle. */
+  async finished(index: number, timeout = 120_000): Promise<CellResult> {
     await this.page.waitForFunction(
       (i) => {
         const cell = window.jupyterapp.shell.currentWidget.content.widgets[i];
@@ -193,6 +213,33 @@ export class LabPage {
     const stdout = outputs.filter((o) => o.output_type === "stream" && o.name === "stdout").map(textOf).join("");
     const err = outputs.find((o) => o.output_type === "error");
     return { index, outputs, stdout, error: err ? `${err.ename}: ${err.evalue}` : null };
+  }
+
+  /** Waits until the notebook's kernel reports `status` (e.g. "busy" while a cell runs). */
+  async kernelStatus(status: string, timeout = 30_000): Promise<void> {
+    await this.page.waitForFunction((st) => window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel?.status === st, status, { timeout, polling: 50 });
+  }
+
+  /** Starts recording the session's kernel statuses (Lab's sessionContext.statusChanged). */
+  async recordStatuses(): Promise<void> {
+    await this.page.evaluate(() => {
+      window.__e2eStatuses = [];
+      window.jupyterapp.shell.currentWidget.sessionContext.statusChanged.connect((_: unknown, st: string) => window.__e2eStatuses.push(st));
+    });
+  }
+
+  /** Waits until the recorded statuses include `status` and the kernel is idle again. */
+  async statusPassed(status: string, timeout = 60_000): Promise<string[]> {
+    await this.page.waitForFunction((st) => window.__e2eStatuses.includes(st), status, { timeout, polling: 50 });
+    await this.kernelIdle(timeout);
+    return this.page.evaluate(() => window.__e2eStatuses.slice());
+  }
+
+  /** Execution counts of the code cells, in order (null: not run). */
+  executionCounts(): Promise<(number | null)[]> {
+    return this.page.evaluate(() =>
+      window.jupyterapp.shell.currentWidget.content.widgets.filter((c: any) => c.model.type === "code").map((c: any) => c.model.executionCount),
+    );
   }
 
   /** Index (among all cells) of the first code cell. */
