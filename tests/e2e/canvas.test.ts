@@ -216,13 +216,19 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
     await shot("03-negative");
   });
 
-  it("C commits the liver as label 1", async () => {
+  it("C commits the liver as label 1; keys pressed in the canvas never reach Lab's shortcuts", async () => {
+    const cells = () => lp.page.evaluate(() => (globalThis as any).jupyterapp.shell.currentWidget.content.model.cells.length as number);
+    const before = await cells();
     await cv.focus(scope);
+    // In command mode Lab would insert a cell for A and B; in the canvas they do nothing.
+    await lp.page.keyboard.press("a");
+    await lp.page.keyboard.press("b");
     await lp.page.keyboard.press("c");
     await cv.idle(scope);
     const s = await state();
     expect(s.objects.map((o) => o.label)).toEqual([1]);
     expect(s.area).toBe(0);
+    expect(await cells(), "cells inserted by keys that leaked out of the canvas").toBe(before + 1); // + the state() cell
     expect(await cv.root(scope).locator('[data-testid="remove-1"]').count()).toBe(1);
   });
 

@@ -57,7 +57,11 @@ describe.runIf(run)("the tutorials in JupyterLab 4", () => {
 
   for (const name of NOTEBOOKS) {
     it(`${name}: Run All, no errors, pictures and charts drawn`, { timeout: 240_000 }, async () => {
-      await lp?.close();
+      if (lp) {
+        // The previous notebook's kernel would keep running (and holding its model) otherwise.
+        await lp.close();
+        expect(await lab.shutdownKernels()).toBe(1);
+      }
       lp = await LabPage.open(browser, lab, `notebooks/${name}.ipynb`);
       expect(await lp.pluginActivated(MANAGER_PLUGIN), "the widget manager plugin is active").toBe(true);
       expect(await lp.pluginActivated(OUR_PLUGIN), "our widget plugin is active").toBe(true);

@@ -70,6 +70,10 @@ export class LabPage {
     page.on("pageerror", (e) => this.pageErrors.push(`${e.name}: ${e.message}\n${e.stack ?? ""}`));
   }
 
+  /**
+   * Opens `path` in a workspace of its own (named after the notebook): Lab restores a workspace's
+   * open tabs, so a shared one would reopen every earlier notebook, each with its kernel.
+   */
   static async open(browser: Browser, lab: Lab, path: string): Promise<LabPage> {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, deviceScaleFactor: 1 });
     const lp = new LabPage(page, lab);
@@ -77,9 +81,10 @@ export class LabPage {
     return lp;
   }
 
-  /** Loads /lab/tree/<path> and waits until Lab restored its layout and the notebook's kernel is idle. */
+  /** Loads /lab/workspaces/<name>/tree/<path> and waits until Lab restored its layout and the notebook's kernel is idle. */
   async goto(path: string): Promise<void> {
-    await this.page.goto(`${this.lab.url}/lab/tree/${path}?token=${this.lab.token}`);
+    const workspace = `e2e-${path.replace(/[^A-Za-z0-9]+/g, "-")}`;
+    await this.page.goto(`${this.lab.url}/lab/workspaces/${workspace}/tree/${path}?token=${this.lab.token}`);
     await this.page.waitForFunction(() => document.body.dataset.labRestored === "true", null, { timeout: 60_000 });
     await this.page.waitForFunction(
       (p) => {

@@ -23,6 +23,8 @@ export interface Lab {
   /** What `medicosam install --prefix` reported (kernelspec folder, labextension). */
   installOutput: string;
   log(): string;
+  /** Ends every kernel session of the server (REST API), e.g. between notebooks of a suite. */
+  shutdownKernels(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -113,7 +115,13 @@ export async function startLab(host: BuiltHost): Promise<Lab> {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, token, root: f.root!, dir, installOutput: `${install.stdout}${install.stderr}`, log: () => output, stop };
+  const shutdownKernels = async () => {
+    const auth = { Authorization: `token ${token}` };
+    const sessions = (await (await fetch(`${url}/api/sessions`, { headers: auth })).json()) as { id: string }[];
+    for (const s of sessions) await fetch(`${url}/api/sessions/${s.id}`, { method: "DELETE", headers: auth });
+    return sessions.length;
+  };
+  return { url, token, root: f.root!, dir, installOutput: `${install.stdout}${install.stderr}`, log: () => output, shutdownKernels, stop };
 }
 
 /** The kernel's own log (MEDICOSAM_KERNEL_LOG), for failure messages. */
