@@ -110,6 +110,10 @@ describe.runIf(run)("the tutorials in JupyterLab 4", () => {
       const drawn = await lp.page.evaluate(() => [...document.querySelectorAll(".medicosam-plot")].map((d: any) => d.querySelectorAll("svg.main-svg").length > 0));
       expect(drawn.length, "chart outputs rendered as HTML").toBe(charts);
       expect(drawn.filter((d) => !d).length, "charts left as static pictures").toBe(0);
+      if (charts > 0) {
+        await lp.page.locator(".medicosam-plot").first().scrollIntoViewIfNeeded();
+        await lp.screenshot(`tutorial-${name}-chart`);
+      }
 
       expect(lp.unexpectedErrors(), "console/page errors").toEqual([]);
     });

@@ -294,6 +294,8 @@ export class LabPage {
 
   async screenshot(name: string): Promise<string> {
     mkdirSync(ARTIFACTS, { recursive: true });
+    // Lab skips painting off-screen cells (content-visibility); let a scroll's cells paint first.
+    await this.page.evaluate(() => new Promise((r) => window.requestAnimationFrame(() => window.requestAnimationFrame(() => setTimeout(r, 100)))));
     const path = join(ARTIFACTS, `${name}.png`);
     await this.page.screenshot({ path });
     return path;
