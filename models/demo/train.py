@@ -223,6 +223,7 @@ def start_prompt(rng, s, obj_mask, label, kind, slices):
         if prev is None or prev.sum() < MIN_AREA:
             kind = "box"
         else:
+            prev = perturb_previous(rng, prev)
             x0, y0, x1, y1 = tight_box(prev)
             ext = rng.uniform(0.0, 0.1)
             dx, dy = (x1 - x0) * ext, (y1 - y0) * ext
@@ -279,9 +280,28 @@ def ending_candidates(s, slices):
     return out
 
 
+PROP_PERTURB = 0.5
+
+
+def perturb_previous(rng, prev):
+    """The previous slice's mask grown or shrunk by 1-4 px (probability PROP_PERTURB).
+
+    Neighbouring slices are so alike that copying the mask prompt is nearly right, and a model
+    that learned to copy never lets a propagation stop (the first recipes: every object ran to
+    both ends of the volume). A mask prompt that is off by a few pixels makes the image, not the
+    prompt, decide the boundary.
+    """
+    if rng.random() >= PROP_PERTURB:
+        return prev
+    k = int(rng.integers(1, 5))
+    out = ndimage.binary_dilation(prev, iterations=k) if rng.random() < 0.5 else ndimage.binary_erosion(prev, iterations=k)
+    return out if out.sum() >= MIN_AREA else prev
+
+
 def ending_prompt(rng, s, prev):
     """What propagation sends into the next slice: the previous mask's box, usually with the mask."""
     p = Prompt()
+    prev = perturb_previous(rng, prev)
     h, w = prev.shape
     x0, y0, x1, y1 = tight_box(prev)
     ext = rng.uniform(0.0, 0.1)
@@ -555,12 +575,15 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="1 was faster than 2 on a shared 2-core machine")
     ap.add_argument("--eval-every", type=int, default=0)
     ap.add_argument("--ending", type=float, default=0.3, help="per step, probability of one item where the object has ended (propagation must stop)")
+    ap.add_argument("--prop-perturb", type=float, default=PROP_PERTURB, help="probability that a propagation prompt's mask is grown or shrunk by 1-4 px")
     ap.add_argument("--no-correction", type=float, default=0.5, help="probability of a step without correction rounds")
     ap.add_argument("--checkpoint", default=".cache/demo-weights.pt", help="where the PyTorch weights are saved")
     ap.add_argument("--init", help="start from these weights (a --checkpoint of an earlier run)")
     args = ap.parse_args()
     if not args.steps and not args.minutes:
         ap.error("give --steps N or --minutes M")
+    global PROP_PERTURB
+    PROP_PERTURB = args.prop_perturb
     t0 = time.time()
     enc, dec, record = train(args)
     os.makedirs(os.path.dirname(os.path.abspath(args.checkpoint)), exist_ok=True)
@@ -569,7 +592,7 @@ def main():
     export(enc, dec, args.out)
     record.update({
         "seed": args.seed, "batch_images": args.batch, "objects_per_image": args.objects, "lr": args.lr,
-        "threads": args.threads, "ending": args.ending, "no_correction": args.no_correction, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": f"0 (p={args.no_correction}) else 1-3",
+        "threads": args.threads, "ending": args.ending, "prop_perturb": args.prop_perturb, "no_correction": args.no_correction, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": f"0 (p={args.no_correction}) else 1-3",
         "optimizer": "AdamW, weight decay 1e-4, warm-up 100 steps, cosine decay, grad clip 1.0",
         "loss": "BCE + soft Dice per token (token 0 always; tokens 1-3 for point-only prompts: object, class, body) + MSE of IoU",
         "torch": torch.__version__, "total_minutes": round((time.time() - t0) / 60, 1),
