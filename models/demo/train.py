@@ -562,6 +562,7 @@ def export(enc, dec, out):
 
 
 def main():
+    global PROP_PERTURB
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--val")
@@ -582,7 +583,6 @@ def main():
     args = ap.parse_args()
     if not args.steps and not args.minutes:
         ap.error("give --steps N or --minutes M")
-    global PROP_PERTURB
     PROP_PERTURB = args.prop_perturb
     t0 = time.time()
     enc, dec, record = train(args)
