@@ -35,6 +35,14 @@ export interface AnalyticDecoderOptions {
   readonly iouScores?: readonly number[];
   /** Radius of the hole a negative point cuts, in 1024-frame pixels. */
   readonly negativeRadius?: number;
+  /**
+   * Makes the masks depend on the image (off by default): low-res logit = min(prompt logit,
+   * gain * (embedding channel 3 - threshold)), channel 3 being the encoder's 16x16 mean of the
+   * normalized image. A mask is then "the prompted region where the image is brighter than
+   * `thresholdGray`", so a propagation can find where an object ends (the plain model echoes
+   * mask prompts and never can). Used by the propagation tests (tests/helpers/gated-model.ts).
+   */
+  readonly imageGate?: { readonly thresholdGray: number; readonly gain: number };
 }
 
 export const DEFAULT_DECODER_OPTIONS = {
@@ -42,7 +50,7 @@ export const DEFAULT_DECODER_OPTIONS = {
   radii: [96, 32, 64, 128],
   iouScores: [0.95, 0.6, 0.9, 0.7],
   negativeRadius: 48,
-} as const satisfies Required<AnalyticDecoderOptions>;
+} as const satisfies Required<Omit<AnalyticDecoderOptions, "imageGate">>;
 
 /** Value used where a term does not apply (no box, no negative point, ...). */
 export const NO_CONSTRAINT = 1e4;
@@ -53,10 +61,13 @@ const EMBED_SIZE = 64;
 const LOW_RES = 256;
 /** Low-res cell pitch in the 1024 frame. */
 const CELL = IMAGE_SIZE / LOW_RES;
+/** SAM's normalization, for the image gate's threshold. */
+const SAM_MEAN = [123.675, 116.28, 103.53];
+const SAM_STD = [58.395, 57.12, 57.375];
 /** Masks out points of other labels before a min/max; never reaches an output (a Where picks). */
 const SENTINEL = 1e30;
 
-function resolveOptions(options: AnalyticDecoderOptions): Required<AnalyticDecoderOptions> {
+function resolveOptions(options: AnalyticDecoderOptions): Required<Omit<AnalyticDecoderOptions, "imageGate">> {
   const numMasks = options.numMasks ?? DEFAULT_DECODER_OPTIONS.numMasks;
   if (numMasks !== 1 && numMasks !== 4) throw new Error(`numMasks must be 1 or 4, got ${String(numMasks)}`);
   const radii = options.radii ?? DEFAULT_DECODER_OPTIONS.radii.slice(0, numMasks);
@@ -87,9 +98,11 @@ export function buildEncoder(): Uint8Array {
 /** The decoder model bytes. */
 export function buildDecoder(options: AnalyticDecoderOptions = {}): Uint8Array {
   const { numMasks: K, radii, iouScores, negativeRadius } = resolveOptions(options);
-  const g = new GraphBuilder("analytic_decoder");
-  // The embedding does not shape the answer; onnxruntime accepts (and lists) an unused input.
-  g.input("image_embeddings", "float32", [1, EMBED_CHANNELS, EMBED_SIZE, EMBED_SIZE]);
+  const gated = options.imageGate;
+  const g = new GraphBuilder(gated ? "gated_analytic_decoder" : "analytic_decoder");
+  // Without the image gate the embedding does not shape the answer; onnxruntime accepts (and
+  // lists) an unused input.
+  const emb = g.input("image_embeddings", "float32", [1, EMBED_CHANNELS, EMBED_SIZE, EMBED_SIZE]);
   const coordsIn = g.input("point_coords", "float32", [1, "num_points", 2]);
   const labelsIn = g.input("point_labels", "float32", [1, "num_points"]);
   const maskInput = g.input("mask_input", "float32", [1, 1, LOW_RES, LOW_RES]);
@@ -164,7 +177,17 @@ export function buildDecoder(options: AnalyticDecoderOptions = {}): Uint8Array {
   const raw = g.op("Unsqueeze", [g.op("Min", [pos, box, neg]), i64([0])]); // [1,K,256,256]
   const echoed = g.op("Mul", [hasMask, maskInput]);
   const computed = g.op("Mul", [g.op("Sub", [f(1), hasMask]), raw]);
-  const lowRes = g.op("Add", [echoed, computed], {}, "low_res_masks");
+  let lowRes: string;
+  if (!gated) {
+    lowRes = g.op("Add", [echoed, computed], {}, "low_res_masks");
+  } else {
+    // Threshold in normalized units: the mean over the three channels of (gray - mean) / std.
+    const thr = [0, 1, 2].reduce((a, c) => a + (gated.thresholdGray - SAM_MEAN[c]!) / SAM_STD[c]!, 0) / 3;
+    const ch3 = g.op("Slice", [emb, i64([3]), i64([4]), i64([1])]);
+    const up = g.op("Resize", [ch3, "", "", i64([1, 1, LOW_RES, LOW_RES])], { mode: "nearest" });
+    const gate = g.op("Mul", [g.op("Sub", [up, f(thr)]), f(gated.gain)]);
+    lowRes = g.op("Min", [g.op("Add", [echoed, computed]), gate], {}, "low_res_masks");
+  }
 
   // Official postprocessing (SamOnnxModel.mask_postprocessing). Resize linear with
   // pytorch_half_pixel, no antialias = F.interpolate(bilinear, align_corners=False).
@@ -194,7 +217,11 @@ export function buildDecoder(options: AnalyticDecoderOptions = {}): Uint8Array {
   g.output("masks", "float32", [1, K, "orig_height", "orig_width"]);
   g.output("iou_predictions", "float32", [1, K]);
   g.output("low_res_masks", "float32", [1, K, LOW_RES, LOW_RES]);
-  return g.toBytes({ docString: "analytic test decoder: discs around clicks, holes around negatives, box bounds" });
+  return g.toBytes({
+    docString: gated
+      ? "gated analytic test decoder: analytic prompt rules AND image brighter than a threshold"
+      : "analytic test decoder: discs around clicks, holes around negatives, box bounds",
+  });
 }
 
 export const ENCODER_FILE = "encoder.onnx";
