@@ -12,9 +12,20 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startJupyterServer(jupyter: JupyterEnv, timeoutMs = 60_000): Promise<RunningServer> {
+export interface ServerOptions {
+  readonly timeoutMs?: number;
+  /** Default: a random one. */
+  readonly token?: string;
+  /** Default: the env's root folder. */
+  readonly rootDir?: string;
+  /** More `jupyter server` options (e.g. `--ServerApp.extra_static_paths=[...]`). */
+  readonly extraArgs?: readonly string[];
+}
+
+export async function startJupyterServer(jupyter: JupyterEnv, options: ServerOptions = {}): Promise<RunningServer> {
   const port = await freePort();
-  const token = randomBytes(16).toString("hex");
+  const token = options.token ?? randomBytes(16).toString("hex");
+  const rootDir = options.rootDir ?? jupyter.root;
   const proc = spawn(
     PYTHON,
     [
@@ -26,7 +37,8 @@ export async function startJupyterServer(jupyter: JupyterEnv, timeoutMs = 60_000
       `--ServerApp.port=${port}`,
       "--ServerApp.port_retries=0",
       `--ServerApp.token=${token}`,
-      `--ServerApp.root_dir=${jupyter.root}`,
+      `--ServerApp.root_dir=${rootDir}`,
+      ...(options.extraArgs ?? []),
     ],
     { cwd: jupyter.root, env: jupyter.env, stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -43,7 +55,7 @@ export async function startJupyterServer(jupyter: JupyterEnv, timeoutMs = 60_000
       clearTimeout(timer);
     }
   };
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) break;
     try {
