@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../../kernel/helpers/kernel-process.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PYTHON, REPO } from "../../browser/jupyter-server.js";
@@ -26,18 +26,6 @@ export interface Lab {
   /** Ends every kernel session of the server (REST API), e.g. between notebooks of a suite. */
   shutdownKernels(): Promise<number>;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", rej);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? res(address.port) : rej(new Error("no free port"))));
-    });
-  });
 }
 
 export async function startLab(host: BuiltHost): Promise<Lab> {
