@@ -224,16 +224,7 @@ def start_prompt(rng, s, obj_mask, label, kind, slices):
             kind = "box"
         else:
             prev = perturb_previous(rng, prev)
-            x0, y0, x1, y1 = tight_box(prev)
-            ext = rng.uniform(0.0, 0.1)
-            dx, dy = (x1 - x0) * ext, (y1 - y0) * ext
-            p.box = [max(0.0, x0 - dx), max(0.0, y0 - dy), min(float(w), x1 + dx), min(float(h), y1 + dy)]
-            if rng.random() < 0.85:
-                soft = to_lowres(prev, s["nh"], s["nw"])
-                if rng.random() < 0.6:  # micro_sam's binary mask prompt: +-ln(0.999/0.001)
-                    p.mask = torch.where(soft > 0.5, 6.9068, -6.9068)
-                else:
-                    p.mask = (soft - 0.5) * 2.0 * float(rng.uniform(4.0, 14.0))
+            p = propagation_prompt(rng, s, prev, mask_probability=0.85)
             if rng.random() < 0.25:  # micro_sam's points mode adds inner points
                 q = random_pixel(rng, prev & obj_mask)
                 if q:
@@ -298,19 +289,25 @@ def perturb_previous(rng, prev):
     return out if out.sum() >= MIN_AREA else prev
 
 
-def ending_prompt(rng, s, prev):
-    """What propagation sends into the next slice: the previous mask's box, usually with the mask."""
+def propagation_prompt(rng, s, prev, mask_probability):
+    """What propagation sends into the next slice: the previous mask's box grown by 0-10 %,
+    usually with the mask (micro_sam's binary +-ln(0.999/0.001) prompt, or soft logits).
+    The random draws come in the order the shipped runs used, so `--steps` still repeats them."""
     p = Prompt()
-    prev = perturb_previous(rng, prev)
     h, w = prev.shape
     x0, y0, x1, y1 = tight_box(prev)
     ext = rng.uniform(0.0, 0.1)
     dx, dy = (x1 - x0) * ext, (y1 - y0) * ext
     p.box = [max(0.0, x0 - dx), max(0.0, y0 - dy), min(float(w), x1 + dx), min(float(h), y1 + dy)]
-    if rng.random() < 0.8:
+    if rng.random() < mask_probability:
         soft = to_lowres(prev, s["nh"], s["nw"])
         p.mask = torch.where(soft > 0.5, 6.9068, -6.9068) if rng.random() < 0.6 else (soft - 0.5) * 2.0 * float(rng.uniform(4.0, 14.0))
     return p
+
+
+def ending_prompt(rng, s, prev):
+    """Propagation into a slice where the object has ended (the answer is "nothing")."""
+    return propagation_prompt(rng, s, perturb_previous(rng, prev), mask_probability=0.8)
 
 
 KINDS = ["box", "point", "point_neg", "points", "prop"]
