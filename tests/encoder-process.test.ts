@@ -128,4 +128,18 @@ describe("encoder process", () => {
     await model.dispose();
     expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
   });
+
+  it("an encoder process killed from outside (the OOM killer) fails the run with a hint, and the next embed() works", async () => {
+    const model = await loadModel(dir);
+    try {
+      const running = model.embed({ ...image, data: image.data.map((v) => v ^ 5) }, { cache: false });
+      await new Promise((r) => setTimeout(r, 50));
+      process.kill(model.encoderProcessId!, "SIGKILL");
+      await expect(running).rejects.toThrow(/exited unexpectedly \(signal SIGKILL\).*out of memory.*next embed\(\) starts a new one/);
+      const e = await model.embed(image, { cache: false });
+      expect(e.data.length).toBe(256 * 64 * 64);
+    } finally {
+      await model.dispose();
+    }
+  });
 });

@@ -90,7 +90,14 @@ export class EncoderProcess {
           this.ready = undefined;
         }
         const how = signal ? `signal ${signal}` : `code ${code}`;
-        const err = new Error(`the encoder process exited (${how}); the next request starts a new one.`);
+        // We kill it only in dispose()/cancel(), which have already settled every request; an
+        // exit that reaches a request is unexpected, and SIGKILL is then almost always the
+        // kernel's out-of-memory killer (the ViT-B encoder peaks at about 4 GB).
+        const hint =
+          signal === "SIGKILL"
+            ? " It was probably out of memory (the ViT-B encoder needs about 4 GB): close other kernels, or load the model with precision 'int8'."
+            : "";
+        const err = new Error(`the encoder process exited unexpectedly (${how}).${hint} The next embed() starts a new one.`);
         reject(err);
         this.failAll(err);
       });
