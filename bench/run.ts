@@ -17,6 +17,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultBenchModelDir, ensureBenchModel, packageRoot } from "../models/bench/generate.js";
 import { ContentionMeter, waitForIdle } from "./contention.js";
+import { cpuMsWithReapedChildren } from "./memory.js";
 import { ENCODER_VARIANTS, OPTIONS_MATRIX } from "./options-matrix.js";
 import { EXTERNAL_BENCHES } from "./sections/external.js";
 import { renderTable, verdict } from "./table.js";
@@ -142,8 +143,7 @@ async function childMain(section: string, configJson: string): Promise<void> {
   try {
     const result = await mod.run(config);
     // Disconnecting lets the child exit: an open IPC channel keeps its event loop alive.
-    const usage = process.cpuUsage();
-    process.send!({ ok: true, result, cpuMs: (usage.user + usage.system) / 1000 }, () => process.disconnect());
+    process.send!({ ok: true, result, cpuMs: cpuMsWithReapedChildren() }, () => process.disconnect());
   } catch (err) {
     process.exitCode = 1;
     process.send!({ ok: false, error: err instanceof Error ? `${err.message}\n${err.stack ?? ""}` : String(err) }, () => process.disconnect());
