@@ -132,33 +132,13 @@ describe("medicosam quantize (CLI)", () => {
 });
 
 describe("int8 on the demo model", () => {
-  const demo = "models/demo";
-  const available = existsSync(join(demo, "model.json"));
-
-  it.skipIf(!available)("masks agree with float32 (IoU >= 0.95 per mask) over the fixed prompt set", async () => {
+  // The shipped demo encoder is convolutional: it has no weight MatMuls, so int8 (which
+  // quantizes those) cannot apply. `medicosam quantize` must say so, not write a copy that
+  // only looks quantized.
+  it("refuses the demo model's convolutional encoder: nothing to quantize", async () => {
     const copy = join(tmp, "demo");
-    cpSync(demo, copy, { recursive: true });
-    let result;
-    try {
-      result = await quantizeModelFolder(copy);
-    } catch (err) {
-      // A conv-only demo encoder has nothing to quantize: that is a fact to report, not a failure.
-      expect((err as Error).message).toMatch(/nothing to quantize/);
-      console.warn(`NOTE: the demo encoder has no weight MatMuls; int8 does not apply to it (${(err as Error).message.slice(0, 120)})`);
-      return;
-    }
-    if (result.report.quantized < 4) {
-      console.warn(`NOTE: the demo encoder has only ${result.report.quantized} weight MatMul(s): this int8 check on it is weak; the ViT-shaped check above is the real one.`);
-    }
-    const image = await readImage("data/phantom-slice.png");
-    const fp32 = await loadModel(copy);
-    const int8 = await loadModel(copy, { precision: "int8" });
-    try {
-      const c = await compareModels(fp32, int8, image);
-      for (const p of c.prompts) expect(p.iou, JSON.stringify(p.prompt)).toBeGreaterThanOrEqual(0.95);
-    } finally {
-      await Promise.all([fp32.dispose(), int8.dispose()]);
-    }
+    cpSync("models/demo", copy, { recursive: true });
+    await expect(quantizeModelFolder(copy)).rejects.toThrow(/nothing to quantize/);
+    expect(existsSync(join(copy, "encoder.int8.onnx"))).toBe(false);
   });
-  if (!available) console.warn(`SKIPPED: int8 check on the demo model: ${demo}/model.json is not in the repository yet.`);
 });
