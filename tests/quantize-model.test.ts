@@ -3,7 +3,7 @@
  * `precision: "int8"`, staleness, and quality: embeddings and masks of the int8 encoder
  * against float32 on a small ViT-shaped encoder (the architecture MedicoSAM's encoder has,
  * fewer and narrower blocks so that the test runs in seconds) with the benchmark's
- * random-weight SAM decoder, and on the trained demo model when it is in the repository.
+ * random-weight SAM decoder; and, on the shipped demo model (convolutional), the refusal.
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
