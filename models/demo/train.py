@@ -315,6 +315,40 @@ def propagation_prompt(rng, s, prev, mask_probability):
     return p
 
 
+DISPLACED_IOU = 0.4
+
+
+def displaced_item(rng, s, obj_mask, label):
+    """A propagation prompt whose mask was moved off its object by 0.5-2 object radii.
+
+    The target is the object under the moved mask if it overlaps one well (IoU >= 0.4),
+    else nothing. Past an organ's end, propagation prompts the next slice with a mask over
+    tissue that is not that organ; a model that copies the mask's shape there never lets the
+    propagation stop (every organ of the first rollout runs ran to both ends of the volume).
+    This teaches it to answer with what is really under a mask prompt.
+    """
+    h, w = obj_mask.shape
+    r = math.sqrt(obj_mask.sum() / math.pi)
+    for _ in range(4):
+        ang, mag = rng.uniform(0, 2 * math.pi), rng.uniform(0.5, 2.0) * r
+        dy, dx = int(round(mag * math.sin(ang))), int(round(mag * math.cos(ang)))
+        moved = np.zeros_like(obj_mask)
+        moved[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = obj_mask[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+        if moved.sum() >= MIN_AREA:
+            break
+    else:
+        return {"b": None, "s": s, "label": label, "mask": obj_mask, "ending": None}
+    target, target_label, best = np.zeros_like(obj_mask), label, DISPLACED_IOU
+    for o in s["objects"]:
+        m = s["objmap"] == o["id"]
+        inter = (m & moved).sum()
+        if inter:
+            iou = inter / (m | moved).sum()
+            if iou >= best:
+                target, target_label, best = m, o["label"], iou
+    return {"b": None, "s": s, "label": target_label, "mask": target, "ending": moved}
+
+
 def ending_prompt(rng, s, prev):
     """Propagation into a slice where the object has ended (the answer is "nothing")."""
     return propagation_prompt(rng, s, perturb_previous(rng, prev), mask_probability=0.8)
@@ -515,8 +549,11 @@ def train(args):
             if bi in forced and forced[bi] not in picked:
                 picked[0] = forced[bi]  # the object that ends in the partner slice: its rollout must stop
             ends = ending_candidates(s, slices) if (with_end and bi == 0 and not pair_step) else []
+            displaced = bi == 1 and args.displaced > 0 and rng.random() < args.displaced
             for k, o in enumerate(picked):
-                if k == 0 and ends:
+                if k == 1 and displaced:
+                    items.append({**displaced_item(rng, s, s["objmap"] == o["id"], o["label"]), "b": bi})
+                elif k == 0 and ends:
                     # Propagation into a slice where the object has ended: the answer is "nothing".
                     prev, label = ends[int(rng.integers(len(ends)))]
                     items.append({"b": bi, "s": s, "label": label, "mask": np.zeros_like(prev), "ending": prev})
@@ -691,6 +728,7 @@ def main():
     ap.add_argument("--pairs", type=float, default=0.0, help="probability that a step's images are pairs of neighbouring slices, with propagation rollouts from the model's own masks")
     ap.add_argument("--hops", type=int, default=3, help="rollout hops per pair step (A->B, B->A, A->B, ...)")
     ap.add_argument("--kind-p", default=",".join(str(p) for p in KIND_P), help="probabilities of the start prompts " + "/".join(KINDS))
+    ap.add_argument("--displaced", type=float, default=0.0, help="per step, probability of one propagation item whose mask prompt was moved off its object (answer: what is under it, or nothing)")
     ap.add_argument("--save-every", type=float, default=0, help="also save the checkpoint every this many minutes")
     ap.add_argument("--checkpoint", default=".cache/demo-weights.pt", help="where the PyTorch weights are saved")
     ap.add_argument("--init", help="start from these weights (a --checkpoint of an earlier run)")
@@ -708,7 +746,7 @@ def main():
     export(enc, dec, args.out)
     record.update({
         "seed": args.seed, "batch_images": args.batch, "objects_per_image": args.objects, "lr": args.lr,
-        "threads": args.threads, "ending": args.ending, "prop_perturb": args.prop_perturb, "no_correction": args.no_correction, "pairs": args.pairs, "hops": args.hops, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": f"0 (p={args.no_correction}) else 1-3",
+        "threads": args.threads, "ending": args.ending, "prop_perturb": args.prop_perturb, "no_correction": args.no_correction, "pairs": args.pairs, "hops": args.hops, "displaced": args.displaced, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": f"0 (p={args.no_correction}) else 1-3",
         "optimizer": "AdamW, weight decay 1e-4, warm-up 100 steps, cosine decay, grad clip 1.0",
         "loss": "BCE + soft Dice per token (token 0 always; tokens 1-3 for point-only prompts: object, class, body) + MSE of IoU",
         "torch": torch.__version__, "total_minutes": round((time.time() - t0) / 60, 1),
