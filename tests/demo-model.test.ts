@@ -55,10 +55,11 @@ describe("demo model files", () => {
 const BAR = { box: 0.9, click: 0.8, corrected: 0.92, propagation: 0.85 } as const;
 /**
  * Floors where the shipped model is short of a bar: about 0.05 under its scores on these seeds
- * (corrections 0.856, propagation 0.696; MR box 0.859, click 0.718), so noise does not fail
- * them but a broken engine or model file does.
+ * (corrections 0.877, propagation 0.743; MR box 0.855, click 0.798: one MR volume is a small
+ * sample, the TRAINING.md table has MR box 0.900 on four), so noise does not fail them but a
+ * broken engine or model file does.
  */
-const FLOOR = { corrected: 0.8, propagation: 0.64, mrBox: 0.81, mrClick: 0.67 } as const;
+const FLOOR = { corrected: 0.83, propagation: 0.69, mrBox: 0.81, mrClick: 0.75 } as const;
 
 describe("demo model quality on held-out phantoms", () => {
   it(`meets the bars for a box (${BAR.box}) and a click (${BAR.click}) on CT; corrections raise Dice (bar ${BAR.corrected} not met: floor ${FLOOR.corrected})`, async () => {
