@@ -519,7 +519,7 @@ def train(args):
     while True:
         elapsed = time.time() - t0
         progress = step / args.steps if args.steps else elapsed / budget
-        if progress >= 1:
+        if progress >= 1 or (args.stop_at and step >= args.stop_at):
             break
         warm = min(1.0, (step + 1) / 100)
         lr = args.lr * warm * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
@@ -729,6 +729,7 @@ def main():
     ap.add_argument("--hops", type=int, default=3, help="rollout hops per pair step (A->B, B->A, A->B, ...)")
     ap.add_argument("--kind-p", default=",".join(str(p) for p in KIND_P), help="probabilities of the start prompts " + "/".join(KINDS))
     ap.add_argument("--displaced", type=float, default=0.0, help="per step, probability of one propagation item whose mask prompt was moved off its object (answer: what is under it, or nothing)")
+    ap.add_argument("--stop-at", type=int, default=0, help="stop at this step, the schedule still spanning --steps (repeats a run that was cut short)")
     ap.add_argument("--save-every", type=float, default=0, help="also save the checkpoint every this many minutes")
     ap.add_argument("--checkpoint", default=".cache/demo-weights.pt", help="where the PyTorch weights are saved")
     ap.add_argument("--init", help="start from these weights (a --checkpoint of an earlier run)")
