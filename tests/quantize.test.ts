@@ -10,6 +10,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import onnxProto from "onnx-proto";
 import { afterAll, describe, expect, it } from "vitest";
+import { u8s8MaySaturate } from "../kernel/onnx/cpu-features.js";
 import { GraphBuilder } from "../kernel/onnx/graph.js";
 import { QUANTIZATION_METADATA_KEY, QuantizeError, quantizeModel } from "../kernel/onnx/quantize.js";
 import { quantizeWeights, roundHalfEven } from "../kernel/onnx/quantize-weights.js";
@@ -106,8 +107,8 @@ function testGraph(K = 24, N = 8) {
  * integer product with the int8 weights, the two scales, the bias. Returns y and the bound on
  * |y_int8 - y_float| implied by rounding x and W to their grids.
  */
-function emulate(xs: Float32Array, W: Float32Array, b: Float32Array, K: number, N: number) {
-  const q = quantizeWeights(W, K, N);
+function emulate(xs: Float32Array, W: Float32Array, b: Float32Array, K: number, N: number, reduceRange: boolean) {
+  const q = quantizeWeights(W, K, N, { reduceRange });
   const lo = Math.min(0, ...xs);
   const hi = Math.max(0, ...xs);
   const aScale = Math.fround((hi - lo) / 255);
@@ -166,12 +167,12 @@ describe("quantizeModel", () => {
 
   it("runs in onnxruntime as the quantized arithmetic says, within the error bound of float32", async () => {
     const { bytes, W, b, xs, K, N } = testGraph();
-    const { bytes: out } = quantizeModel(bytes);
+    const { bytes: out, report } = quantizeModel(bytes);
     const feeds = { x: new ort.Tensor("float32", xs, [2, 5, K]) };
     const [f, q] = [await run(bytes, feeds), await run(out, feeds)];
     const yf = f.y!.data as Float32Array;
     const yq = q.y!.data as Float32Array;
-    const { y, bound } = emulate(xs, W, b, K, N);
+    const { y, bound } = emulate(xs, W, b, K, N, report.reduceRange);
     const scale = Math.max(...Array.from(yf, Math.abs));
     for (let i = 0; i < yq.length; i++) {
       // onnxruntime computes exactly this arithmetic (float32 rounding aside)...
@@ -184,6 +185,25 @@ describe("quantizeModel", () => {
     // The untouched float MatMuls give identical results.
     expect(Array.from(q.gram!.data as Float32Array)).toEqual(Array.from(f.gram!.data as Float32Array));
     expect(Array.from(q.batched!.data as Float32Array)).toEqual(Array.from(f.batched!.data as Float32Array));
+  });
+
+  it(`8-bit weights saturate in onnxruntime exactly where the CPU check says (here: ${u8s8MaySaturate() ? "x86 without VNNI, saturates" : "does not saturate"}); the default weights never do`, async () => {
+    // Worst case for the int16 pair sums of the AVX2 kernel: every activation quantizes to 255
+    // and every weight to the top of its range, so exact int8 arithmetic gives y = K.
+    const K = 8;
+    const g = new GraphBuilder("sat");
+    g.op("MatMul", [g.input("x", "float32", [1, K]), g.initializer("W", new Float32Array(K).fill(1), [K, 1])], {}, "y");
+    g.output("y", "float32", [1, 1]);
+    const feeds = { x: new ort.Tensor("float32", new Float32Array(K).fill(1), [1, K]) };
+    const y = async (reduceRange?: boolean) => {
+      const q = quantizeModel(g.toBytes(), reduceRange === undefined ? {} : { reduceRange });
+      return ((await run(q.bytes, feeds)).y!.data as Float32Array)[0]!;
+    };
+    const fullRange = await y(false);
+    expect(Math.abs(fullRange - K) > 0.05).toBe(u8s8MaySaturate());
+    expect(await y(true)).toBeCloseTo(K, 3);
+    expect(await y()).toBeCloseTo(K, 3);
+    expect(quantizeModel(g.toBytes()).report.reduceRange).toBe(u8s8MaySaturate());
   });
 
   it("per-column scales are more accurate than per-tensor on columns of different ranges", async () => {

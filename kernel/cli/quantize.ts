@@ -1,15 +1,15 @@
 /** `medicosam quantize`: write a model folder's int8 encoder and record it in model.json. */
 import { cpus } from "node:os";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readImage } from "../io/read-image.js";
 import { compareModelsSequentially } from "../onnx/quantize-check.js";
+import { cpuHasVnni, u8s8MaySaturate } from "../onnx/cpu-features.js";
 import { quantizeModelFolder } from "../onnx/quantize-folder.js";
 import { loadModel } from "../sam/model.js";
 import { packageRoot } from "../sam/registry.js";
 import { parse, runCommand, UsageError } from "./args.js";
 
-export const USAGE = `usage: medicosam quantize MODEL [--per-tensor] [--reduce-range] [--check [IMAGE]]
+export const USAGE = `usage: medicosam quantize MODEL [--per-tensor] [--reduce-range | --full-range] [--check [IMAGE]]
 
 Dynamic int8 quantization of MODEL's encoder (a model folder or a registry name such as
 medicosam): every MatMul with a constant weight gets int8 weights; activations are quantized
@@ -19,23 +19,14 @@ per run. Writes encoder.int8.onnx next to encoder.onnx and records it in model.j
 options:
   --per-tensor     one scale per weight matrix instead of one per output column (less accurate)
   --reduce-range   7-bit weights: for x86 CPUs without VNNI, where 8-bit u8*s8 products can
-                   saturate (${vnniNote()})
+                   saturate; the default there (${vnniNote()})
+  --full-range     8-bit weights even so (for a file meant for a CPU with VNNI)
   --check [IMAGE]  afterwards compare float32 and int8: embedding error and mask IoU over a fixed
                    prompt set on IMAGE (default the shipped sample data/phantom-slice.png)`;
 
-/** Whether this CPU has VNNI, read from /proc/cpuinfo where there is one. */
-export function cpuHasVnni(): boolean | undefined {
-  try {
-    const flags = readFileSync("/proc/cpuinfo", "utf8");
-    return /\b(avx512_vnni|avx_vnni|amx_int8)\b/.test(flags);
-  } catch {
-    return undefined;
-  }
-}
-
 function vnniNote(): string {
-  const v = cpuHasVnni();
-  return v === undefined ? "VNNI unknown on this system" : v ? "this CPU has VNNI: leave it off" : "this CPU has no VNNI";
+  if (!u8s8MaySaturate()) return process.arch === "x64" ? "this CPU has VNNI: 8-bit by default" : "not x86: 8-bit by default";
+  return cpuHasVnni() === undefined ? "VNNI unknown on this system: 7-bit by default" : "this CPU has no VNNI: 7-bit by default";
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -53,6 +44,7 @@ export async function run(args: string[]): Promise<number> {
     const { values, positionals } = parse(rest, {
       "per-tensor": { type: "boolean" },
       "reduce-range": { type: "boolean" },
+      "full-range": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -60,10 +52,12 @@ export async function run(args: string[]): Promise<number> {
       return 0;
     }
     if (positionals.length !== 1) throw new UsageError(positionals.length ? "give exactly one MODEL." : "no MODEL given (a model folder or a name such as medicosam).");
+    if (values["reduce-range"] && values["full-range"]) throw new UsageError("--reduce-range and --full-range contradict each other; give one.");
     const source = positionals[0]!;
     const result = await quantizeModelFolder(source, {
       granularity: values["per-tensor"] ? "per-tensor" : "per-column",
-      reduceRange: values["reduce-range"] ?? false,
+      // Neither flag: the CPU decides (7-bit where 8-bit would saturate).
+      ...(values["reduce-range"] ? { reduceRange: true } : values["full-range"] ? { reduceRange: false } : {}),
     });
     const r = result.report;
     const mb = (n: number) => (n / 1e6).toFixed(1);
@@ -79,8 +73,11 @@ export async function run(args: string[]): Promise<number> {
     console.log(`${result.file}: ${mb(r.bytesOut)} MB (float32 ${mb(r.bytesIn)} MB), sha256 ${result.sha256}, ${result.seconds.toFixed(1)} s`);
     console.log(`recorded in ${join(result.folder, "model.json")} as encoderInt8; load with { precision: "int8" }`);
     const vnni = cpuHasVnni();
-    if (vnni === false) {
-      console.log(`note: this CPU (${cpus()[0]?.model ?? "unknown"}) has no VNNI: int8 gains little here and --reduce-range may be needed for accuracy.`);
+    if (vnni !== true && process.arch === "x64") {
+      console.log(
+        `note: this CPU (${cpus()[0]?.model ?? "unknown"}) has no VNNI${vnni === undefined ? " that we could see" : ""}: int8 gains little here` +
+          (r.reduceRange ? "; 7-bit weights, so that onnxruntime's u8*s8 products cannot saturate." : "; these 8-bit weights can saturate here (--full-range), use them on a CPU with VNNI."),
+      );
     }
     if (check) {
       const image = await readImage(check);

@@ -21,6 +21,7 @@ export interface WeightQuantizeOptions {
    * Use 7 bits ([-63, 63]) instead of [-127, 127]. On x86 CPUs WITHOUT VNNI the u8 x s8 kernel
    * adds pairs of products in int16 (`vpmaddubsw`), and 255 * 127 * 2 overflows int16; halving the
    * weight range avoids that saturation at the cost of one bit. With VNNI (no int16 step) leave it off.
+   * quantizeModel's default follows the CPU it runs on (cpu-features.ts).
    */
   readonly reduceRange?: boolean;
 }

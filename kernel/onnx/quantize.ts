@@ -20,6 +20,7 @@
  * which is why this is called dynamic quantization: no calibration data is needed.
  */
 import onnxProto from "onnx-proto";
+import { u8s8MaySaturate } from "./cpu-features.js";
 import { quantizeWeights, type ScaleGranularity, type WeightQuantizeOptions } from "./quantize-weights.js";
 
 const { onnx } = onnxProto;
@@ -128,6 +129,8 @@ export function quantizeModel(bytes: Uint8Array, options: QuantizeOptions = {}):
   }
   const granularity = options.granularity ?? "per-column";
   const minElements = options.minElements ?? 0;
+  // 7-bit weights by default where 8-bit ones would saturate in onnxruntime (cpu-features.ts).
+  const reduceRange = options.reduceRange ?? u8s8MaySaturate();
 
   const initializers = new Map<string, ITensor>();
   for (const t of graph.initializer ?? []) {
@@ -196,7 +199,7 @@ export function quantizeModel(bytes: Uint8Array, options: QuantizeOptions = {}):
 
     let qw = quantizedWeights.get(w);
     if (!qw) {
-      const result = quantizeWeights(floatValues(weight), rows, cols, options);
+      const result = quantizeWeights(floatValues(weight), rows, cols, { ...options, reduceRange });
       const qName = names.fresh(`${w}_quantized`);
       const sName = names.fresh(`${w}_scale`);
       newInitializers.push({
@@ -261,7 +264,7 @@ export function quantizeModel(bytes: Uint8Array, options: QuantizeOptions = {}):
     weightTensors: quantizedWeights.size,
     weightElements,
     granularity,
-    reduceRange: options.reduceRange ?? false,
+    reduceRange,
     maxWeightError,
     bytesIn: bytes.length,
   };
