@@ -151,8 +151,15 @@ print(json.dumps(out))
         sm.forEach((v, p) => expect(v).toBeCloseTo(r.smooth[p]!, 9));
         const inner = sm.map((v, p) => (m[p] ? v : 0));
         const outer = sm.map((v, p) => (m[p] ? 0 : v));
-        expect(peakLocalMax(inner, c.w, c.h, 3).map((q) => [q.y, q.x])).toEqual(r.p3);
-        expect(peakLocalMax(outer, c.w, c.h, 5).map((q) => [q.y, q.x])).toEqual(r.p5);
+        // The same peaks, strongest first. Peaks whose values agree to ~1e-12 may come in either
+        // order: scipy's and our blur differ in the last bits, and that flips near-ties (seen on
+        // an AMD EPYC host: two outer peaks swapped). So: equal as sets, and ours in value order.
+        for (const [values, dist, want] of [[inner, 3, r.p3], [outer, 5, r.p5]] as const) {
+          const got = peakLocalMax(values, c.w, c.h, dist);
+          const key = (q: readonly number[]) => q.join(",");
+          expect(got.map((q) => key([q.y, q.x])).sort()).toEqual(want.map(key).sort());
+          for (let k = 1; k < got.length; k++) expect(got[k]!.value).toBeLessThanOrEqual(got[k - 1]!.value + 1e-9);
+        }
         expect(Array.from(cityBlockDistance(m, c.w, c.h), (d) => (d <= 4 ? 1 : 0))).toEqual(r.dil);
       });
     });
