@@ -220,16 +220,10 @@ def start_prompt(rng, s, obj_mask, label, kind, slices):
     h, w = obj_mask.shape
     if kind == "prop":
         prev = None
-        for j in s.get("partner", []):
-            t = slices[j]
-            if t["h"] != h or t["w"] != w:
-                continue
-            same = (t["labels"] == label)
-            cc, n = ndimage.label(same, structure=EIGHT)
-            ids = np.unique(cc[obj_mask & same])
-            ids = ids[ids > 0]
-            if len(ids):
-                prev = np.isin(cc, ids)
+        for j in neighbours(s, slices):
+            there = continuation(slices[j], obj_mask, label)
+            if there.any():
+                prev = there
         if prev is None or prev.sum() < MIN_AREA:
             kind = "box"
         else:
@@ -267,17 +261,21 @@ def start_prompt(rng, s, obj_mask, label, kind, slices):
     return p
 
 
+def neighbours(s, slices):
+    """Indices of s's partner slices of the same size (propagation prompts move between them)."""
+    return [j for j in s.get("partner", []) if slices[j]["h"] == s["h"] and slices[j]["w"] == s["w"]]
+
+
 def ending_candidates(s, slices):
-    """Objects of a neighbouring slice whose label is nowhere under them here: they ended."""
+    """Objects of a neighbouring slice whose label is nowhere under them here: they ended.
+    Tuples (mask there, label, neighbour index, object)."""
     out = []
-    for j in s.get("partner", []):
+    for j in neighbours(s, slices):
         t = slices[j]
-        if t["h"] != s["h"] or t["w"] != s["w"]:
-            continue
         for o in t["objects"]:
             m = t["objmap"] == o["id"]
             if not (s["labels"][m] == o["label"]).any():
-                out.append((m, o["label"]))
+                out.append((m, o["label"], j, o))
     return out
 
 
@@ -424,13 +422,12 @@ def pair_picks(rng, slices, paired, ends_pool, batch, ending):
     for k in range(batch // 2):
         if k == 0 and with_end:
             b = ends_pool[int(rng.integers(len(ends_pool)))]
-            cands = [(j, o) for j in slices[b]["partner"] if slices[j]["h"] == slices[b]["h"] and slices[j]["w"] == slices[b]["w"]
-                     for o in slices[j]["objects"] if not (slices[b]["labels"][slices[j]["objmap"] == o["id"]] == o["label"]).any()]
-            a, o = cands[int(rng.integers(len(cands)))]
+            cands = ending_candidates(slices[b], slices)
+            a, o = cands[int(rng.integers(len(cands)))][2:]
             forced[0] = o
         else:
             a = paired[int(rng.integers(len(paired)))]
-            b = [j for j in slices[a]["partner"] if slices[j]["h"] == slices[a]["h"] and slices[j]["w"] == slices[a]["w"]][0]
+            b = neighbours(slices[a], slices)[0]
         picks += [a, b]
     return np.array(picks), with_end, forced
 
@@ -493,7 +490,7 @@ def train(args):
     slices = keep_slices_with_objects(slices)
     val = load_set(args.val)[1] if args.val else None
     ends_pool = [i for i, s in enumerate(slices) if ending_candidates(s, slices)]
-    paired = [i for i, s in enumerate(slices) if any(slices[j]["h"] == s["h"] and slices[j]["w"] == s["w"] for j in s["partner"])]
+    paired = [i for i, s in enumerate(slices) if neighbours(s, slices)]
     print(f"loaded {len(slices)} training slices ({len(ends_pool)} where a neighbour's object ends) in {time.time() - t_load:.0f} s", flush=True)
 
     enc, dec = Encoder256(), Decoder()
@@ -555,7 +552,7 @@ def train(args):
                     items.append({**displaced_item(rng, s, s["objmap"] == o["id"], o["label"]), "b": bi})
                 elif k == 0 and ends:
                     # Propagation into a slice where the object has ended: the answer is "nothing".
-                    prev, label = ends[int(rng.integers(len(ends)))]
+                    prev, label = ends[int(rng.integers(len(ends)))][:2]
                     items.append({"b": bi, "s": s, "label": label, "mask": np.zeros_like(prev), "ending": prev})
                 else:
                     items.append({"b": bi, "s": s, "label": o["label"], "mask": s["objmap"] == o["id"], "ending": None})

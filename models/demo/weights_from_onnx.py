@@ -25,7 +25,7 @@ from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import Decoder, Encoder256  # noqa: E402
-from train import export  # noqa: E402
+from train import export, save_checkpoint  # noqa: E402
 
 
 def initializers(path):
@@ -83,8 +83,7 @@ def main():
         for name, arr in shipped[part].items():
             if name not in again[part] or not np.array_equal(again[part][name], arr):
                 raise SystemExit(f"check failed: {part}.onnx initializer {name} differs after recovery")
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    torch.save({"encoder": enc.state_dict(), "decoder": dec.state_dict()}, args.out)
+    save_checkpoint(enc, dec, args.out)
     n = sum(len(v) for v in shipped.values())
     print(f"recovered {sum(1 for m in modules.values() for _ in m.parameters())} parameters; all {n} initializers of the re-export equal the shipped ones; wrote {args.out}")
 
