@@ -73,7 +73,7 @@ export async function run(args: string[]): Promise<number> {
     console.log(`${result.file}: ${mb(r.bytesOut)} MB (float32 ${mb(r.bytesIn)} MB), sha256 ${result.sha256}, ${result.seconds.toFixed(1)} s`);
     console.log(`recorded in ${join(result.folder, "model.json")} as encoderInt8; load with { precision: "int8" }`);
     const vnni = cpuHasVnni();
-    if (vnni !== true && process.arch === "x64") {
+    if (u8s8MaySaturate()) {
       console.log(
         `note: this CPU (${cpus()[0]?.model ?? "unknown"}) has no VNNI${vnni === undefined ? " that we could see" : ""}: int8 gains little here` +
           (r.reduceRange ? "; 7-bit weights, so that onnxruntime's u8*s8 products cannot saturate." : "; these 8-bit weights can saturate here (--full-range), use them on a CPU with VNNI."),

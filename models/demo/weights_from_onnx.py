@@ -82,7 +82,7 @@ def main():
     for part in modules:
         for name, arr in shipped[part].items():
             if name not in again[part] or not np.array_equal(again[part][name], arr):
-                raise SystemExit(f"check failed: {part}.onnx initializer {name} differs after recovery")
+                raise SystemExit(f"check failed: {part}.onnx initializer {name} differs after recovery, so the name mapping is wrong for this model.py / PyTorch; nothing was written. Train from an earlier checkpoint (train.py --init) instead.")
     save_checkpoint(enc, dec, args.out)
     n = sum(len(v) for v in shipped.values())
     print(f"recovered {sum(1 for m in modules.values() for _ in m.parameters())} parameters; all {n} initializers of the re-export equal the shipped ones; wrote {args.out}")
