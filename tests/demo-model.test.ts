@@ -5,7 +5,7 @@
  * in training (100000-199999), validation (300000+) or the TRAINING.md table (400000+).
  *
  * Issue #7 asks for box Dice >= 0.90, one click >= 0.80, after 3 correction rounds >= 0.92 and
- * 3D propagation from the central slice >= 0.85. The shipped model meets the first two; where
+ * 3D propagation from the central slice >= 0.85. The shipped model meets the first two on CT (MR box: 0.898 in TRAINING.md); where
  * it falls short (TRAINING.md says by how much and why), the test holds it to a floor a little
  * under what it reaches, so that a regression in the engine or the files still fails here,
  * and names the bar it misses.
@@ -55,11 +55,11 @@ describe("demo model files", () => {
 const BAR = { box: 0.9, click: 0.8, corrected: 0.92, propagation: 0.85 } as const;
 /**
  * Floors where the shipped model is short of a bar: about 0.05 under its scores on these seeds
- * (corrections 0.877, propagation 0.743; MR box 0.855, click 0.798: one MR volume is a small
- * sample, the TRAINING.md table has MR box 0.900 on four), so noise does not fail them but a
+ * (corrections 0.900, propagation 0.779; MR box 0.877, click 0.788: one MR volume is a small
+ * sample, the TRAINING.md table has MR box 0.898 on four), so noise does not fail them but a
  * broken engine or model file does.
  */
-const FLOOR = { corrected: 0.83, propagation: 0.69, mrBox: 0.81, mrClick: 0.75 } as const;
+const FLOOR = { corrected: 0.85, propagation: 0.73, mrBox: 0.83, mrClick: 0.74 } as const;
 
 describe("demo model quality on held-out phantoms", () => {
   it(`meets the bars for a box (${BAR.box}) and a click (${BAR.click}) on CT; corrections raise Dice (bar ${BAR.corrected} not met: floor ${FLOOR.corrected})`, async () => {

@@ -314,6 +314,7 @@ def propagation_prompt(rng, s, prev, mask_probability):
 
 
 DISPLACED_IOU = 0.4
+CLEAN_ABSENT = 0.05
 
 
 def displaced_item(rng, s, obj_mask, label):
@@ -344,7 +345,11 @@ def displaced_item(rng, s, obj_mask, label):
             iou = inter / (m | moved).sum()
             if iou >= best:
                 target, target_label, best = m, o["label"], iou
-    return {"b": None, "s": s, "label": target_label, "mask": target, "ending": moved}
+    # Only a moved mask over unlabelled tissue is a clean "nothing" for absent_loss: one that half
+    # covers a small object (a lesion in the liver, the aorta) taught the model to drop small
+    # objects from their own box (a lesion's central-slice box gave 34 of its 1070 px).
+    clean = bool(target.any()) or float((s["labels"][moved] > 0).mean()) < CLEAN_ABSENT
+    return {"b": None, "s": s, "label": target_label, "mask": target, "ending": moved, "clean": clean}
 
 
 MASK_ALWAYS = False  # set by --absent-weight: absent items then always carry the mask (see absent_loss)
@@ -405,7 +410,7 @@ def box_region(p, s):
     return region
 
 
-def absent_loss(logits, targets, prompts, slices_of_item):
+def absent_loss(logits, targets, prompts, slices_of_item, clean=None):
     """For items whose answer is nothing (the object has ended, or a moved mask covers no
     object): BCE against 0 averaged over the prompt's box only, summed over those items.
 
@@ -421,7 +426,7 @@ def absent_loss(logits, targets, prompts, slices_of_item):
     Returns (sum of the terms, number of such items)."""
     terms = []
     for i, (p, s) in enumerate(zip(prompts, slices_of_item)):
-        if float(targets[i].sum()) > 0:
+        if float(targets[i].sum()) > 0 or (clean is not None and not clean[i]):
             continue
         region = box_region(p, s)
         if region is None or p.mask is None:
@@ -637,7 +642,7 @@ def train(args):
             iou_loss = F.mse_loss(iou, true_iou)
             total = total + seg + iou_loss
             if args.absent_weight > 0:
-                a, n = absent_loss(logits[:, 0], t_obj, prompts, its)
+                a, n = absent_loss(logits[:, 0], t_obj, prompts, its, [it.get("clean", True) for it in items])
                 total = total + args.absent_weight * a / len(items)
                 if n and r == 0:
                     stats["absent"] = float(a) / n
@@ -798,9 +803,9 @@ def main():
     export(enc, dec, args.out)
     record.update({
         "seed": args.seed, "batch_images": args.batch, "objects_per_image": args.objects, "lr": args.lr,
-        "threads": args.threads, "ending": args.ending, "prop_perturb": args.prop_perturb, "no_correction": args.no_correction, "pairs": args.pairs, "hops": args.hops, "displaced": args.displaced, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": f"0 (p={args.no_correction}) else 1-3",
+        "threads": args.threads, "ending": args.ending, "prop_perturb": args.prop_perturb, "no_correction": args.no_correction, "pairs": args.pairs, "hops": args.hops, "displaced": args.displaced, "absent_weight": args.absent_weight, "prompt_kinds": dict(zip(KINDS, KIND_P)), "correction_rounds": f"0 (p={args.no_correction}) else 1-3",
         "optimizer": "AdamW, weight decay 1e-4, warm-up 100 steps, cosine decay, grad clip 1.0",
-        "loss": "BCE + soft Dice per token (token 0 always; tokens 1-3 for point-only prompts: object, class, body) + MSE of IoU",
+        "loss": "BCE + soft Dice per token (token 0 always; tokens 1-3 for point-only prompts: object, class, body) + MSE of IoU" + (f" + {args.absent_weight} x box-averaged BCE on clean 'nothing' items (absent_loss)" if args.absent_weight else ""),
         "torch": torch.__version__, "total_minutes": round((time.time() - t0) / 60, 1),
         "data": os.path.abspath(args.data), "init": args.init,
     })
