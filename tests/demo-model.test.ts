@@ -5,10 +5,10 @@
  * in training (100000-199999), validation (300000+) or the TRAINING.md table (400000+).
  *
  * Issue #7 asks for box Dice >= 0.90, one click >= 0.80, after 3 correction rounds >= 0.92 and
- * 3D propagation from the central slice >= 0.85. The shipped model meets the first two on CT (MR box: 0.898 in TRAINING.md); where
- * it falls short (TRAINING.md says by how much and why), the test holds it to a floor a little
- * under what it reaches, so that a regression in the engine or the files still fails here,
- * and names the bar it misses.
+ * 3D propagation from the central slice >= 0.85. The shipped model meets the first two on CT
+ * (MR box: 0.898 in TRAINING.md); where it falls short (TRAINING.md says by how much and why),
+ * the test holds it to a floor a little under what it reaches, so that a regression in the
+ * engine or the files still fails here, and names the bar it misses.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";

@@ -9,14 +9,21 @@
  */
 import { readFileSync } from "node:fs";
 
-/** Whether this CPU has VNNI, read from /proc/cpuinfo where there is one (undefined elsewhere). */
+let vnni: { readonly value: boolean | undefined } | undefined;
+
+/**
+ * Whether this CPU has VNNI, read from /proc/cpuinfo where there is one (undefined elsewhere).
+ * Read once per process: every quantizeModel call and the quantize CLI's usage and note ask.
+ */
 export function cpuHasVnni(): boolean | undefined {
-  try {
-    const flags = readFileSync("/proc/cpuinfo", "utf8");
-    return /\b(avx512_vnni|avx_vnni|amx_int8)\b/.test(flags);
-  } catch {
-    return undefined;
+  if (!vnni) {
+    try {
+      vnni = { value: /\b(avx512_vnni|avx_vnni|amx_int8)\b/.test(readFileSync("/proc/cpuinfo", "utf8")) };
+    } catch {
+      vnni = { value: undefined };
+    }
   }
+  return vnni.value;
 }
 
 /** True where onnxruntime's u8 x s8 products can saturate: x86-64 without (known) VNNI. */

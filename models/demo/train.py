@@ -348,11 +348,11 @@ def displaced_item(rng, s, obj_mask, label):
     # Only a moved mask over unlabelled tissue is a clean "nothing" for absent_loss: one that half
     # covers a small object (a lesion in the liver, the aorta) taught the model to drop small
     # objects from their own box (a lesion's central-slice box gave 34 of its 1070 px).
-    clean = bool(target.any()) or float((s["labels"][moved] > 0).mean()) < CLEAN_ABSENT
+    clean = float((s["labels"][moved] > 0).mean()) < CLEAN_ABSENT
     return {"b": None, "s": s, "label": target_label, "mask": target, "ending": moved, "clean": clean}
 
 
-MASK_ALWAYS = False  # set by --absent-weight: absent items then always carry the mask (see absent_loss)
+MASK_ALWAYS = False  # main() sets it with --absent-weight: "nothing" items then always carry the mask (see absent_loss)
 
 
 def ending_prompt(rng, s, prev):
@@ -533,8 +533,6 @@ def nn_init_zero(p):
 
 
 def train(args):
-    global MASK_ALWAYS
-    MASK_ALWAYS = args.absent_weight > 0
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     torch.set_num_threads(args.threads)
@@ -764,7 +762,7 @@ def export(enc, dec, out):
 
 
 def main():
-    global PROP_PERTURB, KIND_P
+    global PROP_PERTURB, KIND_P, MASK_ALWAYS
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
     ap.add_argument("--val")
@@ -793,6 +791,7 @@ def main():
     if not args.steps and not args.minutes:
         ap.error("give --steps N or --minutes M")
     PROP_PERTURB = args.prop_perturb
+    MASK_ALWAYS = args.absent_weight > 0
     KIND_P = [float(v) for v in args.kind_p.split(",")]
     if len(KIND_P) != len(KINDS) or abs(sum(KIND_P) - 1) > 1e-6:
         ap.error(f"--kind-p needs {len(KINDS)} probabilities ({'/'.join(KINDS)}) that sum to 1")
