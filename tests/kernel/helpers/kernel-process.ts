@@ -7,11 +7,13 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { ConnectionInfo } from "../../../kernel/jupyter/connection.js";
+import { packageRoot } from "../../../kernel/sam/registry.js";
 import { KernelClient } from "./client.js";
 
-export const REPO = resolve(import.meta.dirname, "../../..");
+/** The repository, found by its package.json: this file also runs compiled under dist/ (npm run bench). */
+export const REPO = packageRoot(import.meta.dirname);
 export const KERNEL_ENTRY = join(REPO, "dist/kernel/jupyter/main.js");
 
 export function requireBuild(): void {
