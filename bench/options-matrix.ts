@@ -1,7 +1,7 @@
 import type { BenchModelVariant } from "../models/bench/generate.js";
 
 /**
- * The onnxruntime session options worth choosing between (shared/spec/performance.md): the
+ * The onnxruntime session options worth choosing between (docs/performance.md): the
  * memory-pattern planner and the CPU memory arena; plus thread spin-waiting, which decides how
  * badly the pool degrades when other processes take a core. Each variant applies to both sessions and is
  * measured in its own process, because peaks and allocator state are per process.

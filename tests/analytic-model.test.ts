@@ -1,7 +1,7 @@
 /**
  * The committed analytic models, run directly in onnxruntime-node (no engine code), against
  * expectations computed here from the definition in models/analytic/generate.ts: plain loops
- * in float64 over the formula, and the PyTorch bilinear rule of spec section 7.
+ * in float64 over the formula, and the PyTorch bilinear rule of docs/inference.md §7.
  */
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -61,7 +61,7 @@ function refLowRes(points: P[], radius: number, negativeRadius: number): Float64
   return out;
 }
 
-/** PyTorch bilinear, align_corners=False, no antialias (spec section 7), in float64. */
+/** PyTorch bilinear, align_corners=False, no antialias (docs/inference.md §7), in float64. */
 function bilinear(src: ArrayLike<number>, inH: number, inW: number, outH: number, outW: number): Float64Array {
   const axis = (outN: number, inN: number) =>
     Array.from({ length: outN }, (_, d) => {
@@ -84,7 +84,7 @@ function bilinear(src: ArrayLike<number>, inH: number, inW: number, outH: number
   return out;
 }
 
-/** The resized (pre-padding) image size of spec section 3.3. */
+/** The resized (pre-padding) image size of docs/inference.md §3, step 3. */
 function resizedSize(h: number, w: number): [number, number] {
   const s = 1024 / Math.max(h, w);
   return [Math.floor(h * s + 0.5), Math.floor(w * s + 0.5)];
@@ -187,7 +187,7 @@ function expectMatchesReference(r: DecoderRun, points: P[], orig: [number, numbe
   }
 }
 
-/** Scale from original pixels to the 1024 frame, per axis (spec section 4). */
+/** Scale from original pixels to the 1024 frame, per axis (docs/inference.md §4). */
 function to1024(x: number, y: number, h: number, w: number): P {
   const [nh, nw] = resizedSize(h, w);
   return { x: Math.fround(x * (nw / w)), y: Math.fround(y * (nh / h)), label: 1 };

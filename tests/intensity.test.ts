@@ -187,7 +187,7 @@ const REFERENCE = `
 import sys, json
 import numpy as np
 
-def current(x):  # micro_sam >= 1.7 _to_image, as spec section 3 describes it
+def current(x):  # micro_sam >= 1.7 _to_image, as docs/inference.md §3 describes it
     if x.ndim == 2:
         x = np.concatenate([x[..., None]] * 3, axis=-1)
     elif x.shape[-1] == 1:

@@ -220,7 +220,7 @@ describe("protocol runner", () => {
   const mask = rect(5, 4, 11, 8); // 24 px
   const obj = object(mask, { x0: 5, y0: 4, x1: 11, y1: 8 }, { x: 7, y: 5 });
 
-  it("prompts a point start as the spec says and scores every round", async () => {
+  it("prompts a point start as docs/inference.md §8 says and scores every round", async () => {
     // Round k predicts the first 3k + 3 pixels of the object's first row band (capped).
     const engine = new ScriptedEngine((k) => rect(5, 4, 5 + Math.min(6, k + 1), 8));
     const run = await runObject(engine, embedding, obj, { start: "point", seed: 1 });

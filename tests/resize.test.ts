@@ -1,7 +1,7 @@
 /**
- * Resizes against (1) an independent, deliberately naive transcription of the spec's formula
- * (section 3.3) written here, (2) hand-worked small cases, and (3) the real Pillow and numpy
- * (Debian python3-pil / python3-numpy), bit for bit.
+ * Resizes against (1) an independent, deliberately naive transcription of the resize formula in
+ * docs/inference.md §3 (step 3) written here, (2) hand-worked small cases, and (3) the real
+ * Pillow and numpy (Debian python3-pil / python3-numpy), bit for bit.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -38,7 +38,7 @@ function noise(n: number, seed: number): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Naive reference, straight from the spec: float64 weights per output pixel, 22-bit fixed point,
+// Naive reference, straight from docs/inference.md §3: float64 weights per output pixel, 22-bit fixed point,
 // horizontal pass into an 8-bit buffer, then vertical; a pass whose size is unchanged is skipped.
 // ---------------------------------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ function specTaps(inSize: number, outSize: number, i: number): [number, number[]
   const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
   const xmax = Math.min(Math.trunc(center + support + 0.5), inSize);
   const w: number[] = [];
-  // Pillow multiplies by 1/filterscale; the spec writes "/ filterscale". The two agree on every
+  // Pillow multiplies by 1/filterscale; docs/inference.md writes "/ filterscale". The two agree on every
   // size below (and the Pillow comparison further down would catch a difference).
   for (let x = xmin; x < xmax; x++) w.push(triangle((x - center + 0.5) * (1 / filterscale)));
   const sum = w.reduce((a, b) => a + b, 0);
@@ -105,7 +105,7 @@ function specResize(src: Uint8Array, h: number, w: number, c: number, oh: number
 // ---------------------------------------------------------------------------------------------
 
 describe("longestSideSize", () => {
-  it("rounds the spec's way in float64", () => {
+  it("rounds the documented way in float64", () => {
     expect(longestSideSize(512, 512)).toEqual({ height: 1024, width: 1024 });
     // 300 * 1024/457 = 672.21 -> 672
     expect(longestSideSize(300, 457)).toEqual({ height: 672, width: 1024 });
@@ -187,7 +187,7 @@ function sz(h: number, w: number, t = 1024) {
   return { oh: s.height, ow: s.width };
 }
 
-describe("resizeBilinearUint8 against the spec's formula", () => {
+describe("resizeBilinearUint8 against the documented formula", () => {
   for (const k of CASES) {
     it(k.name, () => {
       const src = noise(k.h * k.w * k.c, k.h * 131 + k.w);

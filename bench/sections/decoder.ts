@@ -120,7 +120,7 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
     const rawRuns = Math.max(10, Math.round(runs / 2));
     const raw = await rawSessionRun(model.decoderPath, config.decoderSessionOptions, emb.data, rawRuns);
     // The same decoder without the in-graph postprocessing of all 4 masks, plus PyTorch-style
-    // upscaling of the one chosen mask in JS (spec section 7: 256 -> 1024, crop, -> 512).
+    // upscaling of the one chosen mask in JS (docs/inference.md §7: 256 -> 1024, crop, -> 512).
     const lowResOnly = buildSamDecoder(2, { postprocess: false }).bytes;
     const upscaleOne = (out: ort.InferenceSession.ReturnType) => {
       const low = (out["low_res_masks"]!.data as Float32Array).subarray(0, 256 * 256);

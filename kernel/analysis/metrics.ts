@@ -1,5 +1,5 @@
 /**
- * Overlap metrics of binary masks (nonzero = inside), in the paper's form (spec section 8):
+ * Overlap metrics of binary masks (nonzero = inside), in the paper's form (docs/inference.md §8):
  * Dice = 2 * sum(p * t) / max(sum(p^2) + sum(t^2), 1e-7). For binary masks p^2 = p, so the
  * denominator is |P| + |T|, and two empty masks score 0, not 1 -- the reference's convention,
  * kept so our numbers average like the paper's.

@@ -1,7 +1,7 @@
 /**
  * The protocol over all objects of one image, with the paper's per-class score: for each class
  * and round, the union of that class's object predictions against the union of its objects.
- * Components dropped for being too small are not part of the ground truth (the spec drops them,
+ * Components dropped for being too small are not part of the ground truth (the reference drops them,
  * so they are neither prompted nor counted as misses).
  */
 import type { Embedding } from "../sam/embedding.js";

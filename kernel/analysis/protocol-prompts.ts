@@ -1,5 +1,5 @@
 /**
- * The prompts of the paper's simulated interactive segmentation (spec section 8), for one object:
+ * The prompts of the paper's simulated interactive segmentation (docs/inference.md §8), for one object:
  * where to start, and which two points each correction round adds. Pure functions of the object,
  * the current prediction and a seeded generator, so they can be checked on hand-made masks.
  *
@@ -27,7 +27,7 @@ export interface ProtocolObject {
 
 export type StartMode = "point" | "box";
 
-/** Where a correction point was drawn from: the spec's region, or which fallback was needed. */
+/** Where a correction point was drawn from: the protocol's region, or which fallback was needed. */
 export type PositiveSource = "false-negative" | "true-positive";
 export type NegativeSource = "false-positive" | "box-ring";
 
@@ -71,7 +71,7 @@ function samplePixel(length: number, width: number, inRegion: (i: number) => boo
  * positives) and a negative point from the false positives (else from the object's box grown by
  * 3 px, clipped to the image, minus the object). The positive point is drawn first.
  *
- * The spec's last fallback, "else from the background", is left out because it can never apply:
+ * micro_sam's last fallback, "else from the background", is left out because it can never apply:
  * the grown box minus the object is empty only if the grown box adds nothing, i.e. the box is
  * the whole image, and the object fills it -- and then there is no background either.
  */

@@ -1,5 +1,5 @@
 /**
- * The paper's simulated interactive 2D segmentation (spec section 8), run against the engine:
+ * The paper's simulated interactive 2D segmentation (docs/inference.md §8), run against the engine:
  * every object of a label map is prompted on its own, starting from its deepest point or its
  * box, then corrected for 7 rounds with one positive and one negative point each, the points
  * accumulating (a box start keeps its box). Optionally the previous low-res logits are fed back
@@ -122,7 +122,7 @@ export async function runObject(
       ...(useMask ? { mask: { kind: "logits" as const, logits: previous!.lowResLogits } } : {}),
     };
     // Round 0 of a point start: micro_sam's rule ("auto") takes the multimask output with the
-    // best predicted IoU for one positive point, i.e. the spec's "multimask on". Everything
+    // best predicted IoU for one positive point, i.e. the protocol's "multimask on". Everything
     // after, and a box start, is single-mask.
     const multimask: MultimaskMode = round === 0 && o.start === "point" ? "auto" : "off";
     const result = await engine.segment(embedding, prompt, { multimask });

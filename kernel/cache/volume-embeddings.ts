@@ -3,11 +3,11 @@
  * background, kept in memory (LRU within a byte budget) and on disk (volume-store.ts).
  *
  * The user never waits for the queue: `get(z)` for the slice on screen jumps ahead of the
- * precompute, which keeps going afterwards; the encoder itself runs in the engine's worker
- * thread, so the kernel stays responsive. A precompute reports progress (count, rate, ETA)
+ * precompute, which keeps going afterwards; the encoder itself runs in the engine's encoder
+ * process, so the kernel stays responsive. A precompute reports progress (count, rate, ETA)
  * and stops on an AbortSignal, interrupting the running slice.
  *
- * Intensity, per spec section 3 and the issue:
+ * Intensity (docs/inference.md §3, step 2):
  *   per-slice  (default, the reference: micro_sam normalises each slice by its own min/max),
  *   per-volume (one min/max over the whole volume, so a slice's brightness means the same
  *               everywhere), or a CT/MR window (level/width).

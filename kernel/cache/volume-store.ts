@@ -2,7 +2,7 @@
  * On-disk embeddings of a volume: one folder per (volume data, view, model, preprocessing),
  * one half-precision chunk per slice, and a manifest saying what they were computed from.
  *
- * Layout (micro_sam keeps the same facts in zarr attributes, spec section 10):
+ * Layout (micro_sam keeps the same facts in zarr attributes, docs/inference.md §10):
  *   <root>/<key>/manifest.json      format, data signature, model, settings, sizes
  *   <root>/<key>/slices/0042.f16    256x64x64 float16 little-endian, channel-major
  *

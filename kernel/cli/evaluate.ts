@@ -16,7 +16,7 @@ import { MODEL_USAGE, modelOptions, openModel, parse, runCommand, UsageError } f
 
 export const USAGE = `usage: medicosam evaluate (--model DIR | --encoder F --decoder F) --images DIR --labels DIR --out DIR
 
-Runs the paper's protocol (spec section 8) on every image of --images whose label map (same file
+Runs the paper's protocol (docs/inference.md §8) on every image of --images whose label map (same file
 name, any supported extension) is in --labels: each connected component of each class is
 prompted with its deepest point and with its box, then corrected for 7 rounds with one positive
 point from the false negatives and one negative point from the false positives.

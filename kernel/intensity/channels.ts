@@ -1,6 +1,6 @@
 /**
- * micro_sam's rule for turning any channel count into the 3 channels SAM takes (spec
- * sam-inference.md, section 3.1): gray (1 channel) is replicated; 2 channels get a zero third
+ * micro_sam's rule for turning any channel count into the 3 channels SAM takes (docs/inference.md
+ * §3, step 1): gray (1 channel) is replicated; 2 channels get a zero third
  * channel; 3 pass; more than 3 keep the first 3.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Raw pixels -> the uint8 RGB image the SAM encoder sees (spec sam-inference.md, section 3,
+ * Raw pixels -> the uint8 RGB image the SAM encoder sees (docs/inference.md §3,
  * steps 1 and 2). Every mode is bit-exact with its Python reference:
  *
  * - `minmax` (micro_sam >= 1.7, the default): to 3 channels FIRST (channels.ts), then per

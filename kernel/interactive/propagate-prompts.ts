@@ -1,5 +1,5 @@
 /**
- * From the mask of one slice to the prompt for the next (spec section 9; micro_sam's
+ * From the mask of one slice to the prompt for the next (docs/inference.md §9; micro_sam's
  * `segment_from_mask` with `_compute_box_from_mask` and `_compute_points_from_mask`).
  *
  * Projection modes:

@@ -1,6 +1,6 @@
 /**
  * Propagate an object's segmentation through a stack of slices (micro_sam's
- * `segment_mask_in_volume`, spec section 9).
+ * `segment_mask_in_volume`, docs/inference.md §9).
  *
  * From the annotated slices: down from the lowest and up from the highest, each new slice
  * prompted with the previous slice's mask projected as a prompt (propagate-prompts.ts),

@@ -130,7 +130,7 @@ export class CommManager implements CommManagerLike {
     return out;
   }
 
-  /** comm_open from a front end. Unknown targets get comm_close, as the spec asks. */
+  /** comm_open from a front end. Unknown targets get comm_close, as the messaging spec asks. */
   async handleOpen(msg: JupyterMessage): Promise<void> {
     const id = msg.content.comm_id;
     const targetName = msg.content.target_name;

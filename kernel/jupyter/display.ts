@@ -31,7 +31,7 @@ function isBytes(value: unknown): value is ArrayBuffer | ArrayBufferView {
 }
 
 /**
- * The JSON form of a bundle: bytes (PNG, JPEG, ...) become base64 as the spec wants; strings and
+ * The JSON form of a bundle: bytes (PNG, JPEG, ...) become base64 as the messaging spec wants; strings and
  * JSON values (application/json, widget views, plotly figures) pass through.
  */
 export function encodeBundle(bundle: MimeBundle): JsonObject {

@@ -49,7 +49,7 @@ export class WireError extends Error {
   }
 }
 
-/** HMAC over the JSON frames. An empty key disables signing, as the spec allows. */
+/** HMAC over the JSON frames. An empty key disables signing, as the messaging spec allows. */
 export class Signer {
   private readonly algorithm: string;
 

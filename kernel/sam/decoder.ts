@@ -13,7 +13,7 @@ export const LOW_RES_SIDE = 256;
 const LOW_RES_LENGTH = LOW_RES_SIDE * LOW_RES_SIDE;
 
 /**
- * Session options measured on a 2-core machine (shared/spec/performance.md): the memory
+ * Session options measured on a 2-core machine (docs/performance.md): the memory
  * pattern planner made decoder calls 77-117 ms when alternating with the encoder, 40 ms
  * without it. Spinning worker threads are off: with one other busy process on the machine
  * (a browser, a training run) a click took 177 ms with spinning and 92 ms without

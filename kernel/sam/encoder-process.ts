@@ -1,6 +1,6 @@
 /**
  * The encoder's process. onnxruntime-node's session.run blocks its event loop for seconds
- * (shared/spec/performance.md), so it runs here and the kernel keeps answering comm and
+ * (docs/performance.md), so it runs here and the kernel keeps answering comm and
  * interrupt messages meanwhile. Preprocessing runs here too, for the same reason.
  *
  * A child process and not a worker thread: the only way to stop a running session.run is to

@@ -9,7 +9,7 @@ import type { RgbImage8, Size2D } from "../io/image.js";
 import type { EncoderSettings, FromEncoder, ToEncoder } from "./encoder-protocol.js";
 
 /**
- * Measured on 2 cores (shared/spec/performance.md): without the memory-pattern planner the
+ * Measured on 2 cores (docs/performance.md): without the memory-pattern planner the
  * ViT-B encoder ran in 3.14 s instead of 3.3-3.4 s and peaked at 4.3 GB instead of 7.4 GB
  * (here: 3.9 GB vs 7.1 GB). Without spinning threads it ran 10.3 s instead of 11.0 s next to
  * another busy process (`npm run bench -- --only options`), and left the decoder its core.

@@ -1,6 +1,6 @@
 /**
  * Mask prompts: previous low-res logits pass through; a binary mask becomes logits the way
- * micro_sam >= 1.7 does it (spec section 5).
+ * micro_sam >= 1.7 does it (docs/inference.md §5).
  */
 import type { Size2D } from "../io/image.js";
 import { LOW_RES_SIDE } from "./decoder.js";

@@ -1,5 +1,5 @@
 /**
- * The ONNX contract of SAM-family models (spec section 2), checked against what the
+ * The ONNX contract of SAM-family models (docs/inference.md §2), checked against what the
  * sessions report, so that a wrongly exported model fails at load time with a message
  * that says what is wrong and how to export a correct one — not with a shape error deep
  * inside onnxruntime at the first click.

@@ -1,5 +1,5 @@
 /**
- * SAM's image preprocessing, top to bottom as in spec sam-inference.md section 3 (steps 3-6):
+ * SAM's image preprocessing, top to bottom as in docs/inference.md §3 (steps 3-6):
  * resize the uint8 RGB image so its longest side is `imageSize` (Pillow BILINEAR), normalise
  * `(x - mean) / std` per channel in float32, zero-pad right and bottom AFTER normalising (so the
  * padding is exactly 0, not -mean/std), NCHW `[1, 3, S, S]`.

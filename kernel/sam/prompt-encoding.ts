@@ -1,5 +1,5 @@
 /**
- * Prompts to the decoder's `point_coords` / `point_labels` tensors (spec sections 2 and 4).
+ * Prompts to the decoder's `point_coords` / `point_labels` tensors (docs/inference.md §2 and §4).
  * The one place where original-pixel coordinates become 1024-frame coordinates.
  */
 import type { Size2D } from "../io/image.js";

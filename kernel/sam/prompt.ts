@@ -26,7 +26,7 @@ export interface LogitsMaskPrompt {
   readonly logits: Float32Array;
 }
 
-/** A binary mask at the original image size, converted to logits as in spec section 5. */
+/** A binary mask at the original image size, converted to logits as in docs/inference.md §5. */
 export interface BinaryMaskPrompt {
   readonly kind: "binary";
   readonly width: number;

@@ -1,6 +1,6 @@
 /**
  * The resizes of SAM inference, each matching one reference implementation bit for bit
- * (spec sam-inference.md, sections 3.3, 5 and 7):
+ * (docs/inference.md §3 step 3, §5 and §7):
  *
  * - `longestSideSize`: segment-anything's `ResizeLongestSide.get_preprocess_shape`.
  * - `resizeBilinearUint8`: Pillow's `Image.resize(size, BILINEAR)` of a uint8 image, which the
@@ -8,9 +8,9 @@
  *   filter support grows with the downscale factor, weights in 22-bit fixed point.
  * - `resizeBilinearFloat32`: Pillow's BILINEAR on a float ("F" mode) image: the same
  *   coefficients, accumulated in float64, stored as float32 after each pass. This is what
- *   `ResizeLongestSide.apply_image` does to a float mask, hence the mask prompts of section 5.
+ *   `ResizeLongestSide.apply_image` does to a float mask, hence the mask prompts of §5.
  * - `resizeBilinearTorch`: PyTorch `F.interpolate(mode="bilinear", align_corners=False)`
- *   without antialias, float32, for upscaling logits (section 7).
+ *   without antialias, float32, for upscaling logits (§7).
  *
  * Pillow's details (read from its Resample.c): per output index i, `center = (i + 0.5) * scale`
  * with `scale = in / out`; `filterscale = max(scale, 1)`; support = filterscale (bilinear has

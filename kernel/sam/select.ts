@@ -1,5 +1,5 @@
 /**
- * Which of the decoder's mask tokens becomes the answer (spec section 6).
+ * Which of the decoder's mask tokens becomes the answer (docs/inference.md §6).
  */
 import type { Prompt } from "./prompt.js";
 

@@ -1,5 +1,5 @@
 /**
- * The analytic test models: ONNX files with the exact SAM ONNX contract (spec section 2) whose
+ * The analytic test models: ONNX files with the exact SAM ONNX contract (docs/inference.md §2) whose
  * outputs follow closed-form rules, so engine tests can predict every logit without weights.
  *
  * Encoder: `input_image` [1,3,1024,1024] -> `image_embeddings` [1,256,64,64]; channels 0..2 are

@@ -3,7 +3,7 @@
  * decoder as written by the official exporter (segment_anything/utils/onnx.py, SamOnnxModel with
  * return_single_mask=False, i.e. 4 masks), for timing only.
  *
- * Contract (spec section 2): inputs image_embeddings [1,256,64,64], point_coords [1,N,2],
+ * Contract (docs/inference.md §2): inputs image_embeddings [1,256,64,64], point_coords [1,N,2],
  * point_labels [1,N], mask_input [1,1,256,256], has_mask_input [1], orig_im_size [2]; outputs
  * masks [1,4,H,W], iou_predictions [1,4], low_res_masks [1,4,256,256].
  *

@@ -12,7 +12,7 @@
  *      package with `jupyterlab.outputDir` pointing at labextensions/. The copy is its own
  *      folder and its own working directory: webpack names the chunk-loading global after the
  *      package.json of the working directory, and two extensions sharing one global corrupt
- *      each other's module tables in production builds (spec jupyterlab-e2e.md, problem 5);
+ *      each other's module tables in production builds (tests/e2e/README.md, "How the host is built");
  *   4. copy the server, template and settings overrides beside the build, write build.json, drop
  *      node_modules (about 400 MB; only the build output is used at test time) and rename the
  *      folder to its key. Older keys in the cache folder are removed.

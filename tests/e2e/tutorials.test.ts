@@ -5,7 +5,7 @@
  * stderr output, every PNG actually decoded by the browser (naturalWidth > 0), every plotly chart
  * actually drawn by plotly.js (its svg.main-svg in the DOM), no page errors, no console errors
  * beyond CONSOLE_ALLOW. Also: both widget plugins (the manager and ours) active, and each
- * prebuilt extension with its own webpack chunk global (spec jupyterlab-e2e.md, problem 5).
+ * prebuilt extension with its own webpack chunk global (tests/e2e/README.md, "How the host is built").
  * Screenshots: test-artifacts/e2e/tutorial-<name>.png.
  */
 import { readdirSync, readFileSync } from "node:fs";

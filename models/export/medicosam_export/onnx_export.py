@@ -1,5 +1,5 @@
 """torch -> ONNX for the two halves of SAM, in the layout the TypeScript engine expects
-(shared/spec sam-inference section 2):
+(docs/inference.md §2):
 
 - encoder.onnx: `sam.image_encoder` alone. Input `image` [1,3,1024,1024], already normalized
   and zero-padded (the engine's preprocess does that, as SamPredictor does); output

@@ -26,7 +26,7 @@ MIN_MASK_IOU = 0.98
 
 
 def micro_sam_uint8(image: np.ndarray) -> np.ndarray:
-    """micro_sam >= 1.7's conversion to a uint8 RGB image (spec section 3.2): 3 channels
+    """micro_sam >= 1.7's conversion to a uint8 RGB image (docs/inference.md §3, step 2): 3 channels
     (gray replicated), then per channel in float32 (x - min) / (max - min + 1e-7) * 255,
     truncated toward zero."""
     x = np.asarray(image)
@@ -80,7 +80,7 @@ def fixed_prompts(width: int, height: int) -> List[dict]:
 
 
 def micro_sam_token(prompt: dict, ious: np.ndarray) -> int:
-    """micro_sam's choice (spec section 6): one positive point -> best of tokens 1..3, else 0."""
+    """micro_sam's choice (docs/inference.md §6): one positive point -> best of tokens 1..3, else 0."""
     points = prompt.get("points", [])
     single = len(points) == 1 and points[0]["positive"] and "box" not in prompt
     return 1 + int(np.argmax(ious[1:4])) if single and len(ious) == 4 else 0

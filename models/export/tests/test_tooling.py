@@ -228,7 +228,7 @@ class MicroSamUint8Tests(unittest.TestCase):
 
 @unittest.skipIf(np is None, "numpy not importable (Debian python3-numpy)")
 class PromptEncodingTests(unittest.TestCase):
-    """The ONNX prompt encoding of the export check (spec section 2), against hand values."""
+    """The ONNX prompt encoding of the export check (docs/inference.md §2), against hand values."""
 
     class Transform:
         """ResizeLongestSide.apply_coords for 320x384 -> 853x1024: x * 1024/384, y * 853/320."""
