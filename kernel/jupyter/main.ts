@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readConnectionFile } from "./connection.js";
-import { Kernel } from "./kernel.js";
+import { Kernel } from "./server.js";
 import { defaultLogPath, KernelLog } from "./log.js";
 import { installCompilerRedirect, installRuntimeRedirect, ownPackage } from "./package-redirect.js";
 
