@@ -1,7 +1,7 @@
 /**
- * The paper's simulated interactive 2D segmentation (spec section 8), run against the engine:
- * every object of a label map is prompted on its own, starting from its deepest point or its
- * box, then corrected for 7 rounds with one positive and one negative point each, the points
+ * The paper's simulated interactive 2D segmentation (`docs/inference.md` §8), run against the
+ * engine: every object of a label map is prompted on its own, starting from its deepest point or
+ * its box, then corrected for 7 rounds with one positive and one negative point each, the points
  * accumulating (a box start keeps its box). Optionally the previous low-res logits are fed back
  * as the mask prompt. Each object gets its own generator seeded from (seed, class, component),
  * so an object's prompts do not change when other objects are added or left out.
@@ -9,13 +9,14 @@
  * The reference (micro_sam's evaluation) does not seed its generator, so a rerun of it gives
  * other points; compare distributions of Dice with it, not individual numbers.
  */
+import { diceFromCounts, iouFromCounts, maskCounts } from "../analysis/metrics.js";
+import type { ProtocolObject } from "../analysis/objects.js";
+import { SeededRandom } from "../analysis/rng.js";
 import type { Embedding } from "../sam/embedding.js";
 import type { Box, Point, Prompt } from "../sam/prompt.js";
 import type { SegmentResult } from "../sam/segment-result.js";
 import type { MultimaskMode } from "../sam/select.js";
-import { diceFromCounts, iouFromCounts, maskCounts } from "./metrics.js";
-import { correctionPoints, startPrompt, type NegativeSource, type PositiveSource, type ProtocolObject, type StartMode } from "./protocol-prompts.js";
-import { SeededRandom } from "./rng.js";
+import { correctionPoints, startPrompt, type NegativeSource, type PositiveSource, type StartMode } from "./protocol-prompts.js";
 
 /** What the protocol needs from a model: SamModel fits, and so does a stand-in in tests. */
 export interface ProtocolEngine {
@@ -122,7 +123,7 @@ export async function runObject(
       ...(useMask ? { mask: { kind: "logits" as const, logits: previous!.lowResLogits } } : {}),
     };
     // Round 0 of a point start: micro_sam's rule ("auto") takes the multimask output with the
-    // best predicted IoU for one positive point, i.e. the spec's "multimask on". Everything
+    // best predicted IoU for one positive point, i.e. the protocol's "multimask on". Everything
     // after, and a box start, is single-mask.
     const multimask: MultimaskMode = round === 0 && o.start === "point" ? "auto" : "off";
     const result = await engine.segment(embedding, prompt, { multimask });

@@ -1,14 +1,14 @@
 /**
  * The protocol over all objects of one image, with the paper's per-class score: for each class
  * and round, the union of that class's object predictions against the union of its objects.
- * Components dropped for being too small are not part of the ground truth (the spec drops them,
- * so they are neither prompted nor counted as misses).
+ * Components dropped for being too small are not part of the ground truth (the protocol of
+ * `docs/inference.md` §8 drops them, so they are neither prompted nor counted as misses).
  */
+import { diceFromCounts, iouFromCounts, maskCounts } from "../analysis/metrics.js";
+import { extractObjects, type LabelMap, type ObjectOptions, type ProtocolObject } from "../analysis/objects.js";
 import type { Embedding } from "../sam/embedding.js";
-import { diceFromCounts, iouFromCounts, maskCounts } from "./metrics.js";
 import { runObject, checkOptions, type ObjectRun, type ProtocolEngine, type ProtocolOptions } from "./protocol.js";
-import type { ProtocolObject, StartMode } from "./protocol-prompts.js";
-import { extractObjects, type LabelMap, type ObjectOptions } from "./objects.js";
+import type { StartMode } from "./protocol-prompts.js";
 
 export interface ClassRound {
   readonly classId: number;

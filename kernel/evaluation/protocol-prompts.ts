@@ -1,33 +1,19 @@
 /**
- * The prompts of the paper's simulated interactive segmentation (spec section 8), for one object:
- * where to start, and which two points each correction round adds. Pure functions of the object,
- * the current prediction and a seeded generator, so they can be checked on hand-made masks.
+ * The prompts of the paper's simulated interactive segmentation (`docs/inference.md` §8), for one
+ * object: where to start, and which two points each correction round adds. Pure functions of the
+ * object, the current prediction and a seeded generator, so they can be checked on hand-made
+ * masks.
  *
  * Coordinates are pixel indices (x = column, y = row), as micro_sam passes them to SAM (its
  * `torch.where` indices, flipped to x, y); the decoder's +0.5 shift happens inside the model.
  */
+import type { ProtocolObject } from "../analysis/objects.js";
+import type { Random } from "../analysis/rng.js";
 import type { Box, Point } from "../sam/prompt.js";
-import type { Random } from "./rng.js";
-
-/** One object to prompt: a connected component of one class of a label map. */
-export interface ProtocolObject {
-  readonly classId: number;
-  /** 0-based index of the component within its class (order of first pixel, row-major). */
-  readonly component: number;
-  readonly width: number;
-  readonly height: number;
-  /** width*height, 1 inside the object. */
-  readonly mask: Uint8Array;
-  readonly area: number;
-  /** Tight bounding box with exclusive max (x1 = last column + 1), as skimage's regionprops. */
-  readonly box: Box;
-  /** The point deepest inside the object (argmax of its distance transform; first in row-major order on ties). */
-  readonly center: { readonly x: number; readonly y: number };
-}
 
 export type StartMode = "point" | "box";
 
-/** Where a correction point was drawn from: the spec's region, or which fallback was needed. */
+/** Where a correction point was drawn from: the protocol's region, or which fallback was needed. */
 export type PositiveSource = "false-negative" | "true-positive";
 export type NegativeSource = "false-positive" | "box-ring";
 
@@ -71,7 +57,7 @@ function samplePixel(length: number, width: number, inRegion: (i: number) => boo
  * positives) and a negative point from the false positives (else from the object's box grown by
  * 3 px, clipped to the image, minus the object). The positive point is drawn first.
  *
- * The spec's last fallback, "else from the background", is left out because it can never apply:
+ * The protocol's last fallback, "else from the background", is left out because it can never apply:
  * the grown box minus the object is empty only if the grown box adds nothing, i.e. the box is
  * the whole image, and the object fills it -- and then there is no background either.
  */
