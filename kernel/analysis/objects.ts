@@ -1,5 +1,5 @@
 /**
- * The objects of a label map, as the paper's protocol prompts them (spec section 8): for each
+ * The objects of a label map, as the paper's protocol prompts them (docs/inference.md §8): for each
  * class id, the connected components of `labels == id`, dropping those under `minSize` pixels;
  * each with its tight box (exclusive max) and its deepest inside point.
  *

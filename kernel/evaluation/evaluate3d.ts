@@ -1,6 +1,6 @@
 /**
- * The paper's 3D evaluation (`docs/inference.md` §9): for each object of a label volume, prompt
- * its central slice, propagate both ways, and score the whole 3D object with Dice.
+ * The paper's 3D evaluation (docs/inference.md §9): for each object of a label volume, prompt its
+ * central slice, propagate both ways, and score the whole 3D object with Dice.
  *
  * - Central slice: floor(mean(zmin, zmax)) over the slices the object occupies; an object with
  *   fewer than 10 pixels there is skipped (reported, not scored).

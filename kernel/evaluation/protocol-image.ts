@@ -1,8 +1,8 @@
 /**
  * The protocol over all objects of one image, with the paper's per-class score: for each class
  * and round, the union of that class's object predictions against the union of its objects.
- * Components dropped for being too small are not part of the ground truth (the protocol of
- * `docs/inference.md` §8 drops them, so they are neither prompted nor counted as misses).
+ * Components dropped for being too small are not part of the ground truth (the reference drops them,
+ * so they are neither prompted nor counted as misses).
  */
 import { diceFromCounts, iouFromCounts, maskCounts } from "../analysis/metrics.js";
 import { extractObjects, type LabelMap, type ObjectOptions, type ProtocolObject } from "../analysis/objects.js";

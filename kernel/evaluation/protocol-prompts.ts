@@ -1,8 +1,7 @@
 /**
- * The prompts of the paper's simulated interactive segmentation (`docs/inference.md` §8), for one
- * object: where to start, and which two points each correction round adds. Pure functions of the
- * object, the current prediction and a seeded generator, so they can be checked on hand-made
- * masks.
+ * The prompts of the paper's simulated interactive segmentation (docs/inference.md §8), for one object:
+ * where to start, and which two points each correction round adds. Pure functions of the object,
+ * the current prediction and a seeded generator, so they can be checked on hand-made masks.
  *
  * Coordinates are pixel indices (x = column, y = row), as micro_sam passes them to SAM (its
  * `torch.where` indices, flipped to x, y); the decoder's +0.5 shift happens inside the model.
@@ -57,7 +56,7 @@ function samplePixel(length: number, width: number, inRegion: (i: number) => boo
  * positives) and a negative point from the false positives (else from the object's box grown by
  * 3 px, clipped to the image, minus the object). The positive point is drawn first.
  *
- * The protocol's last fallback, "else from the background", is left out because it can never apply:
+ * micro_sam's last fallback, "else from the background", is left out because it can never apply:
  * the grown box minus the object is empty only if the grown box adds nothing, i.e. the box is
  * the whole image, and the object fills it -- and then there is no background either.
  */

@@ -1,7 +1,7 @@
 /**
- * The paper's simulated interactive 2D segmentation (`docs/inference.md` §8), run against the
- * engine: every object of a label map is prompted on its own, starting from its deepest point or
- * its box, then corrected for 7 rounds with one positive and one negative point each, the points
+ * The paper's simulated interactive 2D segmentation (docs/inference.md §8), run against the engine:
+ * every object of a label map is prompted on its own, starting from its deepest point or its
+ * box, then corrected for 7 rounds with one positive and one negative point each, the points
  * accumulating (a box start keeps its box). Optionally the previous low-res logits are fed back
  * as the mask prompt. Each object gets its own generator seeded from (seed, class, component),
  * so an object's prompts do not change when other objects are added or left out.
