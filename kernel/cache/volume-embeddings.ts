@@ -2,20 +2,20 @@
  * Embeddings of every slice of a volume view: computed on demand or precomputed in the
  * background, kept in memory (LRU within a byte budget) and on disk (disk-store.ts).
  *
- * The front of the cache family: it owns a memory cache (memory-cache.ts, float32, this
- * session) and opens the volume's on-disk store (disk-store.ts, float16 via float16.ts, across
- * sessions); a slice is looked up in that order and only then sent to the encoder. This is the
- * one the public API exports; the other three are its parts.
- *
  * The user never waits for the queue: `get(z)` for the slice on screen jumps ahead of the
- * precompute, which keeps going afterwards; the encoder itself runs in the engine's encoder
- * process, so the kernel stays responsive. A precompute reports progress (count, rate, ETA)
+ * precompute, which keeps going afterwards; the encoder itself runs in the engine's worker
+ * thread, so the kernel stays responsive. A precompute reports progress (count, rate, ETA)
  * and stops on an AbortSignal, interrupting the running slice.
  *
  * Intensity (docs/inference.md §3, step 2):
  *   per-slice  (default, the reference: micro_sam normalises each slice by its own min/max),
  *   per-volume (one min/max over the whole volume, so a slice's brightness means the same
  *               everywhere), or a CT/MR window (level/width).
+ *
+ * The front of the cache family: it owns a memory cache (memory-cache.ts, float32, this
+ * session) and opens the volume's on-disk store (disk-store.ts, float16 via float16.ts, across
+ * sessions); a slice is looked up in that order and only then sent to the encoder. This is the
+ * one the public API exports; the other three are its parts.
  */
 import { statSync } from "node:fs";
 import type { Image2D } from "../io/image.js";
@@ -25,8 +25,8 @@ import type { IntensitySpec } from "../intensity/spec.js";
 import type { Embedding } from "../sam/embedding.js";
 import type { ModelManifest } from "../sam/manifest.js";
 import { dataSignature, defaultStoreRoot, VolumeEmbeddingStore } from "./disk-store.js";
-import { decodeHalf, encodeHalf } from "./float16.js";
 import { MemoryEmbeddingCache } from "./memory-cache.js";
+import { decodeHalf, encodeHalf } from "./float16.js";
 
 export type VolumeIntensity =
   | { readonly mode: "per-slice" }
