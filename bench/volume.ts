@@ -177,7 +177,7 @@ export async function benchVolume(): Promise<Record<string, unknown>> {
 /** Embedding store: write and read of one slice (half precision, one file per slice). */
 async function benchStore(): Promise<Record<string, unknown>> {
   const { mkdtempSync, rmSync } = await import("node:fs");
-  const { VolumeEmbeddingStore, SLICE_BYTES } = await import("../kernel/cache/volume-store.js");
+  const { VolumeEmbeddingStore, SLICE_BYTES } = await import("../kernel/cache/disk-store.js");
   const { EMBEDDING_LENGTH } = await import("../kernel/sam/embedding.js");
   const root = mkdtempSync(join(tmpdir(), "medicosam-bench-store-"));
   try {

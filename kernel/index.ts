@@ -37,7 +37,7 @@ export { writeLabelMap } from "./io/nifti-labels.js";
 export { viewMapping, extractSlice } from "./io/volume-view.js";
 export { VolumeEmbeddings, formatProgress } from "./cache/volume-embeddings.js";
 export { propagate, paintLabels } from "./interactive/propagate.js";
-export { evaluate3d, evaluate3dGrid, stackLabels } from "./interactive/evaluate3d.js";
+export { evaluate3d, evaluate3dGrid, stackLabels } from "./evaluation/evaluate3d.js";
 export {
   display,
   clearOutput,
@@ -60,12 +60,12 @@ export { fitPca, projectEmbedding, pcaOfEmbeddings } from "./analysis/pca.js";
 export { cosineSimilarityAt, cosineSimilarityTo, similarityImage } from "./analysis/similarity.js";
 export { dice, iou } from "./analysis/metrics.js";
 export { extractObjects, type LabelMap } from "./analysis/objects.js";
-export { runObject, type ObjectRun, type ProtocolOptions } from "./analysis/protocol.js";
-export { evaluateImage } from "./analysis/protocol-image.js";
-export { evaluateDataset, ProtocolResults, type EvaluationItem } from "./analysis/protocol-run.js";
+export { runObject, type ObjectRun, type ProtocolOptions } from "./evaluation/protocol.js";
+export { evaluateImage } from "./evaluation/protocol-image.js";
+export { evaluateDataset, ProtocolResults, type EvaluationItem } from "./evaluation/protocol-run.js";
 export { similarityView } from "./display/figures-pca.js";
 export { pcaRgbImages, componentImages } from "./analysis/pca-image.js";
 export { tokenLabels } from "./analysis/tokens.js";
 export { resetPlotlyBundle } from "./display/plotly.js";
-export { summarize, toCsv } from "./analysis/protocol-table.js";
+export { summarize, toCsv } from "./evaluation/protocol-table.js";
 export { SeededRandom } from "./analysis/rng.js";

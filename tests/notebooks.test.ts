@@ -15,13 +15,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readNifti } from "../kernel/io/nifti-read.js";
 import { findModelFolder } from "../kernel/sam/registry.js";
 import { canRun } from "./helpers/require.js";
-import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "./kernel/helpers/jupyter-env.js";
-import { REPO } from "./kernel/helpers/kernel-process.js";
+import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "./jupyter/helpers/jupyter-env.js";
+import { REPO } from "./jupyter/helpers/kernel-process.js";
 
 const available = pythonHas("nbclient", "nbformat", "jupyter_client", "nbconvert");
 const NOTEBOOKS = join(REPO, "notebooks");
 const OUT = join(REPO, "out", "tutorials");
-const DRIVER = join(REPO, "tests", "kernel", "nbclient", "run_notebook.py");
+const DRIVER = join(REPO, "tests", "jupyter", "nbclient", "run_notebook.py");
 const NAMES = ["01-quickstart", "02-volumes", "03-embeddings", "04-interactive-evaluation", "05-canvas"] as const;
 type Name = (typeof NAMES)[number];
 

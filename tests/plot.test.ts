@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import type { SummaryRow } from "../kernel/analysis/protocol-table.js";
+import type { SummaryRow } from "../kernel/evaluation/protocol-table.js";
 import { fitPca, projectEmbedding } from "../kernel/analysis/pca.js";
 import { cosineSimilarityAt } from "../kernel/analysis/similarity.js";
 import type { Embedding } from "../kernel/sam/embedding.js";

@@ -14,7 +14,7 @@ import { writeLabelMap } from "../kernel/io/nifti-labels.js";
 import { readNifti } from "../kernel/io/nifti-read.js";
 import { readSliceOf } from "../kernel/io/volume-view.js";
 import { orientationCode, type Affine, type Volume } from "../kernel/io/volume.js";
-import { evaluate3d, evaluate3dGrid, stackLabels } from "../kernel/interactive/evaluate3d.js";
+import { evaluate3d, evaluate3dGrid, stackLabels } from "../kernel/evaluation/evaluate3d.js";
 import { extendBox, projectMask, PROJECTION_MODES, type ProjectionMode } from "../kernel/interactive/propagate-prompts.js";
 import { paintLabels, propagate } from "../kernel/interactive/propagate.js";
 import { loadModel, type SamModel } from "../kernel/sam/model.js";

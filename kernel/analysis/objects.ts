@@ -9,13 +9,29 @@
  * the start click off the image edge for objects cut by it.
  */
 import { connectedComponents, deepestPoint } from "./geometry.js";
-import type { ProtocolObject } from "./protocol-prompts.js";
+import type { Box } from "../sam/prompt.js";
 
 export interface LabelMap {
   readonly width: number;
   readonly height: number;
   /** width*height class ids, 0 = background. */
   readonly data: ArrayLike<number>;
+}
+
+/** One object to prompt: a connected component of one class of a label map. */
+export interface ProtocolObject {
+  readonly classId: number;
+  /** 0-based index of the component within its class (order of first pixel, row-major). */
+  readonly component: number;
+  readonly width: number;
+  readonly height: number;
+  /** width*height, 1 inside the object. */
+  readonly mask: Uint8Array;
+  readonly area: number;
+  /** Tight bounding box with exclusive max (x1 = last column + 1), as skimage's regionprops. */
+  readonly box: Box;
+  /** The point deepest inside the object (argmax of its distance transform; first in row-major order on ties). */
+  readonly center: { readonly x: number; readonly y: number };
 }
 
 export interface ObjectOptions {

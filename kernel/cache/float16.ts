@@ -1,9 +1,14 @@
 /**
  * IEEE 754 half precision <-> float32, for embeddings on disk (Node 20 has no Float16Array).
  *
+ * Part of the embedding cache family: the on-disk store (disk-store.ts) writes and reads its
+ * chunks with it, and `VolumeEmbeddings` (volume-embeddings.ts) rounds a freshly computed slice
+ * through it so that this session sees the values a later one reads from disk; the memory cache
+ * (memory-cache.ts) holds whatever it is given, float32.
+ *
  * Half precision halves the store (2 MiB per slice instead of 4 MiB) and SAM embeddings do
  * not need more: their values are O(1) with a relative rounding error of 2^-11 (about 5e-4);
- * what the decoder makes of that is measured in tests/volume-store.test.ts.
+ * what the decoder makes of that is measured in tests/disk-store.test.ts.
  * Rounding is to nearest, ties to even (numpy's astype(float16)); overflow gives +-Infinity,
  * NaN stays NaN.
  */

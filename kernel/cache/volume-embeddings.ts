@@ -1,6 +1,6 @@
 /**
  * Embeddings of every slice of a volume view: computed on demand or precomputed in the
- * background, kept in memory (LRU within a byte budget) and on disk (volume-store.ts).
+ * background, kept in memory (LRU within a byte budget) and on disk (disk-store.ts).
  *
  * The user never waits for the queue: `get(z)` for the slice on screen jumps ahead of the
  * precompute, which keeps going afterwards; the encoder itself runs in the engine's encoder
@@ -11,6 +11,11 @@
  *   per-slice  (default, the reference: micro_sam normalises each slice by its own min/max),
  *   per-volume (one min/max over the whole volume, so a slice's brightness means the same
  *               everywhere), or a CT/MR window (level/width).
+ *
+ * The front of the cache family: it owns a memory cache (memory-cache.ts, float32, this
+ * session) and opens the volume's on-disk store (disk-store.ts, float16 via float16.ts, across
+ * sessions); a slice is looked up in that order and only then sent to the encoder. This is the
+ * one the public API exports; the other three are its parts.
  */
 import { statSync } from "node:fs";
 import type { Image2D } from "../io/image.js";
@@ -18,9 +23,9 @@ import { extractSlice, viewMapping, type ViewMapping, type ViewName } from "../i
 import { volumeStats, type Volume } from "../io/volume.js";
 import type { IntensitySpec } from "../intensity/spec.js";
 import type { Embedding } from "../sam/embedding.js";
-import { EmbeddingCache } from "../sam/embedding-cache.js";
 import type { ModelManifest } from "../sam/manifest.js";
-import { dataSignature, defaultStoreRoot, VolumeEmbeddingStore } from "./volume-store.js";
+import { dataSignature, defaultStoreRoot, VolumeEmbeddingStore } from "./disk-store.js";
+import { MemoryEmbeddingCache } from "./memory-cache.js";
 import { decodeHalf, encodeHalf } from "./float16.js";
 
 export type VolumeIntensity =
@@ -100,7 +105,7 @@ export class VolumeEmbeddings {
   readonly mapping: ViewMapping;
   readonly depth: number;
   readonly intensitySpec: IntensitySpec;
-  private readonly memory: EmbeddingCache;
+  private readonly memory: MemoryEmbeddingCache<Embedding>;
   private readonly urgent: number[] = [];
   private readonly waiters = new Map<number, Waiter[]>();
   private readonly runs = new Set<BackgroundRun>();
@@ -120,7 +125,7 @@ export class VolumeEmbeddings {
     this.mapping = mapping;
     this.depth = mapping.depth;
     this.intensitySpec = intensity;
-    this.memory = new EmbeddingCache(memoryBytes);
+    this.memory = new MemoryEmbeddingCache<Embedding>(memoryBytes);
     this.keyPrefix = store ? store.dir : `memory:${signature.slice(0, 16)}`;
   }
 

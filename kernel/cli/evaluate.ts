@@ -4,8 +4,8 @@
  */
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
-import { evaluateDataset, type EvaluationItem } from "../analysis/protocol-run.js";
-import type { StartMode } from "../analysis/protocol-prompts.js";
+import { evaluateDataset, type EvaluationItem } from "../evaluation/protocol-run.js";
+import type { StartMode } from "../evaluation/protocol-prompts.js";
 import { tableBundle } from "../display/figures-protocol.js";
 import { protocolFigure } from "../display/figures.js";
 import { PlotlyChart } from "../display/plotly.js";

@@ -2,7 +2,7 @@
  * A protocol result in a notebook: the paper-style chart (Dice per round, point and box starts,
  * models side by side) above the summary table, both from the same rows the user can save.
  */
-import type { SummaryRow } from "../analysis/protocol-table.js";
+import type { SummaryRow } from "../evaluation/protocol-table.js";
 import { protocolFigure, type ProtocolFigureOptions } from "./figures.js";
 import { DISPLAY, PlotlyChart, type MimeBundle, type PlotlyDisplayOptions } from "./plotly.js";
 

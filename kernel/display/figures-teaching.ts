@@ -3,7 +3,7 @@
  * object's true outline (yellow), the predicted mask, every prompt point so far (the newest
  * larger), and the round's Dice -- how interactive segmentation behaves click after click.
  */
-import type { ObjectRun } from "../analysis/protocol.js";
+import type { ObjectRun } from "../evaluation/protocol.js";
 import type { RgbImage8 } from "../io/image.js";
 import { ImageGrid } from "./figures-images.js";
 import { drawMarkers, drawOutline, drawOverlay, labelLegend, type Marker } from "./overlay.js";

@@ -4,7 +4,7 @@
  * (`PlotlyFigure`); wrap it in `PlotlyChart` to display it. Arrays are plain arrays so the JSON
  * is what plotly.js documents.
  */
-import type { SummaryRow } from "../analysis/protocol-table.js";
+import type { SummaryRow } from "../evaluation/protocol-table.js";
 import type { PcaBasis, TokenProjection } from "../analysis/pca.js";
 import type { SimilarityMap } from "../analysis/similarity.js";
 import { plotlyColorscale, type ColormapName } from "../analysis/colormap.js";

@@ -6,9 +6,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readConnectionFile } from "./connection.js";
-import { Kernel } from "./kernel.js";
 import { defaultLogPath, KernelLog } from "./log.js";
 import { installCompilerRedirect, installRuntimeRedirect, ownPackage } from "./package-redirect.js";
+import { Kernel } from "./server.js";
 
 const USAGE = "usage: node dist/kernel/jupyter/main.js --connection-file <kernel-*.json>  (Jupyter runs this; see `medicosam install`)";
 

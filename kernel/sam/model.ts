@@ -6,11 +6,11 @@ import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import type { InferenceSession } from "onnxruntime-node";
 import type { Image2D } from "../io/image.js";
+import { MemoryEmbeddingCache } from "../cache/memory-cache.js";
 import { toRgb8 } from "../intensity/normalize.js";
 import { DEFAULT_INTENSITY, type IntensitySpec } from "../intensity/spec.js";
 import { SamDecoder } from "./decoder.js";
 import type { Embedding } from "./embedding.js";
-import { EmbeddingCache } from "./embedding-cache.js";
 import type { EncoderSettings } from "./encoder-protocol.js";
 import { ENCODER_SESSION_OPTIONS, EncoderProcess } from "./encoder.js";
 import type { ModelManifest } from "./manifest.js";
@@ -100,7 +100,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
 }
 
 export class SamModel {
-  readonly cache: EmbeddingCache;
+  readonly cache: MemoryEmbeddingCache<Embedding>;
   readonly timings: Timings = {};
   private readonly settings: EncoderSettings;
   private readonly defaultIntensity: IntensitySpec;
@@ -124,7 +124,7 @@ export class SamModel {
     };
     this.defaultIntensity = options.intensity ?? pre.intensity ?? DEFAULT_INTENSITY;
     this.interruptSignal = options.interruptSignal;
-    this.cache = new EmbeddingCache(options.cacheBytes);
+    this.cache = new MemoryEmbeddingCache<Embedding>(options.cacheBytes);
     const st = statSync(encoderPath);
     this.identity = manifest.encoder.sha256 ?? `${encoderPath}:${st.size}:${st.mtimeMs}`;
   }

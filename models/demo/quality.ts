@@ -8,8 +8,8 @@
  * tests (tests/demo-model.test.ts), with other seeds. Scores are mean Dice over objects.
  */
 import { extractObjects } from "../../kernel/analysis/objects.js";
-import { runObject } from "../../kernel/analysis/protocol.js";
-import { evaluate3d } from "../../kernel/interactive/evaluate3d.js";
+import { runObject } from "../../kernel/evaluation/protocol.js";
+import { evaluate3d } from "../../kernel/evaluation/evaluate3d.js";
 import type { SliceStack } from "../../kernel/interactive/propagate.js";
 import { generatePhantomSlice, generatePhantomVolume, type Modality } from "../../kernel/phantom/index.js";
 import type { Embedding } from "../../kernel/sam/embedding.js";

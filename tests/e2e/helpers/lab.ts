@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { freePort } from "../../kernel/helpers/kernel-process.js";
+import { freePort } from "../../jupyter/helpers/kernel-process.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PYTHON, REPO } from "../../browser/jupyter-server.js";

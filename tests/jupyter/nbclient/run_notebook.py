@@ -1,4 +1,4 @@
-"""Executes a notebook with nbclient and saves the result (used by tests/kernel/nbclient.test.ts).
+"""Executes a notebook with nbclient and saves the result (used by tests/jupyter/nbclient.test.ts).
 
 usage: run_notebook.py IN.ipynb OUT.ipynb [--allow-errors]
 Exit code 3 with the error text when a cell fails and errors are not allowed.

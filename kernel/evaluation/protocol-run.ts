@@ -3,10 +3,10 @@
  * every object, and collect plain rows. Several models or datasets are merged afterwards with
  * `ProtocolResults.merge`, then summarised with the paper's averaging.
  */
+import type { ObjectOptions, LabelMap } from "../analysis/objects.js";
 import type { Image2D } from "../io/image.js";
 import type { IntensitySpec } from "../intensity/spec.js";
 import type { Embedding } from "../sam/embedding.js";
-import type { ObjectOptions, LabelMap } from "./objects.js";
 import { evaluateImage } from "./protocol-image.js";
 import type { StartMode } from "./protocol-prompts.js";
 import {

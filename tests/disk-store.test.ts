@@ -1,7 +1,8 @@
 /**
- * The volume embedding store: half-precision conversion (exhaustive, and against numpy),
- * chunks and manifest on disk, and the precompute/priority/interrupt behaviour with the real
- * engine (worker encoder, onnxruntime) and the analytic test model.
+ * The on-disk embedding store (kernel/cache/disk-store.ts) and what sits on it: half-precision
+ * conversion (exhaustive, and against numpy), chunks and manifest on disk, and VolumeEmbeddings'
+ * precompute/priority/interrupt behaviour with the real engine (encoder process, onnxruntime) and
+ * the analytic test model.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeHalf, encodeHalf, fromHalfBits, toHalfBits } from "../kernel/cache/float16.js";
 import { formatProgress, VolumeEmbeddings, type Embedder, type PrecomputeProgress } from "../kernel/cache/volume-embeddings.js";
-import { SLICE_BYTES, VolumeEmbeddingStore } from "../kernel/cache/volume-store.js";
+import { SLICE_BYTES, VolumeEmbeddingStore } from "../kernel/cache/disk-store.js";
 import type { Image2D } from "../kernel/io/image.js";
 import { orientationCode, type Volume } from "../kernel/io/volume.js";
 import type { IntensitySpec } from "../kernel/intensity/spec.js";

@@ -27,7 +27,7 @@ test("jupyter_kernel_test.KernelTests passes", { timeout: 150_000 }, async (ctx)
   }
   jupyter = jupyterEnv();
   const pkg = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { name: string }).name;
-  const suite = join(REPO, "tests", "kernel", "conformance");
+  const suite = join(REPO, "tests", "jupyter", "conformance");
   proc = spawn(PYTHON, ["-m", "unittest", "discover", "-v", "-s", suite, "-p", "test_*.py"], {
     cwd: jupyter.root,
     env: { ...jupyter.env, MEDICOSAM_JUPYTER_API: `${pkg}/dist/kernel/jupyter/index.js` },

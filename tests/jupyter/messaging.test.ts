@@ -1,7 +1,7 @@
 /**
- * The kernel process spoken to over real ZMQ sockets: every message type it supports, binary
- * buffers both ways, widget protocol parents, and the failure cases (bad signature, broken JSON,
- * a throwing comm handler, interrupts, shutdown).
+ * The Jupyter messaging protocol, end to end: the kernel process spoken to over real ZMQ sockets,
+ * every message type it supports, binary buffers both ways, widget protocol parents, and the
+ * failure cases (bad signature, broken JSON, a throwing comm handler, interrupts, shutdown).
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";

@@ -18,14 +18,14 @@
  */
 import { cityBlockDistance, boundingBox } from "../analysis/geometry.js";
 import { DICE_EPSILON } from "../analysis/metrics.js";
-import { objectSeed } from "../analysis/protocol.js";
 import { SeededRandom, type Random } from "../analysis/rng.js";
+import { propagate, type Segmenter, type SliceStack } from "../interactive/propagate.js";
+import { PROJECTION_MODES, type ProjectionMode } from "../interactive/propagate-prompts.js";
 import type { PixelArray } from "../io/image.js";
 import { readSliceOf, type ViewMapping } from "../io/volume-view.js";
 import type { Vec3 } from "../io/volume.js";
 import type { Box, Point, Prompt } from "../sam/prompt.js";
-import { propagate, type Segmenter, type SliceStack } from "./propagate.js";
-import { PROJECTION_MODES, type ProjectionMode } from "./propagate-prompts.js";
+import { objectSeed } from "./protocol.js";
 
 export type Prompt3dMode = "box" | "points";
 

@@ -6,24 +6,9 @@
  * Coordinates are pixel indices (x = column, y = row), as micro_sam passes them to SAM (its
  * `torch.where` indices, flipped to x, y); the decoder's +0.5 shift happens inside the model.
  */
+import type { ProtocolObject } from "../analysis/objects.js";
+import type { Random } from "../analysis/rng.js";
 import type { Box, Point } from "../sam/prompt.js";
-import type { Random } from "./rng.js";
-
-/** One object to prompt: a connected component of one class of a label map. */
-export interface ProtocolObject {
-  readonly classId: number;
-  /** 0-based index of the component within its class (order of first pixel, row-major). */
-  readonly component: number;
-  readonly width: number;
-  readonly height: number;
-  /** width*height, 1 inside the object. */
-  readonly mask: Uint8Array;
-  readonly area: number;
-  /** Tight bounding box with exclusive max (x1 = last column + 1), as skimage's regionprops. */
-  readonly box: Box;
-  /** The point deepest inside the object (argmax of its distance transform; first in row-major order on ties). */
-  readonly center: { readonly x: number; readonly y: number };
-}
 
 export type StartMode = "point" | "box";
 

@@ -12,7 +12,7 @@ import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "./helpers/jupyte
 import { REPO } from "./helpers/kernel-process.js";
 
 const available = pythonHas("nbclient", "nbformat", "jupyter_client");
-const DRIVER = join(REPO, "tests", "kernel", "nbclient", "run_notebook.py");
+const DRIVER = join(REPO, "tests", "jupyter", "nbclient", "run_notebook.py");
 const FIXTURE = join(REPO, "tests", "fixtures", "notebooks", "widget-state.ipynb");
 
 interface Output {

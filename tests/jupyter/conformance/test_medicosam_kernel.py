@@ -1,6 +1,6 @@
 """Jupyter's kernel conformance suite (jupyter_kernel_test) run against the MedicoSAM kernel.
 
-Started by tests/kernel/conformance.test.ts with JUPYTER_PATH pointing at a kernelspec that
+Started by tests/jupyter/conformance.test.ts with JUPYTER_PATH pointing at a kernelspec that
 `medicosam install --prefix` wrote, so the kernel is found and started the way Jupyter does it.
 """
 import os

@@ -4,11 +4,11 @@
  * Components dropped for being too small are not part of the ground truth (the reference drops them,
  * so they are neither prompted nor counted as misses).
  */
+import { diceFromCounts, iouFromCounts, maskCounts } from "../analysis/metrics.js";
+import { extractObjects, type LabelMap, type ObjectOptions, type ProtocolObject } from "../analysis/objects.js";
 import type { Embedding } from "../sam/embedding.js";
-import { diceFromCounts, iouFromCounts, maskCounts } from "./metrics.js";
 import { runObject, checkOptions, type ObjectRun, type ProtocolEngine, type ProtocolOptions } from "./protocol.js";
-import type { ProtocolObject, StartMode } from "./protocol-prompts.js";
-import { extractObjects, type LabelMap, type ObjectOptions } from "./objects.js";
+import type { StartMode } from "./protocol-prompts.js";
 
 export interface ClassRound {
   readonly classId: number;

@@ -1,5 +1,6 @@
 /**
- * The kernel: ZMQ sockets, dispatch, and the rules that make front ends happy.
+ * The Jupyter protocol server (the `Kernel` class): ZMQ sockets, dispatch, and the rules that make
+ * front ends happy.
  *
  * - Every shell and control message gets busy/idle on iopub with it as parent; the widget
  *   front end holds further updates until that idle arrives.

@@ -12,6 +12,11 @@
  * own folder; a manifest that disagrees with what is asked for is refused, never reused.
  * Each chunk is written under a temporary name and renamed: a killed precompute leaves
  * whole slices or none.
+ *
+ * The second of the two embedding caches (the first is memory-cache.ts, in RAM and per
+ * process): this one survives the kernel, so reopening a volume skips the encoder. It stores
+ * and checks; deciding what to compute and when is `VolumeEmbeddings` (volume-embeddings.ts),
+ * the only user, which puts a memory cache in front of it. Chunks are float16 (float16.ts).
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";

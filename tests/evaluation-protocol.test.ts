@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { dice, iou } from "../kernel/analysis/metrics.js";
-import { extractObjects } from "../kernel/analysis/objects.js";
+import { extractObjects, type ProtocolObject } from "../kernel/analysis/objects.js";
 import { deepestPoint } from "../kernel/analysis/geometry.js";
-import { evaluateObjects } from "../kernel/analysis/protocol-image.js";
-import { correctionPoints, startPrompt, type ProtocolObject } from "../kernel/analysis/protocol-prompts.js";
-import { classRows, objectRows, summarize, toCsv, type ClassRow } from "../kernel/analysis/protocol-table.js";
-import { runObject, type ProtocolEngine } from "../kernel/analysis/protocol.js";
+import { evaluateObjects } from "../kernel/evaluation/protocol-image.js";
+import { correctionPoints, startPrompt } from "../kernel/evaluation/protocol-prompts.js";
+import { classRows, objectRows, summarize, toCsv, type ClassRow } from "../kernel/evaluation/protocol-table.js";
+import { runObject, type ProtocolEngine } from "../kernel/evaluation/protocol.js";
 import { SeededRandom } from "../kernel/analysis/rng.js";
 import type { Embedding } from "../kernel/sam/embedding.js";
 import type { Prompt } from "../kernel/sam/prompt.js";

@@ -2,13 +2,25 @@
  * In-memory embeddings, least recently used out first, within a byte budget. A click on
  * an image already embedded never re-runs the encoder; two embed() calls for the same
  * pixels while the first is still running share its promise.
+ *
+ * One of the two embedding caches (docs/inference.md §10). This one is per process and holds
+ * float32 embeddings: every `SamModel` keeps one for the images it embedded (`model.cache`),
+ * and `VolumeEmbeddings` (volume-embeddings.ts) keeps one per volume view in front of the
+ * on-disk store (disk-store.ts), which outlives the process at half precision (float16.ts).
+ * It needs nothing of an embedding but its key and size, so it imports nothing and the SAM
+ * layer can use it without depending on the volume side of this folder.
  */
-import type { Embedding } from "./embedding.js";
+
+/** What the cache needs of an entry: the key it is filed under and the bytes it holds. */
+export interface Cacheable {
+  readonly key: string;
+  readonly data: { readonly byteLength: number };
+}
 
 /** 64 embeddings of 4 MiB: a few images' worth of slices without surprising anyone's RAM. */
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
-export class EmbeddingCache {
+export class MemoryEmbeddingCache<Embedding extends Cacheable> {
   private readonly entries = new Map<string, Embedding>();
   private readonly inFlight = new Map<string, Promise<Embedding>>();
   private bytes = 0;

@@ -9,13 +9,14 @@
  * The reference (micro_sam's evaluation) does not seed its generator, so a rerun of it gives
  * other points; compare distributions of Dice with it, not individual numbers.
  */
+import { diceFromCounts, iouFromCounts, maskCounts } from "../analysis/metrics.js";
+import type { ProtocolObject } from "../analysis/objects.js";
+import { SeededRandom } from "../analysis/rng.js";
 import type { Embedding } from "../sam/embedding.js";
 import type { Box, Point, Prompt } from "../sam/prompt.js";
 import type { SegmentResult } from "../sam/segment-result.js";
 import type { MultimaskMode } from "../sam/select.js";
-import { diceFromCounts, iouFromCounts, maskCounts } from "./metrics.js";
-import { correctionPoints, startPrompt, type NegativeSource, type PositiveSource, type ProtocolObject, type StartMode } from "./protocol-prompts.js";
-import { SeededRandom } from "./rng.js";
+import { correctionPoints, startPrompt, type NegativeSource, type PositiveSource, type StartMode } from "./protocol-prompts.js";
 
 /** What the protocol needs from a model: SamModel fits, and so does a stand-in in tests. */
 export interface ProtocolEngine {
