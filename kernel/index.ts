@@ -28,7 +28,7 @@ export type { MultimaskMode } from "./sam/select.js";
 export { SamModel, type LoadOptions, type EmbedOptions, type SegmentOptions } from "./sam/model.js";
 export { saveEmbedding, loadEmbedding } from "./sam/embedding-file.js";
 export { drawOverlay } from "./display/overlay.js";
-export { segmentCanvas, SegmentCanvas, volumePropagator, type SegmentCanvasOptions, type CommitEvent, type HistoryEntry, type Propagator } from "../widgets/segment-canvas/model.js";
+export { segmentCanvas, SegmentCanvas, volumePropagator, type SegmentCanvasOptions, type CommitEvent, type HistoryEntry, type Propagator } from "../widgets/segment-canvas/kernel/canvas.js";
 export type { Volume } from "./io/volume.js";
 export { openVolume } from "./io/volume-open.js";
 export { readNifti } from "./io/nifti-read.js";

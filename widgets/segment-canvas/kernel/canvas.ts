@@ -15,22 +15,22 @@
  * - committed objects live in the history, not in synced state, so no front end, reload or
  *   failure can change them; only a user's undo/remove can.
  */
-import { LABEL_COLORS } from "../../kernel/display/overlay.js";
-import type { Image2D } from "../../kernel/io/image.js";
-import type { ViewName } from "../../kernel/io/volume-view.js";
-import { propagate as propagateThroughVolume, type PropagateOptions } from "../../kernel/interactive/propagate.js";
-import { WINDOW_PRESETS, windowPreset } from "../../kernel/intensity/presets.js";
-import type { IntensitySpec } from "../../kernel/intensity/spec.js";
-import type { KernelRuntime } from "../../kernel/jupyter/runtime.js";
-import { DISPLAY_SYMBOL, type Displayable, type MimeBundle } from "../../kernel/jupyter/display.js";
-import { Widget, type WidgetChange } from "../../kernel/jupyter/widgets/widget.js";
-import type { Embedding } from "../../kernel/sam/embedding.js";
-import type { Prompt } from "../../kernel/sam/prompt.js";
-import type { SegmentResult } from "../../kernel/sam/segment-result.js";
-import type { MultimaskMode } from "../../kernel/sam/select.js";
+import { LABEL_COLORS } from "../../../kernel/display/overlay.js";
+import type { Image2D } from "../../../kernel/io/image.js";
+import type { ViewName } from "../../../kernel/io/volume-view.js";
+import { propagate as propagateThroughVolume, type PropagateOptions } from "../../../kernel/interactive/propagate.js";
+import { WINDOW_PRESETS, windowPreset } from "../../../kernel/intensity/presets.js";
+import type { IntensitySpec } from "../../../kernel/intensity/spec.js";
+import type { KernelRuntime } from "../../../kernel/jupyter/runtime.js";
+import { DISPLAY_SYMBOL, type Displayable, type MimeBundle } from "../../../kernel/jupyter/display.js";
+import { Widget, type WidgetChange } from "../../../kernel/jupyter/widgets/widget.js";
+import type { Embedding } from "../../../kernel/sam/embedding.js";
+import type { Prompt } from "../../../kernel/sam/prompt.js";
+import type { SegmentResult } from "../../../kernel/sam/segment-result.js";
+import type { MultimaskMode } from "../../../kernel/sam/select.js";
 import { SliceEmbedder } from "./embedder.js";
-import { LabelStore } from "./labels.js";
-import { decodeRle, encodeRle, encodeStack } from "./mask-codec.js";
+import { LabelStore } from "../shared/labels.js";
+import { decodeRle, encodeRle, encodeStack } from "../shared/mask-codec.js";
 import {
   canRedo,
   canUndo,
@@ -42,7 +42,7 @@ import {
   staleSlices,
   type History,
   type ReducerAction,
-} from "./reducer.js";
+} from "../shared/reducer.js";
 import { saveLabels, type SaveResult } from "./save.js";
 import { canvasSource, type CanvasInput, type CanvasSource } from "./source.js";
 import {
@@ -63,7 +63,7 @@ import {
   type SegmentCanvasState,
   type WindowLevel,
   type WirePrompts,
-} from "./state.js";
+} from "../shared/state.js";
 
 /** What the canvas needs from a model: `SamModel` satisfies it. */
 export interface CanvasModel {

@@ -12,7 +12,7 @@
  * same way in the highlight colour; prompts are drawn in screen space on top. The blend of a
  * filled pixel is `round(base * (1 - a) + colour * a)`, which tests check on the canvas.
  */
-import { decodeRle, decodeStack, type SliceStack } from "./mask-codec.js";
+import { decodeRle, decodeStack, type SliceStack } from "../shared/mask-codec.js";
 import {
   labelColour,
   windowRange,
@@ -24,7 +24,7 @@ import {
   type SegmentCanvasState,
   type WindowLevel,
   type WirePrompts,
-} from "./state.js";
+} from "../shared/state.js";
 
 /** The parts of a widget model the view uses (Backbone models and anywidget's model both fit). */
 export interface ModelLike {
