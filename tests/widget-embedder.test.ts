@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import type { Image2D } from "../kernel/io/image.js";
 import type { Embedding } from "../kernel/sam/embedding.js";
-import { SliceEmbedder } from "../widgets/segment-canvas/embedder.js";
+import { SliceEmbedder } from "../widgets/segment-canvas/kernel/embedder.js";
 
 class StubEncoder {
   readonly started: number[] = [];

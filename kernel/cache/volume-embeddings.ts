@@ -3,8 +3,9 @@
  * background, kept in memory (LRU within a byte budget) and on disk (disk-store.ts).
  *
  * The user never waits for the queue: `get(z)` for the slice on screen jumps ahead of the
- * precompute, which keeps going afterwards; the encoder itself runs in the engine's encoder
- * process, so the kernel stays responsive. A precompute reports progress (count, rate, ETA)
+ * precompute, which keeps going afterwards (the order is slice-scheduler.ts, shared with the
+ * canvas); the encoder itself runs in the engine's encoder process, so the kernel stays
+ * responsive. A precompute reports progress (count, rate, ETA)
  * and stops on an AbortSignal, interrupting the running slice.
  *
  * Intensity (docs/inference.md §3, step 2):
@@ -27,6 +28,7 @@ import type { ModelManifest } from "../sam/manifest.js";
 import { dataSignature, defaultStoreRoot, VolumeEmbeddingStore } from "./disk-store.js";
 import { MemoryEmbeddingCache } from "./memory-cache.js";
 import { decodeHalf, encodeHalf } from "./float16.js";
+import { SliceScheduler, type BackgroundLane } from "./slice-scheduler.js";
 
 export type VolumeIntensity =
   | { readonly mode: "per-slice" }
@@ -86,19 +88,6 @@ export function formatProgress(p: PrecomputeProgress): string {
   return `${what}${speed}, ETA ${duration(p.etaS)}`;
 }
 
-interface Waiter {
-  resolve(e: Embedding): void;
-  reject(err: unknown): void;
-}
-
-interface BackgroundRun {
-  readonly queue: number[];
-  /** A slice of this run is being encoded right now. */
-  inFlight: boolean;
-  readonly onSlice: (z: number) => void;
-  readonly fail: (err: unknown) => void;
-}
-
 const DEFAULT_MEMORY = 512 * 2 ** 20;
 
 export class VolumeEmbeddings {
@@ -106,11 +95,7 @@ export class VolumeEmbeddings {
   readonly depth: number;
   readonly intensitySpec: IntensitySpec;
   private readonly memory: MemoryEmbeddingCache<Embedding>;
-  private readonly urgent: number[] = [];
-  private readonly waiters = new Map<number, Waiter[]>();
-  private readonly runs = new Set<BackgroundRun>();
-  private pumping = false;
-  private current: { z: number; background: boolean } | undefined;
+  private readonly scheduler: SliceScheduler<Embedding>;
   private readonly keyPrefix: string;
 
   private constructor(
@@ -127,6 +112,11 @@ export class VolumeEmbeddings {
     this.intensitySpec = intensity;
     this.memory = new MemoryEmbeddingCache<Embedding>(memoryBytes);
     this.keyPrefix = store ? store.dir : `memory:${signature.slice(0, 16)}`;
+    this.scheduler = new SliceScheduler<Embedding>({
+      has: (z) => this.available(z),
+      load: (z) => this.held(z),
+      compute: async (z) => this.keep(z, await this.model.embed(this.slice(z), { intensity: this.intensitySpec, cache: false })),
+    });
   }
 
   static async open(volume: Volume, model: Embedder, options: VolumeEmbeddingsOptions = {}): Promise<VolumeEmbeddings> {
@@ -182,27 +172,22 @@ export class VolumeEmbeddings {
   /** The embedding of slice `z`: from memory, else disk, else computed ahead of any precompute. */
   async get(z: number): Promise<Embedding> {
     this.checkIndex(z);
-    const hit = this.memory.get(this.key(z));
-    if (hit) return hit;
-    if (this.store?.has(z)) {
-      const e = this.rekey(await this.store.read(z), z);
-      this.memory.set(e);
-      return e;
-    }
-    return new Promise<Embedding>((resolve, reject) => {
-      this.waiters.set(z, [...(this.waiters.get(z) ?? []), { resolve, reject }]);
-      this.prioritize(z);
-    });
+    return this.scheduler.get(z);
   }
 
   /** Put `z` first in line (the slice the user is looking at). */
   prioritize(z: number): void {
     this.checkIndex(z);
-    if (this.available(z) || this.current?.z === z) return;
-    const at = this.urgent.indexOf(z);
-    if (at >= 0) this.urgent.splice(at, 1);
-    this.urgent.push(z);
-    void this.pump();
+    this.scheduler.prioritize(z);
+  }
+
+  /** A slice `available` says is held: from memory, else from disk (then kept in memory too). */
+  private async held(z: number): Promise<Embedding> {
+    const hit = this.memory.get(this.key(z));
+    if (hit) return hit;
+    const e = this.rekey(await this.store!.read(z), z);
+    this.memory.set(e);
+    return e;
   }
 
   /**
@@ -247,93 +232,42 @@ export class VolumeEmbeddings {
         resolve(p);
         return;
       }
-      const run: BackgroundRun = {
+      let active = true;
+      const run: BackgroundLane = {
         queue,
-        inFlight: false,
-        onSlice: (z) => {
+        done: (z) => {
           computed++;
-          const p = progress(z, run.queue.length === 0 && !run.inFlight, false);
+          const p = progress(z, run.queue.length === 0 && this.scheduler.running?.lane !== run, false);
           options.onProgress?.(p);
           if (p.finished) {
-            this.runs.delete(run);
+            active = false;
+            this.scheduler.removeLane(run);
             options.signal?.removeEventListener("abort", onAbort);
             resolve(p);
           }
         },
-        fail: (err) => {
-          this.runs.delete(run);
+        failed: (_z, err) => {
+          active = false;
+          this.scheduler.removeLane(run);
           options.signal?.removeEventListener("abort", onAbort);
           reject(err);
         },
       };
       const onAbort = () => {
-        if (!this.runs.has(run)) return;
-        this.runs.delete(run);
+        if (!active) return;
+        active = false;
+        this.scheduler.removeLane(run);
         run.queue.length = 0;
-        if (this.current?.background && !this.waiters.has(this.current.z)) void this.model.cancel?.();
+        const running = this.scheduler.running;
+        if (running?.background && !this.scheduler.isAwaited(running.z)) void this.model.cancel?.();
         const p = progress(undefined, false, true);
         options.onProgress?.(p);
         resolve(p);
       };
       options.signal?.addEventListener("abort", onAbort);
-      this.runs.add(run);
       options.onProgress?.(progress(undefined, false, false));
-      void this.pump();
+      this.scheduler.addLane(run);
     });
-  }
-
-  private next(): { z: number; background: BackgroundRun | undefined } | undefined {
-    while (this.urgent.length) {
-      const z = this.urgent.pop()!;
-      if (!this.available(z)) return { z, background: undefined };
-      this.settle(z);
-    }
-    for (const run of this.runs) {
-      while (run.queue.length) {
-        const z = run.queue.shift()!;
-        if (!this.available(z)) return { z, background: run };
-        run.onSlice(z); // became available meanwhile (another run or a get)
-      }
-    }
-    return undefined;
-  }
-
-  /** One slice at a time: the engine's encoder is a single worker, and order is ours to choose. */
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      for (let job = this.next(); job; job = this.next()) {
-        const { z, background } = job;
-        this.current = { z, background: background !== undefined };
-        if (background) background.inFlight = true;
-        try {
-          const computed = await this.model.embed(this.slice(z), { intensity: this.intensitySpec, cache: false });
-          const e = await this.keep(z, computed);
-          this.current = undefined;
-          if (background) background.inFlight = false;
-          this.resolveWaiters(z, e);
-          background?.onSlice(z);
-          for (const run of this.runs) {
-            const i = run.queue.indexOf(z);
-            if (i >= 0) {
-              run.queue.splice(i, 1);
-              run.onSlice(z);
-            }
-          }
-        } catch (err) {
-          this.current = undefined;
-          if (background) background.inFlight = false;
-          const ws = this.waiters.get(z) ?? [];
-          this.waiters.delete(z);
-          for (const w of ws) w.reject(err);
-          if (background && this.runs.has(background)) background.fail(err);
-        }
-      }
-    } finally {
-      this.pumping = false;
-      this.current = undefined;
-    }
   }
 
   /** Store the new embedding; the in-memory copy is the half-precision one, so results never depend on where an embedding came from. */
@@ -354,24 +288,6 @@ export class VolumeEmbeddings {
     const e = this.rekey({ ...computed, data }, z);
     this.memory.set(e);
     return e;
-  }
-
-  private settle(z: number): void {
-    if (!this.waiters.has(z)) return;
-    this.get(z).then(
-      (e) => this.resolveWaiters(z, e),
-      (err: unknown) => {
-        const ws = this.waiters.get(z) ?? [];
-        this.waiters.delete(z);
-        for (const w of ws) w.reject(err);
-      },
-    );
-  }
-
-  private resolveWaiters(z: number, e: Embedding): void {
-    const ws = this.waiters.get(z) ?? [];
-    this.waiters.delete(z);
-    for (const w of ws) w.resolve(e);
   }
 
   private key(z: number): string {

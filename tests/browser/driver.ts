@@ -47,17 +47,19 @@ export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "-
 export const LABEXTENSION_DIR = join(REPO, "dist", "labextension");
 export const ARTIFACTS = join(REPO, "test-artifacts", "widget-browser");
 
-/** Browser-only sources (the labextension); the others are compiled into dist/ for the kernel. */
-const BROWSER_ONLY = new Set(["render.ts", "view.ts"]);
-const SHARED = new Set(["state.ts", "mask-codec.ts"]);
+/** The canvas's folders each build reads: the labextension bundles browser/ and shared/, the kernel build compiles kernel/ and shared/. */
+const CANVAS_FOLDERS = { browser: ["browser", "shared"], kernel: ["kernel", "shared"] } as const;
 
 /** A test of stale build output would test old code: say so instead. */
 function checkFresh(output: string, what: string, fix: string, side: "browser" | "kernel"): void {
   if (!existsSync(output)) throw new Error(`${output} is missing: run \`${fix}\``);
   const built = statSync(output).mtimeMs;
-  const sources = join(REPO, "widgets", "segment-canvas");
-  const relevant = (f: string) => f.endsWith(".ts") && (SHARED.has(f) || BROWSER_ONLY.has(f) === (side === "browser"));
-  const newer = readdirSync(sources).filter((f) => relevant(f) && statSync(join(sources, f)).mtimeMs > built);
+  const canvas = join(REPO, "widgets", "segment-canvas");
+  const newer = CANVAS_FOLDERS[side].flatMap((folder) =>
+    readdirSync(join(canvas, folder), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts") && statSync(join(canvas, folder, f)).mtimeMs > built)
+      .map((f) => `${folder}/${f}`),
+  );
   if (newer.length) throw new Error(`${what} is older than widgets/segment-canvas/${newer.join(", ")}: run \`${fix}\` (npm test does)`);
 }
 
@@ -66,7 +68,7 @@ export async function preparePage(server: JupyterServer): Promise<{ url: string;
   const builtManifest = join(LABEXTENSION_DIR, "package.json");
   if (!existsSync(builtManifest)) throw new Error(`${builtManifest} is missing: run \`npm run build:widgets\` (npm test's build does)`);
   checkFresh(builtManifest, "the labextension", "npm run build:widgets", "browser");
-  checkFresh(join(REPO, "dist", "widgets", "segment-canvas", "model.js"), "the compiled kernel side", "npm run build", "kernel");
+  checkFresh(join(REPO, "dist", "widgets", "segment-canvas", "kernel", "canvas.js"), "the compiled kernel side", "npm run build", "kernel");
   const dir = join(server.staticDir, "mtest");
   mkdirSync(dir, { recursive: true });
   await build({

@@ -8,10 +8,10 @@
  * - per slice, the original-typed image for the encoder, and the way back from display slices
  *   to the source's own layout (voxel order for volumes), which `w.labels` and `save` use.
  */
-import type { Image2D, PixelArray } from "../../kernel/io/image.js";
-import { extractSlice, viewMapping, writeSliceOf, type ViewMapping, type ViewName } from "../../kernel/io/volume-view.js";
-import { voxelCount, type Volume } from "../../kernel/io/volume.js";
-import type { PixelDtype } from "./state.js";
+import type { Image2D, PixelArray } from "../../../kernel/io/image.js";
+import { extractSlice, viewMapping, writeSliceOf, type ViewMapping, type ViewName } from "../../../kernel/io/volume-view.js";
+import { voxelCount, type Volume } from "../../../kernel/io/volume.js";
+import type { PixelDtype } from "../shared/state.js";
 
 export type CanvasInput = Image2D | Volume;
 

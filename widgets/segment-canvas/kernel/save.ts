@@ -9,9 +9,9 @@
 import { mkdir, rename } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import sharp from "sharp";
-import { labelDatatype, writeLabelMap } from "../../kernel/io/nifti-labels.js";
-import { geometryFromAffine, writeNifti } from "../../kernel/io/nifti-write.js";
-import { identityAffine } from "../../kernel/io/volume.js";
+import { labelDatatype, writeLabelMap } from "../../../kernel/io/nifti-labels.js";
+import { geometryFromAffine, writeNifti } from "../../../kernel/io/nifti-write.js";
+import { identityAffine } from "../../../kernel/io/volume.js";
 import type { CanvasSource } from "./source.js";
 
 export interface SaveResult {

@@ -1,0 +1,219 @@
+/**
+ * Input on one view: pointer (click = point, drag = box, middle/Ctrl drag = pan, right drag =
+ * window/level), wheel zoom, the keys of keys.ts's table, and the toolbar and controls.
+ * Everything visual happens here without the kernel; only actions go to it, on click or key
+ * press. Nothing is sent on mouse moves.
+ */
+import type { NamedWindow } from "../shared/state.js";
+import type { CanvasContext, Drag } from "./context.js";
+import { bindingFor, type Command } from "./keys.js";
+import type { Panel } from "./panel.js";
+import { CLICK_SLOP, dragBox, hitPrompt, toImage, zoomAt } from "./viewport.js";
+
+export function attachInput(ctx: CanvasContext, panel: Panel): void {
+  const { dom, local, image } = ctx;
+  const { canvas, root } = dom;
+
+  /** Client point -> stage point (the canvas fills the stage). */
+  const onStage = (clientX: number, clientY: number) => {
+    const r = canvas.getBoundingClientRect();
+    return { sx: clientX - r.left, sy: clientY - r.top };
+  };
+  const imagePoint = (clientX: number, clientY: number) => {
+    const { sx, sy } = onStage(clientX, clientY);
+    return toImage(local.view, image.aspect, sx, sy);
+  };
+  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < image.width && y < image.height;
+
+  function zoom(sx: number, sy: number, factor: number): void {
+    local.view = zoomAt(local.view, sx, sy, factor);
+    ctx.schedule();
+  }
+
+  function resetView(): void {
+    ctx.fit();
+    ctx.schedule();
+  }
+
+  function toggleMode(): void {
+    local.positiveMode = !local.positiveMode;
+    panel.mode();
+  }
+
+  function windowChanged(): void {
+    panel.window();
+    ctx.schedule();
+  }
+
+  function click(clientX: number, clientY: number, positive: boolean): void {
+    const { sx, sy } = onStage(clientX, clientY);
+    const hit = hitPrompt(ctx.get("prompts"), local.slice, local.view, image.aspect, sx, sy);
+    if (hit !== undefined) {
+      ctx.act({ type: "remove_prompt", id: hit });
+      return;
+    }
+    const p = imagePoint(clientX, clientY);
+    if (!inside(p.x, p.y)) return;
+    ctx.act({ type: "add_point", x: p.x, y: p.y, z: local.slice, positive });
+  }
+
+  function onPointerDown(e: PointerEvent): void {
+    root.focus({ preventScroll: true });
+    const pan = e.button === 1 || (e.button === 0 && (e.ctrlKey || e.metaKey || e.altKey));
+    const kind: Drag["kind"] = pan ? "pan" : e.button === 2 ? "right" : "box";
+    if (e.button > 2) return;
+    local.drag = { kind, pointerId: e.pointerId, startX: e.clientX, startY: e.clientY, lastX: e.clientX, lastY: e.clientY, moved: false, shift: e.shiftKey };
+    canvas.setPointerCapture?.(e.pointerId);
+    e.preventDefault();
+  }
+
+  function onPointerMove(e: PointerEvent): void {
+    const p = imagePoint(e.clientX, e.clientY);
+    local.hover = { x: p.x, y: p.y };
+    panel.cursor();
+    const drag = local.drag;
+    if (!drag || e.pointerId !== drag.pointerId) return;
+    const dx = e.clientX - drag.lastX;
+    const dy = e.clientY - drag.lastY;
+    drag.lastX = e.clientX;
+    drag.lastY = e.clientY;
+    if (Math.hypot(e.clientX - drag.startX, e.clientY - drag.startY) > CLICK_SLOP) drag.moved = true;
+    if (!drag.moved) return;
+    if (drag.kind === "pan") {
+      local.view = { ...local.view, ox: local.view.ox + dx, oy: local.view.oy + dy };
+      ctx.schedule();
+    } else if (drag.kind === "right") {
+      // Right-drag: horizontal = width, vertical = level, as in radiology viewers.
+      const [lo, hi] = ctx.get("value_range");
+      const k = Math.max(hi - lo, 1) / 400;
+      local.win = { level: local.win.level + dy * k, width: Math.max(local.win.width + dx * k, 1e-6) };
+      windowChanged();
+    } else {
+      ctx.schedule();
+    }
+  }
+
+  function onPointerUp(e: PointerEvent): void {
+    const d = local.drag;
+    if (!d || e.pointerId !== d.pointerId) return;
+    local.drag = undefined;
+    canvas.releasePointerCapture?.(e.pointerId);
+    if (d.kind === "pan") return;
+    if (d.kind === "right") {
+      if (!d.moved) click(e.clientX, e.clientY, false);
+      return;
+    }
+    if (!d.moved) {
+      click(e.clientX, e.clientY, local.positiveMode !== d.shift);
+      return;
+    }
+    const box = dragBox(imagePoint(d.startX, d.startY), imagePoint(e.clientX, e.clientY), image.width, image.height);
+    ctx.schedule();
+    if (box) ctx.act({ type: "set_box", ...box, z: local.slice });
+  }
+
+  function onWheel(e: WheelEvent): void {
+    e.preventDefault();
+    const { sx, sy } = onStage(e.clientX, e.clientY);
+    zoom(sx, sy, Math.pow(1.0015, -e.deltaY));
+  }
+
+  function run(command: Command): void {
+    switch (command.kind) {
+      case "act":
+        ctx.act(command.action);
+        return;
+      case "toggle-mode":
+        toggleMode();
+        return;
+      case "slice-step":
+        ctx.setSlice(local.slice + command.by);
+        return;
+      case "slice-end":
+        ctx.setSlice(command.end === "first" ? 0 : image.depth - 1);
+        return;
+      case "reset-view":
+        resetView();
+        return;
+      case "toggle-outline":
+        local.outlineOnly = !local.outlineOnly;
+        dom.outlineBox.checked = local.outlineOnly;
+        ctx.refresh();
+        return;
+      case "zoom": {
+        const { w, h } = ctx.stageSize();
+        zoom(w / 2, h / 2, command.factor);
+        return;
+      }
+      case "leave":
+        root.blur();
+        return;
+    }
+  }
+
+  function onKeyDown(e: KeyboardEvent): void {
+    // Nothing typed here reaches Jupyter's shortcuts (a, b, dd, Shift+Enter...).
+    e.stopPropagation();
+    const target = e.target as HTMLElement | null;
+    // A focused slider or select keeps its own navigation keys; letters stay shortcuts.
+    const navigation = /^(Arrow|Page|Home$|End$|Tab$|Enter$| $)/.test(e.key);
+    if (target && target !== root && (target.tagName === "INPUT" || target.tagName === "SELECT") && navigation) return;
+    const binding = bindingFor(e);
+    if (!binding) return;
+    run(binding.command);
+    e.preventDefault();
+  }
+
+  const stop = (e: Event) => e.stopPropagation();
+  canvas.addEventListener("pointerdown", onPointerDown);
+  canvas.addEventListener("pointermove", onPointerMove);
+  canvas.addEventListener("pointerup", onPointerUp);
+  canvas.addEventListener("pointercancel", onPointerUp);
+  canvas.addEventListener("pointerleave", () => {
+    local.hover = undefined;
+    panel.cursor();
+  });
+  canvas.addEventListener("wheel", onWheel, { passive: false });
+  canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+  root.addEventListener("keydown", onKeyDown);
+  root.addEventListener("keyup", stop);
+  root.addEventListener("keypress", stop);
+
+  dom.modeBtn.addEventListener("click", toggleMode);
+  dom.segmentBtn.addEventListener("click", () => ctx.act({ type: "segment" }));
+  dom.commitBtn.addEventListener("click", () => ctx.act({ type: "commit" }));
+  dom.clearBtn.addEventListener("click", () => ctx.act({ type: "clear" }));
+  dom.undoBtn.addEventListener("click", () => ctx.act({ type: "undo" }));
+  dom.redoBtn.addEventListener("click", () => ctx.act({ type: "redo" }));
+  dom.propagateBtn.addEventListener("click", () => ctx.act({ type: "propagate" }));
+  dom.resetBtn.addEventListener("click", resetView);
+  dom.errorClose.addEventListener("click", () => {
+    local.dismissedError = ctx.get("error_seq");
+    panel.error();
+  });
+  dom.sliceCtl.input.addEventListener("input", () => ctx.setSlice(Number(dom.sliceCtl.input.value)));
+  dom.levelCtl.input.addEventListener("input", () => {
+    local.win = { ...local.win, level: Number(dom.levelCtl.input.value) };
+    windowChanged();
+  });
+  dom.widthCtl.input.addEventListener("input", () => {
+    local.win = { ...local.win, width: Math.max(Number(dom.widthCtl.input.value), 1e-6) };
+    windowChanged();
+  });
+  dom.preset.addEventListener("change", () => {
+    const p = (ctx.get("window_presets") as NamedWindow[]).find((q) => q.name === dom.preset.value);
+    if (p) {
+      local.win = { level: p.level, width: p.width };
+      windowChanged();
+    }
+  });
+  dom.opacityCtl.input.value = String(local.opacity);
+  dom.opacityCtl.input.addEventListener("input", () => {
+    local.opacity = Number(dom.opacityCtl.input.value);
+    ctx.refresh();
+  });
+  dom.outlineBox.addEventListener("change", () => {
+    local.outlineOnly = dom.outlineBox.checked;
+    ctx.refresh();
+  });
+}

@@ -1,0 +1,81 @@
+/**
+ * The canvas's public types on the kernel side: what it needs from a model, the options of
+ * `segmentCanvas`, and what the notebook API hands out (commit events, history entries).
+ */
+import type { Image2D } from "../../../kernel/io/image.js";
+import type { ViewName } from "../../../kernel/io/volume-view.js";
+import type { IntensitySpec } from "../../../kernel/intensity/spec.js";
+import type { KernelRuntime } from "../../../kernel/jupyter/runtime.js";
+import type { Embedding } from "../../../kernel/sam/embedding.js";
+import type { Prompt } from "../../../kernel/sam/prompt.js";
+import type { SegmentResult } from "../../../kernel/sam/segment-result.js";
+import type { MultimaskMode } from "../../../kernel/sam/select.js";
+import type { Action, WindowLevel, WirePrompts } from "../shared/state.js";
+
+/** What the canvas needs from a model: `SamModel` satisfies it. */
+export interface CanvasModel {
+  embed(image: Image2D, options?: { intensity?: IntensitySpec }): Promise<Embedding>;
+  segment(embedding: Embedding, prompt: Prompt, options?: { multimask?: MultimaskMode }): Promise<SegmentResult>;
+  readonly notice?: string | undefined;
+  readonly name?: string;
+}
+
+/**
+ * Propagates the current object from the slices that have a mask to the rest of the volume.
+ * Returns z -> 0/1 mask (row-major, display slice) for the slices it filled.
+ */
+export type Propagator = (args: {
+  model: CanvasModel;
+  embed: (z: number) => Promise<Embedding>;
+  depth: number;
+  width: number;
+  height: number;
+  /** z -> 0/1 masks of the slices the user segmented (the seeds). */
+  seeds: ReadonlyMap<number, Uint8Array>;
+  /** Called after each slice is decided, for the progress line. */
+  progress: (z: number, done: number) => void;
+}) => Promise<Map<number, Uint8Array>>;
+
+export interface SegmentCanvasOptions {
+  /** For volumes: the view to show (default axial). */
+  view?: ViewName;
+  /** Slice shown first (default: the middle one). */
+  slice?: number;
+  /** Encoder input normalization (default: the model's). The display window does not change it. */
+  intensity?: IntensitySpec;
+  /** First display window: {level, width} or a preset name ("abdomen", "lung", ...). Default: the full value range. */
+  window?: WindowLevel | string;
+  multimask?: MultimaskMode;
+  /** Segment on every prompt change (default true); otherwise only on S / `w.segment()`. */
+  autoSegment?: boolean;
+  /** Neighbour slices to embed in the background on each side of the shown one (default 2). */
+  prefetch?: number;
+  /** Shift+S / `w.propagate()` for volumes: default `volumePropagator()`; false turns it off. */
+  propagate?: Propagator | false;
+  /**
+   * Writes the committed labels to this file (as `save` does) after every change to them, so a
+   * kernel crash or a re-run cell loses nothing that was committed.
+   */
+  autosave?: string;
+  title?: string;
+  /** The kernel to talk to (tests); default the running one. */
+  runtime?: KernelRuntime;
+}
+
+export interface CommitEvent {
+  readonly label: number;
+  readonly voxels: number;
+  /** Display slices the object covers. */
+  readonly slices: readonly number[];
+  readonly prompts: WirePrompts;
+  /** The object's 0/1 mask in the source's layout (image rows, or voxel order for volumes). */
+  mask(): Uint8Array;
+}
+
+export interface HistoryEntry {
+  readonly time: Date;
+  readonly origin: "frontend" | "kernel";
+  readonly action: Action;
+  readonly ok: boolean;
+  readonly error?: string;
+}
