@@ -23,7 +23,7 @@ import { quantizeModelFolder } from "../kernel/onnx/quantize-folder.js";
 import { quantizeModel, type QuantizeReport } from "../kernel/onnx/quantize.js";
 import { ENCODER_SESSION_OPTIONS } from "../kernel/sam/encoder.js";
 import { loadModel } from "../kernel/sam/model.js";
-import { packageRoot } from "../kernel/sam/registry.js";
+import { packageRoot } from "../kernel/package-root.js";
 import { defaultBenchModelDir, ensureBenchModel } from "../models/bench/generate.js";
 import { summarize } from "./stats.js";
 

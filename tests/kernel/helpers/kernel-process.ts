@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ConnectionInfo } from "../../../kernel/jupyter/connection.js";
-import { packageRoot } from "../../../kernel/sam/registry.js";
+import { packageRoot } from "../../../kernel/package-root.js";
 import { KernelClient } from "./client.js";
 
 /** The repository, found by its package.json: this file also runs compiled under dist/ (npm run bench). */
