@@ -9,12 +9,12 @@
  * are fitted on a seeded uniform sample of their tokens (a 256x256 covariance is well determined
  * by tens of thousands of samples) and then every token is projected.
  *
- * Measured warm on a shared 2-core machine (load average 13: CPU time is the figure to trust,
- * wall time ran about 3x longer), synthetic 12-factor embeddings as in bench/analysis.ts:
- * one slice, fit + project + RGB picture 155 ms CPU (streaming covariance 10-16 ms, ml-pca's
- * eigendecomposition of the 256x256 matrix 107 ms), inside the 300 ms budget of a notebook
- * picture; 100 slices (fit on a 32768-token sample, project every token, 100 pictures) 0.8 s
- * CPU, of which the fit 0.35-0.4 s. The hand-written block-Krylov solver this replaced found the
+ * Measured warm on a shared 2-core machine (load average 12-13: CPU time is the figure to trust),
+ * synthetic 12-factor embeddings as in bench/analysis.ts (`npm run bench -- --only analysis`):
+ * one slice, fit + project + RGB picture 125-155 ms CPU (streaming covariance 10-16 ms, ml-pca's
+ * eigendecomposition of the 256x256 matrix 107 ms; wall median 325 ms under that load), inside
+ * the 300 ms budget of a notebook picture; 100 slices (fit on a 32768-token sample, project every
+ * token, 100 pictures) 0.7-0.8 s CPU, wall median 1.6 s under that load. The hand-written block-Krylov solver this replaced found the
  * 3 leading eigenpairs in 5-7 ms CPU: a saving no picture needs, so it went.
  *
  * Sign convention: an eigenvector's sign is arbitrary, so each component is flipped to make its
