@@ -21,9 +21,9 @@ import { readImage } from "../kernel/io/read-image.js";
 import { compareModelsSequentially } from "../kernel/onnx/quantize-check.js";
 import { quantizeModelFolder } from "../kernel/onnx/quantize-folder.js";
 import { quantizeModel, type QuantizeReport } from "../kernel/onnx/quantize.js";
-import { ENCODER_SESSION_OPTIONS } from "../kernel/sam/encoder.js";
+import { packageRoot } from "../kernel/package-root.js";
 import { loadModel } from "../kernel/sam/model.js";
-import { packageRoot } from "../kernel/sam/registry.js";
+import { samSessionOptions } from "../kernel/sam/session-options.js";
 import { defaultBenchModelDir, ensureBenchModel } from "../models/bench/generate.js";
 import { summarize } from "./stats.js";
 
@@ -86,7 +86,7 @@ function encoderInput(): ort.Tensor {
 }
 
 async function timeEncoders(fp32Path: string, int8Path: string, runs: number) {
-  const options = ENCODER_SESSION_OPTIONS as ort.InferenceSession.SessionOptions;
+  const options = samSessionOptions();
   const x = encoderInput();
   const fp32 = await ort.InferenceSession.create(fp32Path, options);
   const int8 = await ort.InferenceSession.create(int8Path, options);

@@ -221,7 +221,8 @@ async function benchStore(): Promise<Record<string, unknown>> {
  * the details); every per-slice cost is still paid.
  */
 async function benchPropagation(): Promise<Record<string, unknown>> {
-  const { defaultBenchModelDir, ensureBenchModel, packageRoot } = await import("../models/bench/generate.js");
+  const { defaultBenchModelDir, ensureBenchModel } = await import("../models/bench/generate.js");
+  const { packageRoot } = await import("../kernel/package-root.js");
   const { loadModel } = await import("../kernel/sam/model.js");
   const { propagate } = await import("../kernel/interactive/propagate.js");
   const { EMBEDDING_LENGTH } = await import("../kernel/sam/embedding.js");

@@ -12,9 +12,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
-import { CHROMIUM, CanvasPage, clickLatencies, launch, preparePage } from "../tests/browser/driver.js";
-import { haveJupyterServer, REPO, startJupyterServer, type JupyterServer } from "../tests/browser/jupyter-server.js";
-import { phantomCell } from "../tests/browser/phantom.js";
+import { CHROMIUM, CanvasPage, clickLatencies, launch, preparePage } from "../widgets/harness/driver.js";
+import { haveJupyterServer, REPO, startJupyterServer, type JupyterServer } from "../widgets/harness/jupyter-server.js";
+import { phantomCell } from "../widgets/harness/phantom.js";
 
 interface Summary {
   n: number;

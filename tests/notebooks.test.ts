@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readNifti } from "../kernel/io/nifti-read.js";
 import { findModelFolder } from "../kernel/sam/registry.js";
 import { canRun } from "./helpers/require.js";
-import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "./jupyter/helpers/jupyter-env.js";
+import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "../widgets/harness/jupyter-env.js";
 import { REPO } from "./jupyter/helpers/kernel-process.js";
 
 const available = pythonHas("nbclient", "nbformat", "jupyter_client", "nbconvert");

@@ -1,6 +1,5 @@
 import { PCA } from "ml-pca";
 import { describe, expect, it } from "vitest";
-import { topEigenpairs } from "../kernel/analysis/eigen-top.js";
 import { componentImages, pcaRgbImages } from "../kernel/analysis/pca-image.js";
 import { fitPca, pcaOfEmbeddings, projectEmbedding } from "../kernel/analysis/pca.js";
 import { SeededRandom } from "../kernel/analysis/rng.js";
@@ -121,26 +120,32 @@ describe("PCA of embeddings", () => {
     expect(ours.totalVariance / refTotal).toBeCloseTo(1, 6);
   });
 
-  it("gives every component the sign whose largest loading is positive, whatever the solver's seed", async () => {
+  it("gives every component the sign whose largest loading is positive, whatever the token sample", async () => {
+    // Each seed fits a different 3000-token sample, hence a slightly different covariance whose
+    // eigenvectors the decomposition returns with arbitrary signs; the sign rule must settle them.
     const e = plantedEmbedding(planted, 3);
     const signs = new Set<string>();
+    const means = new Set<number>();
     for (let seed = 0; seed < 6; seed++) {
-      const basis = await fitPca(e, { seed });
+      const basis = await fitPca(e, { seed, maxFitTokens: 3000 });
+      means.add(basis.mean[0]!);
       for (let i = 0; i < 3; i++) {
         const v = row(basis.components, i);
         let big = 0;
         for (let ch = 0; ch < C; ch++) if (Math.abs(v[ch]!) > Math.abs(v[big]!)) big = ch;
         expect(v[big]).toBeGreaterThan(0);
+        expect(Math.abs(dot(v, directions[i]!))).toBeGreaterThan(0.99);
       }
       signs.add(Array.from({ length: 3 }, (_, i) => Math.sign(dot(row(basis.components, i), directions[i]!))).join(","));
     }
+    expect(means.size).toBe(6);
     expect(signs.size).toBe(1);
-    // The picture does not depend on the seed either.
-    const a = pcaRgbImages((await pcaOfEmbeddings(e, { seed: 0 })).projections)[0]!;
-    const b = pcaRgbImages((await pcaOfEmbeddings(e, { seed: 5 })).projections)[0]!;
-    let maxDiff = 0;
-    for (let i = 0; i < a.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a.data[i]! - b.data[i]!));
-    expect(maxDiff).toBeLessThanOrEqual(1);
+    // The picture does not depend on the sample either.
+    const a = pcaRgbImages((await pcaOfEmbeddings(e, { seed: 0, maxFitTokens: 3000 })).projections)[0]!;
+    const b = pcaRgbImages((await pcaOfEmbeddings(e, { seed: 5, maxFitTokens: 3000 })).projections)[0]!;
+    let meanDiff = 0;
+    for (let i = 0; i < a.data.length; i++) meanDiff += Math.abs(a.data[i]! - b.data[i]!);
+    expect(meanDiff / a.data.length).toBeLessThan(3);
   });
 
   it("fits a stack on a seeded sample and still finds the planted structure", async () => {
@@ -266,42 +271,5 @@ describe("PCA view", () => {
     expect(Math.abs(dot(row(each.bases[1]!.components, 0), d2[0]!))).toBeGreaterThan(0.999);
     expect(each.grid().panels.map((p) => p.caption)).toEqual([expect.stringMatching(/^A \(\d+\.\d%\)$/), expect.stringMatching(/^B \(/)]);
     await expect(pcaView([a], { fit: "both" as never })).rejects.toThrow(/'shared' or 'each'/);
-  });
-});
-
-describe("top eigenpairs", () => {
-  it("finds repeated eigenvalues and falls back to a full decomposition on flat spectra", async () => {
-    const n = 64;
-    const q = orthonormalDirections(4, 5).map((v) => v.subarray(0, n));
-    // Re-orthonormalise the truncated vectors.
-    const basis: Float64Array[] = [];
-    for (const v0 of q) {
-      const v = Float64Array.from(v0);
-      for (const b of basis) {
-        const d = dot(v, b);
-        for (let i = 0; i < n; i++) v[i]! -= d * b[i]!;
-      }
-      const nn = Math.hypot(...v);
-      basis.push(v.map((x) => x / nn));
-    }
-    const eig = [5, 5, 3, 2];
-    const M = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) M[i * n + i] = 0.01;
-    basis.forEach((v, k) => {
-      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) M[i * n + j]! += (eig[k]! - 0.01) * v[i]! * v[j]!;
-    });
-    const out = topEigenpairs(M, n, 3, new SeededRandom(1));
-    expect(Array.from(out.values)).toEqual([expect.closeTo(5, 9), expect.closeTo(5, 9), expect.closeTo(3, 9)]);
-    // The two vectors for 5 span the planted plane.
-    for (const r of [0, 1]) {
-      const v = out.vectors.subarray(r * n, (r + 1) * n);
-      expect(dot(v, basis[0]!) ** 2 + dot(v, basis[1]!) ** 2).toBeCloseTo(1, 9);
-    }
-    // Nearly flat: eigenvalues 1 + 1e-6 i; residual tolerance forces the full fallback.
-    const F = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) F[i * n + i] = 1 + 1e-6 * i;
-    const flat = topEigenpairs(F, n, 3, new SeededRandom(2), { tolerance: 1e-14 });
-    expect(flat.values[0]).toBeCloseTo(1 + 63e-6, 12);
-    expect(Math.abs(flat.vectors[63]!)).toBeCloseTo(1, 6);
   });
 });

@@ -15,9 +15,9 @@ import {
   lookupModel,
   ModelNotFoundError,
   modelsCacheDir,
-  packageRoot,
   RegistryError,
 } from "../kernel/sam/registry.js";
+import { packageRoot } from "../kernel/package-root.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "registry-test-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

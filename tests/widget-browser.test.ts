@@ -18,12 +18,12 @@ import { readNifti } from "../kernel/io/nifti-read.js";
 import { writeNifti } from "../kernel/io/nifti-write.js";
 import { geometryFromAffine } from "../kernel/io/nifti-write.js";
 import { LABEL_COLORS } from "../kernel/display/overlay.js";
-import { ARTIFACTS, CHROMIUM, CanvasPage, clickLatencies, launch, preparePage } from "./browser/driver.js";
+import { ARTIFACTS, CHROMIUM, CanvasPage, clickLatencies, launch, preparePage } from "../widgets/harness/driver.js";
 import { viewMapping, type ViewMapping } from "../kernel/io/volume-view.js";
 import type { Affine } from "../kernel/io/volume.js";
-import { haveJupyterServer, REPO, startJupyterServer, type JupyterServer } from "./browser/jupyter-server.js";
+import { haveJupyterServer, REPO, startJupyterServer, type JupyterServer } from "../widgets/harness/jupyter-server.js";
 import { canRun } from "./helpers/require.js";
-import { phantomCell, PHANTOM, valueAt } from "./browser/phantom.js";
+import { phantomCell, PHANTOM, valueAt } from "../widgets/harness/phantom.js";
 
 const available = existsSync(CHROMIUM) && (await haveJupyterServer());
 const run = canRun(available, "the browser test needs Debian's chromium and python3-jupyter-server (see .ci/apt-packages.txt)");

@@ -1,6 +1,6 @@
 /**
  * The segmentation canvas, kernel side, with the real analytic model in onnxruntime and a
- * front end played in-process (tests/browser/fake-frontend.ts) over the real Widget protocol
+ * front end played in-process (widgets/harness/fake-frontend.ts) over the real Widget protocol
  * code. Expected masks come from the analytic model's formula (discs around clicks), not
  * from the code under test.
  */
@@ -20,7 +20,7 @@ import type { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";
 import { segmentCanvas } from "../widgets/segment-canvas/kernel/create.js";
 import { imageSource } from "../widgets/segment-canvas/kernel/source.js";
 import type { SegmentCanvasState } from "../widgets/segment-canvas/shared/state.js";
-import { FakeFrontend } from "./browser/fake-frontend.js";
+import { FakeFrontend } from "../widgets/harness/fake-frontend.js";
 import { makePhantom } from "./helpers/phantom3d.js";
 
 const MODEL_DIR = join(import.meta.dirname, "..", "models", "analytic");

@@ -5,7 +5,7 @@
  * section measures clicks right after an encoding, which is where memory planning bites.
  */
 import * as ort from "onnxruntime-node";
-import { DECODER_SESSION_OPTIONS } from "../../kernel/sam/decoder.js";
+import { samSessionOptions } from "../../kernel/sam/session-options.js";
 import type { Embedding } from "../../kernel/sam/embedding.js";
 import { loadModel } from "../../kernel/sam/model.js";
 import type { Prompt } from "../../kernel/sam/prompt.js";
@@ -60,7 +60,7 @@ async function rawSessionRun(
   runs: number,
   after?: (out: ort.InferenceSession.ReturnType) => void,
 ): Promise<Summary> {
-  const sessionOptions = { ...DECODER_SESSION_OPTIONS, ...options };
+  const sessionOptions = { ...samSessionOptions(), ...options };
   const session = typeof decoderPath === "string" ? await ort.InferenceSession.create(decoderPath, sessionOptions) : await ort.InferenceSession.create(decoderPath, sessionOptions);
   try {
     const next = rng(13);

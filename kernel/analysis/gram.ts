@@ -2,7 +2,8 @@
  * X X^T of a row-major float32 matrix through onnxruntime's SGEMM (MLAS), the one place where
  * the analysis code leans on the inference runtime: for one embedding (256 x 4096) it takes
  * 5-8 ms here, against 100-130 ms for the best plain-JavaScript float64 kernel we wrote
- * (4x4 register blocks), which alone would have spent the 100 ms budget of a one-slice PCA.
+ * (4x4 register blocks), which with the eigendecomposition's ~110 ms (pca.ts) would take a
+ * one-slice PCA to the edge of its 300 ms budget.
  *
  * The product accumulates in float32 inside one call; callers keep calls to a few thousand
  * columns of centred data and add the results up in float64 (see covariance.ts).

@@ -4,18 +4,26 @@
  * every embedding on that shared basis, so that colours mean the same thing side by side.
  *
  * Fitting = streaming covariance (covariance.ts, with onnxruntime's SGEMM doing the products) +
- * the k leading eigenvectors of the 256x256 matrix (eigen-top.ts, ml-matrix for the small
- * projected eigenproblem). Stacks larger than `maxFitTokens` are fitted on a seeded uniform sample
- * of their tokens (a 256x256 covariance is well determined by tens of thousands of samples) and
- * then every token is projected.
+ * ml-pca's decomposition of that 256x256 matrix (`isCovarianceMatrix`: ml-matrix's full
+ * symmetric EVD, of which the k leading eigenpairs are kept). Stacks larger than `maxFitTokens`
+ * are fitted on a seeded uniform sample of their tokens (a 256x256 covariance is well determined
+ * by tens of thousands of samples) and then every token is projected.
+ *
+ * Measured warm on a shared 2-core machine (load average 12-13: CPU time is the figure to trust),
+ * synthetic 12-factor embeddings as in bench/analysis.ts (`npm run bench -- --only analysis`):
+ * one slice, fit + project + RGB picture 125-155 ms CPU (streaming covariance 10-16 ms, ml-pca's
+ * eigendecomposition of the 256x256 matrix 107 ms; wall median 325 ms under that load), inside
+ * the 300 ms budget of a notebook picture; 100 slices (fit on a 32768-token sample, project every
+ * token, 100 pictures) 0.7-0.8 s CPU, wall median 1.6 s under that load. The hand-written block-Krylov solver this replaced found the
+ * 3 leading eigenpairs in 5-7 ms CPU: a saving no picture needs, so it went.
  *
  * Sign convention: an eigenvector's sign is arbitrary, so each component is flipped to make its
  * largest-magnitude loading positive (scikit-learn's `svd_flip` rule on the loadings). Pictures
  * then keep their colours when the same data is refitted, reordered or resampled.
  */
+import { PCA } from "ml-pca";
 import { EMBEDDING_CHANNELS, EMBEDDING_SIDE, type Embedding } from "../sam/embedding.js";
 import { tokenCovariance, type TokenRun } from "./covariance.js";
-import { topEigenpairs } from "./eigen-top.js";
 import { SeededRandom } from "./rng.js";
 import { tokenGrid, type TokenGrid, type TokenRegion } from "./tokens.js";
 
@@ -26,7 +34,7 @@ export interface PcaOptions {
   readonly region?: TokenRegion;
   /** Largest number of tokens the fit uses; more are sampled uniformly (default 32768). */
   readonly maxFitTokens?: number;
-  /** Seed of the token sample and of the eigensolver's start block (default 0). */
+  /** Seed of the token sample, when there are more than `maxFitTokens` tokens (default 0). */
   readonly seed?: number;
 }
 
@@ -64,6 +72,24 @@ function asList(embeddings: Embedding | readonly Embedding[]): readonly Embeddin
   const list = Array.isArray(embeddings) ? (embeddings as readonly Embedding[]) : [embeddings as Embedding];
   if (list.length === 0) throw new Error("PCA needs at least one embedding.");
   return list;
+}
+
+/**
+ * The k largest eigenvalues (descending) of a symmetric n x n matrix and their unit eigenvectors
+ * as rows of a k x n matrix, through ml-pca. Signs are still arbitrary here.
+ */
+function leadingEigenpairs(covariance: Float64Array, n: number, k: number): { values: Float64Array; vectors: Float64Array } {
+  const rows = Array.from({ length: n }, (_, r) => Array.from(covariance.subarray(r * n, (r + 1) * n)));
+  const pca = new PCA(rows, { isCovarianceMatrix: true });
+  const eigenvalues = pca.getEigenvalues();
+  const U = pca.getEigenvectors(); // n x n, column i for eigenvalues[i]
+  const values = new Float64Array(k);
+  const vectors = new Float64Array(k * n);
+  for (let i = 0; i < k; i++) {
+    values[i] = eigenvalues[i]!;
+    for (let c = 0; c < n; c++) vectors[i * n + c] = U.get(c, i);
+  }
+  return { values, vectors };
 }
 
 /** Fits the basis. Throws when fewer than 2 tokens are available or k is out of range. */
@@ -113,7 +139,7 @@ export async function fitPca(embeddings: Embedding | readonly Embedding[], optio
   const n = EMBEDDING_CHANNELS;
   let trace = 0;
   for (let c = 0; c < n; c++) trace += covariance[c * n + c]!;
-  const { values, vectors } = topEigenpairs(covariance, n, k, random);
+  const { values, vectors } = leadingEigenpairs(covariance, n, k);
   for (let i = 0; i < k; i++) {
     let best = 0;
     for (let c = 1; c < n; c++) if (Math.abs(vectors[i * n + c]!) > Math.abs(vectors[i * n + best]!)) best = c;

@@ -27,9 +27,10 @@ import { openVolume } from "../io/volume-open.js";
 import { extractSlice, readSliceOf, type ViewMapping } from "../io/volume-view.js";
 import type { Volume } from "../io/volume.js";
 import { paintLabels, propagate } from "../interactive/propagate.js";
+import { packageRoot } from "../package-root.js";
 import { loadModel, type SamModel } from "../sam/model.js";
 import type { Point, Prompt } from "../sam/prompt.js";
-import { findModelFolder, packageRoot } from "../sam/registry.js";
+import { findModelFolder } from "../sam/registry.js";
 import { parse, runCommand } from "./args.js";
 
 export const USAGE = `usage: medicosam demo [--out DIR] [--model NAME_OR_DIR]

@@ -6,7 +6,7 @@ import { compareModelsSequentially } from "../onnx/quantize-check.js";
 import { cpuHasVnni, u8s8MaySaturate } from "../onnx/cpu-features.js";
 import { quantizeModelFolder } from "../onnx/quantize-folder.js";
 import { loadModel } from "../sam/model.js";
-import { packageRoot } from "../sam/registry.js";
+import { packageRoot } from "../package-root.js";
 import { parse, runCommand, UsageError } from "./args.js";
 
 export const USAGE = `usage: medicosam quantize MODEL [--per-tensor] [--reduce-range | --full-range] [--check [IMAGE]]

@@ -8,22 +8,10 @@ import type { Size2D } from "../io/image.js";
 import { checkDecoder } from "./onnx-contract.js";
 import type { PromptTensors } from "./prompt-encoding.js";
 import { EMBEDDING_LENGTH } from "./embedding.js";
+import { samSessionOptions } from "./session-options.js";
 
 export const LOW_RES_SIDE = 256;
 const LOW_RES_LENGTH = LOW_RES_SIDE * LOW_RES_SIDE;
-
-/**
- * Session options measured on a 2-core machine (docs/performance.md): the memory
- * pattern planner made decoder calls 77-117 ms when alternating with the encoder, 40 ms
- * without it. Spinning worker threads are off: with one other busy process on the machine
- * (a browser, a training run) a click took 177 ms with spinning and 92 ms without
- * (`npm run bench -- --only options`, ViT-B-sized decoder, 512x512).
- */
-export const DECODER_SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
-  enableMemPattern: false,
-  graphOptimizationLevel: "all",
-  extra: { session: { intra_op: { allow_spinning: "0" } } },
-};
 
 export interface DecoderOutput {
   /** Number of mask tokens returned (C). */
@@ -45,7 +33,7 @@ export class SamDecoder {
   ) {}
 
   static async load(path: string, options: ort.InferenceSession.SessionOptions = {}): Promise<SamDecoder> {
-    const session = await ort.InferenceSession.create(path, { ...DECODER_SESSION_OPTIONS, ...options });
+    const session = await ort.InferenceSession.create(path, { ...samSessionOptions(), ...options });
     try {
       const numMasks = checkDecoder(path, session.inputMetadata, session.outputMetadata);
       const decoder = new SamDecoder(session, numMasks, path);

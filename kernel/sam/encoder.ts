@@ -7,18 +7,7 @@ import { fork, type ChildProcess, type StdioOptions } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { RgbImage8, Size2D } from "../io/image.js";
 import type { EncoderSettings, FromEncoder, ToEncoder } from "./encoder-protocol.js";
-
-/**
- * Measured on 2 cores (docs/performance.md): without the memory-pattern planner the
- * ViT-B encoder ran in 3.14 s instead of 3.3-3.4 s and peaked at 4.3 GB instead of 7.4 GB
- * (here: 3.9 GB vs 7.1 GB). Without spinning threads it ran 10.3 s instead of 11.0 s next to
- * another busy process (`npm run bench -- --only options`), and left the decoder its core.
- */
-export const ENCODER_SESSION_OPTIONS: Record<string, unknown> = {
-  enableMemPattern: false,
-  graphOptimizationLevel: "all",
-  extra: { session: { intra_op: { allow_spinning: "0" } } },
-};
+import { samSessionOptions } from "./session-options.js";
 
 export interface EncoderOutput {
   readonly data: Float32Array;
@@ -61,7 +50,7 @@ export class EncoderProcess {
 
   constructor(
     readonly path: string,
-    private readonly sessionOptions: Record<string, unknown> = ENCODER_SESSION_OPTIONS,
+    private readonly sessionOptions: Record<string, unknown> = { ...samSessionOptions() },
   ) {}
 
   /** The encoder process's pid while it runs (benchmarks add its memory and CPU time). */

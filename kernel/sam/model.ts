@@ -12,7 +12,7 @@ import { DEFAULT_INTENSITY, type IntensitySpec } from "../intensity/spec.js";
 import { SamDecoder } from "./decoder.js";
 import type { Embedding } from "./embedding.js";
 import type { EncoderSettings } from "./encoder-protocol.js";
-import { ENCODER_SESSION_OPTIONS, EncoderProcess } from "./encoder.js";
+import { EncoderProcess } from "./encoder.js";
 import type { ModelManifest } from "./manifest.js";
 import { maskInputFor } from "./mask-prompt.js";
 import { SAM_IMAGE_SIZE, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
@@ -21,6 +21,7 @@ import type { Prompt } from "./prompt.js";
 import { encodePrompt, PromptError } from "./prompt-encoding.js";
 import type { SegmentResult } from "./segment-result.js";
 import { chooseToken, wantsMultimask, type MultimaskMode } from "./select.js";
+import { samSessionOptions } from "./session-options.js";
 
 export { SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
 export type { Precision } from "./model-files.js";
@@ -78,7 +79,7 @@ export interface Timings {
  */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<SamModel> {
   const files = await resolveModel(source, { verifyChecksums: options.verifyChecksums ?? true, precision: options.precision });
-  const encoder = new EncoderProcess(files.encoderPath, { ...ENCODER_SESSION_OPTIONS, ...options.encoderSessionOptions });
+  const encoder = new EncoderProcess(files.encoderPath, { ...samSessionOptions(), ...options.encoderSessionOptions });
   let decoder: SamDecoder | undefined;
   try {
     // Both sessions load now, so a wrongly exported model fails here, not at the first click.

@@ -10,8 +10,8 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
+import { packageRoot } from "../package-root.js";
 
 export interface RegistryCheckpoint {
   /** Download address; null when the file must be fetched by hand (see `manual`). */
@@ -58,21 +58,6 @@ export class ModelNotFoundError extends Error {
     readonly searched: readonly string[],
   ) {
     super(message);
-  }
-}
-
-/** The package root: the nearest folder above this module with our package.json (src and dist alike). */
-export function packageRoot(from = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const pkg = join(dir, "package.json");
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "medicosam-notebook") return dir;
-      } catch {
-        // an unreadable package.json further down is not ours; keep looking
-      }
-    }
-    if (dirname(dir) === dir) throw new RegistryError(`cannot find the medicosam-notebook package.json above ${from}`);
   }
 }
 

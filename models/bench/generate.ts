@@ -7,8 +7,9 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { packageRoot } from "../../kernel/package-root.js";
 import type { ModelManifest } from "../../kernel/sam/manifest.js";
 import { buildSamDecoder, SAM_DECODER_PARAMS } from "./sam-decoder.js";
 import { buildVitBEncoder, VIT_B, VIT_B_ENCODER_PARAMS } from "./vit-b-encoder.js";
@@ -17,15 +18,6 @@ import { buildVitBEncoder, VIT_B, VIT_B_ENCODER_PARAMS } from "./vit-b-encoder.j
 export const GENERATOR_VERSION = 2;
 const ENCODER_SEED = 1;
 const DECODER_SEED = 2;
-
-/** The package root: the nearest folder above this file with our package.json (works from src and dist). */
-export function packageRoot(from = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const pkg = join(dir, "package.json");
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "medicosam-notebook") return dir;
-    if (dirname(dir) === dir) throw new Error(`cannot find the medicosam-notebook package.json above ${from}`);
-  }
-}
 
 /** Variants of the encoder graph (same weights, same outputs); the default is SAM as exported. */
 export interface BenchModelVariant {

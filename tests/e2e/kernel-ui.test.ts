@@ -6,7 +6,7 @@
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch } from "../browser/driver.js";
+import { launch } from "../../widgets/harness/driver.js";
 import { canRun } from "../helpers/require.js";
 import { kernelLog, startLab, type Lab } from "./helpers/lab.js";
 import { LabPage } from "./helpers/lab-page.js";

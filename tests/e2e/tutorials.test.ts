@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch } from "../browser/driver.js";
+import { launch } from "../../widgets/harness/driver.js";
 import { canRun } from "../helpers/require.js";
 import { startLab, kernelLog, type Lab } from "./helpers/lab.js";
 import { LabPage, MANAGER_PLUGIN, OUR_PLUGIN } from "./helpers/lab-page.js";

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "vitest";
 import { canRun } from "../helpers/require.js";
-import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "./helpers/jupyter-env.js";
+import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "../../widgets/harness/jupyter-env.js";
 import { REPO } from "./helpers/kernel-process.js";
 
 const available = pythonHas("jupyter_kernel_test", "jupyter_client");

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { findLabextension, nodeFlags } from "../../kernel/jupyter/install/kernelspec.js";
 import { dataDir, userDataDir } from "../../kernel/jupyter/install/paths.js";
 import { canRun } from "../helpers/require.js";
-import { PYTHON, pythonHas, runCli } from "./helpers/jupyter-env.js";
+import { PYTHON, pythonHas, runCli } from "../../widgets/harness/jupyter-env.js";
 import { KERNEL_ENTRY, requireBuild } from "./helpers/kernel-process.js";
 
 const temps: string[] = [];

@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { KernelManager, ServerConnection, type Kernel, type KernelMessage } from "@jupyterlab/services";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { canRun } from "../helpers/require.js";
-import { jupyterEnv, pythonHas, type JupyterEnv } from "./helpers/jupyter-env.js";
-import { startJupyterServer, type RunningServer } from "./helpers/jupyter-server.js";
+import { jupyterEnv, pythonHas, type JupyterEnv } from "../../widgets/harness/jupyter-env.js";
+import { startJupyterServer, type RunningServer } from "../../widgets/harness/jupyter-process.js";
 import { REPO } from "./helpers/kernel-process.js";
 
 const require = createRequire(import.meta.url);

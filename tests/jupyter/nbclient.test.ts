@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { canRun } from "../helpers/require.js";
-import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "./helpers/jupyter-env.js";
+import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "../../widgets/harness/jupyter-env.js";
 import { REPO } from "./helpers/kernel-process.js";
 
 const available = pythonHas("nbclient", "nbformat", "jupyter_client");

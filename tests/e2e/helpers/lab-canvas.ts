@@ -1,12 +1,12 @@
 /**
  * The segmentation canvas inside JupyterLab: the pixel mapping, clicks and drags of
- * tests/browser/driver.ts's CanvasPage, pointed at a canvas that Lab's widget manager rendered in
+ * widgets/harness/driver.ts's CanvasPage, pointed at a canvas that Lab's widget manager rendered in
  * a notebook cell instead of the html-manager test page. A "scope" is a CSS selector of the
  * element holding the canvas (LabPage.tagCell marks the cell).
  */
 import type { Page } from "playwright-core";
-import { CanvasPage } from "../../browser/driver.js";
-import type { JupyterServer } from "../../browser/jupyter-server.js";
+import { CanvasPage } from "../../../widgets/harness/driver.js";
+import type { JupyterServer } from "../../../widgets/harness/jupyter-server.js";
 import type { Locator } from "playwright-core";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */

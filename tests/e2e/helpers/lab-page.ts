@@ -12,7 +12,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, ConsoleMessage, Page } from "playwright-core";
-import { REPO } from "../../browser/jupyter-server.js";
+import { REPO } from "../../../widgets/harness/jupyter-server.js";
 import type { Lab } from "./lab.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */

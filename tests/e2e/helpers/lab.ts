@@ -8,10 +8,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { freePort } from "../../jupyter/helpers/kernel-process.js";
+import { freePort } from "../../../widgets/harness/jupyter-process.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PYTHON, REPO } from "../../browser/jupyter-server.js";
+import { PYTHON, REPO } from "../../../widgets/harness/jupyter-server.js";
 import type { BuiltHost } from "./host.js";
 
 export interface Lab {

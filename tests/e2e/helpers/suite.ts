@@ -6,8 +6,8 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { CHROMIUM } from "../../browser/driver.js";
-import { PYTHON, REPO } from "../../browser/jupyter-server.js";
+import { CHROMIUM } from "../../../widgets/harness/driver.js";
+import { PYTHON, REPO } from "../../../widgets/harness/jupyter-server.js";
 import { spawnSync } from "node:child_process";
 import { findHost, type BuiltHost } from "./host.js";
 

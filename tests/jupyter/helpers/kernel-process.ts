@@ -5,11 +5,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ConnectionInfo } from "../../../kernel/jupyter/connection.js";
-import { packageRoot } from "../../../kernel/sam/registry.js";
+import { packageRoot } from "../../../kernel/package-root.js";
+import { freePort } from "../../../widgets/harness/jupyter-process.js";
 import { KernelClient } from "./client.js";
 
 /** The repository, found by its package.json: this file also runs compiled under dist/ (npm run bench). */
@@ -20,18 +20,6 @@ export function requireBuild(): void {
   if (!existsSync(KERNEL_ENTRY)) {
     throw new Error(`${KERNEL_ENTRY} is missing: run \`npm run build\` first (npm test does).`);
   }
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", rej);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? res(address.port) : rej(new Error("no port"))));
-    });
-  });
 }
 
 export async function connectionInfo(): Promise<ConnectionInfo> {

@@ -8,7 +8,7 @@
  *   @jupyter-widgets/base, `container.get("./extension")`, and the plugin's activate() with a
  *   widget registry. So the test exercises the package `medicosam install` ships.
  *
- * The driver (tests/browser/driver.ts) calls `window.harness.*` through playwright.
+ * The driver (widgets/harness/driver.ts) calls `window.harness.*` through playwright.
  */
 import * as base from "@jupyter-widgets/base";
 import { HTMLManager } from "@jupyter-widgets/html-manager";

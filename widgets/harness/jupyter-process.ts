@@ -1,8 +1,21 @@
 /** Debian's `jupyter server` on a free port with a fixed token, in an isolated Jupyter env. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { freePort } from "./kernel-process.js";
+import { createServer } from "node:net";
 import { PYTHON, type JupyterEnv } from "./jupyter-env.js";
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", rej);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? res(address.port) : rej(new Error("no port"))));
+    });
+  });
+}
 
 export interface RunningServer {
   url: string;

@@ -3,13 +3,22 @@
  * kernelspec written by the real `medicosam install --prefix` into a folder on JUPYTER_PATH.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO, requireBuild } from "./kernel-process.js";
+import { packageRoot } from "../../kernel/package-root.js";
 
 /** Debian's Python, which has the Jupyter packages (`python3` on PATH may be another one). */
 export const PYTHON = "/usr/bin/python3";
+
+/** The repository, found by its package.json: this file also runs compiled under dist/ (npm run bench). */
+export const REPO = packageRoot(import.meta.dirname);
+
+/** `medicosam install` runs the compiled CLI: a missing build should say so, not fail the install. */
+function requireBuiltCli(): void {
+  const cli = join(REPO, "dist", "kernel", "cli.js");
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first (npm test does).`);
+}
 
 export function pythonHas(...modules: string[]): boolean {
   const probe = spawnSync(PYTHON, ["-c", modules.map((m) => `import ${m}`).join("; ")], { stdio: "ignore" });
@@ -29,7 +38,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv) {
 }
 
 export function jupyterEnv(options: { installArgs?: string[] } = {}): JupyterEnv {
-  requireBuild();
+  requireBuiltCli();
   const root = mkdtempSync(join(tmpdir(), "medicosam-jupyter-"));
   const dir = (name: string) => {
     const path = join(root, name);

@@ -72,7 +72,7 @@ export async function preparePage(server: JupyterServer): Promise<{ url: string;
   const dir = join(server.staticDir, "mtest");
   mkdirSync(dir, { recursive: true });
   await build({
-    entryPoints: [join(REPO, "tests", "browser", "page", "main.mts")],
+    entryPoints: [join(REPO, "widgets", "harness", "page", "main.mts")],
     outfile: join(dir, "page.js"),
     bundle: true,
     format: "iife",

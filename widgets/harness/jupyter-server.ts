@@ -1,7 +1,7 @@
 /**
- * A real, isolated `jupyter server` (Debian's 1.23) for browser tests: the kernel suites'
- * isolated Jupyter env (fresh JUPYTER_* folders and HOME, our kernelspec and labextension
- * installed by the real `medicosam install --prefix`) and server (tests/jupyter/helpers), with a
+ * A real, isolated `jupyter server` (Debian's 1.23) for browser tests and the widget benchmark:
+ * an isolated Jupyter env (jupyter-env.ts: fresh JUPYTER_* folders and HOME, our kernelspec and
+ * labextension installed by the real `medicosam install --prefix`) and server (jupyter-process.ts), with a
  * fixed token and a notebook root of its own. Static files for the test page are served from
  * `staticDir` at /static/... (the /files/ handler sandboxes pages, which would cut them off from
  * the API).
@@ -9,14 +9,10 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ownPackage } from "../../kernel/jupyter/package-redirect.js";
-import { jupyterEnv } from "../jupyter/helpers/jupyter-env.js";
-import { startJupyterServer as startServer, type RunningServer } from "../jupyter/helpers/jupyter-server.js";
+import { jupyterEnv, PYTHON } from "./jupyter-env.js";
+import { startJupyterServer as startServer, type RunningServer } from "./jupyter-process.js";
 
-/** The repository root, from the source (tests/browser) or the compiled copy (dist/tests/browser) alike. */
-export const REPO = ownPackage(fileURLToPath(import.meta.url)).root;
-export const PYTHON = "/usr/bin/python3";
+export { PYTHON, REPO } from "./jupyter-env.js";
 
 export interface JupyterServer {
   url: string;
