@@ -6,7 +6,7 @@
 Training checkpoints live in the git-ignored .cache, so on a fresh clone the only copy of the
 shipped weights is the ONNX pair. To continue training from them (train.py --init), this maps
 every ONNX initializer back to the parameter it came from: it exports a probe model whose
-parameters hold distinct random values through train.py's own export (same code, same PyTorch,
+parameters hold distinct random values through training.py's export (same code, same PyTorch,
 so the same graph and initializer names), finds each parameter's values among the probe's
 initializers (constant folding may have reshaped them, e.g. GroupNorm's scale is unsqueezed),
 and copies the shipped initializer of that name into it. It then re-exports the recovered
@@ -25,7 +25,7 @@ from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from model import Decoder, Encoder256  # noqa: E402
-from train import export, save_checkpoint  # noqa: E402
+from training import export, save_checkpoint  # noqa: E402
 
 
 def initializers(path):
