@@ -7,7 +7,7 @@
  * The committed notebooks are read, never written: executed copies and HTML go to a temp dir
  * (the notebooks run with cwd = notebooks/, so their relative data paths are the real ones).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";

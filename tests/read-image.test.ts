@@ -102,7 +102,8 @@ function tiff(pages: TiffPage[], littleEndian = true): Buffer {
   let pos = 8;
   const head = Buffer.alloc(8);
   head.write(le ? "II" : "MM", 0, "latin1");
-  le ? head.writeUInt16LE(42, 2) : head.writeUInt16BE(42, 2);
+  if (le) head.writeUInt16LE(42, 2);
+  else head.writeUInt16BE(42, 2);
   parts.push(head);
   const patches: [number, number][] = [];
   let nextPtr = 4;
@@ -115,10 +116,23 @@ function tiff(pages: TiffPage[], littleEndian = true): Buffer {
     for (let i = 0; i < p.data.length; i++) {
       const v = p.data[i]!;
       const at = i * bps;
-      if (format === 3) bits === 32 ? (le ? pix.writeFloatLE(v, at) : pix.writeFloatBE(v, at)) : le ? pix.writeDoubleLE(v, at) : pix.writeDoubleBE(v, at);
-      else if (bits === 8) format === 2 ? pix.writeInt8(v, at) : pix.writeUInt8(v, at);
-      else if (bits === 16) format === 2 ? (le ? pix.writeInt16LE(v, at) : pix.writeInt16BE(v, at)) : u16(pix, v, at);
-      else format === 2 ? (le ? pix.writeInt32LE(v, at) : pix.writeInt32BE(v, at)) : u32(pix, v, at);
+      if (format === 3 && bits === 32) {
+        if (le) pix.writeFloatLE(v, at);
+        else pix.writeFloatBE(v, at);
+      } else if (format === 3) {
+        if (le) pix.writeDoubleLE(v, at);
+        else pix.writeDoubleBE(v, at);
+      } else if (bits === 8) {
+        if (format === 2) pix.writeInt8(v, at);
+        else pix.writeUInt8(v, at);
+      } else if (bits === 16 && format === 2) {
+        if (le) pix.writeInt16LE(v, at);
+        else pix.writeInt16BE(v, at);
+      } else if (bits === 16) u16(pix, v, at);
+      else if (format === 2) {
+        if (le) pix.writeInt32LE(v, at);
+        else pix.writeInt32BE(v, at);
+      } else u32(pix, v, at);
     }
     const dataOff = pos;
     parts.push(pix);

@@ -15,7 +15,6 @@ import {
   resizeBilinearTorch,
   resizeBilinearUint8,
   resizeBilinearUint8Rows,
-  resizeRgb8,
 } from "../kernel/sam/resize.js";
 import { canRun } from "./helpers/require.js";
 

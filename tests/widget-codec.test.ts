@@ -67,7 +67,10 @@ describe("RLE of one slice", () => {
     const w = 512;
     const mask = new Uint8Array(w * w);
     let area = 0;
-    for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) if ((x - 200) ** 2 + (y - 220) ** 2 <= 32 ** 2) (mask[y * w + x] = 1), area++;
+    for (let y = 0; y < w; y++) for (let x = 0; x < w; x++) if ((x - 200) ** 2 + (y - 220) ** 2 <= 32 ** 2) {
+      mask[y * w + x] = 1;
+      area++;
+    }
     const rle = encodeRle(mask);
     // 65 rows with 2 runs each plus the edges: about 4 bytes per run.
     expect(rle.length).toBeLessThan(1024);

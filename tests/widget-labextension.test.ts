@@ -13,7 +13,15 @@ import { MODULE_NAME, MODULE_VERSION } from "../widgets/segment-canvas/shared/st
 const REPO = join(import.meta.dirname, "..");
 const BUILT = join(REPO, "dist", "labextension");
 
-function built(): { pkg: Record<string, any>; files: Map<string, string> } {
+/** The fields of the built extension's package.json that these tests read. */
+interface BuiltManifest {
+  name: string;
+  version: string;
+  dependencies: Record<string, string>;
+  jupyterlab: { _build: { load: string; extension: string }; sharedPackages: Record<string, unknown> };
+}
+
+function built(): { pkg: BuiltManifest; files: Map<string, string> } {
   const manifest = join(BUILT, "package.json");
   if (!existsSync(manifest)) throw new Error(`${manifest} is missing: run \`npm run build:widgets\` (npm test's build step does)`);
   const files = new Map<string, string>();
@@ -29,7 +37,7 @@ describe("the built labextension", () => {
     const { pkg } = built();
     expect(pkg.name).toBe(MODULE_NAME);
     expect(pkg.version).toBe(MODULE_VERSION);
-    const load = pkg.jupyterlab._build.load as string;
+    const load = pkg.jupyterlab._build.load;
     expect(load).toMatch(/^static\/remoteEntry\.[0-9a-f]+\.js$/);
     expect(existsSync(join(BUILT, load))).toBe(true);
     expect(pkg.jupyterlab._build.extension).toBe("./extension");
@@ -39,7 +47,7 @@ describe("the built labextension", () => {
     const { pkg, files } = built();
     expect(pkg.jupyterlab.sharedPackages["@jupyter-widgets/base"]).toEqual({ bundled: false, singleton: true });
     expect(pkg.dependencies["@jupyter-widgets/base"]).toMatch(/^\^6\./);
-    const entry = files.get((pkg.jupyterlab._build.load as string).slice("static/".length))!;
+    const entry = files.get(pkg.jupyterlab._build.load.slice("static/".length))!;
     // The container consumes the module from the share scope, through webpack's singleton loader...
     expect(entry).toContain('"@jupyter-widgets/base"');
     expect(entry).toMatch(/singleton module/);

@@ -66,7 +66,7 @@ export const modelOptions = {
 export const MODEL_USAGE =
   "  --model DIR            model folder (encoder.onnx, decoder.onnx, model.json), e.g. models/analytic\n" +
   "  --encoder F --decoder F  the two ONNX files instead of a folder\n" +
-  "  --precision P          fp32 (default) or int8 (the encoder written by \`medicosam quantize\`)";
+  "  --precision P          fp32 (default) or int8 (the encoder written by `medicosam quantize`)";
 
 export async function openModel(
   values: { model?: string; encoder?: string; decoder?: string; precision?: string },

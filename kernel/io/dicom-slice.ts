@@ -128,9 +128,9 @@ export function parseDicomBytes(bytes: Uint8Array, path: string): DataSet {
     const msg =
       err instanceof Error ? err.message : typeof err === "object" && err && "exception" in err ? String((err as { exception: unknown }).exception) : String(err);
     if (/past end of buffer|buffer overrun|buffer overread|cannot be less than|not enough data/i.test(msg)) {
-      throw new Error(`${path}: truncated DICOM file (${msg})`);
+      throw new Error(`${path}: truncated DICOM file (${msg})`, { cause: err });
     }
-    throw new Error(`${path}: not a readable DICOM file (${msg})`);
+    throw new Error(`${path}: not a readable DICOM file (${msg})`, { cause: err });
   }
 }
 

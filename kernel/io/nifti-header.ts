@@ -86,7 +86,7 @@ export function parseNiftiHeader(bytes: Uint8Array, where: string): NiftiHeader 
   try {
     parsed = readHeader(head.buffer, true);
   } catch (err) {
-    throw new Error(`${where}: unreadable NIfTI header (${err instanceof Error ? err.message : String(err)})`);
+    throw new Error(`${where}: unreadable NIfTI header (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
   const le = parsed.littleEndian;
   const view = new DataView(head.buffer);
@@ -113,7 +113,7 @@ export function parseNiftiHeader(bytes: Uint8Array, where: string): NiftiHeader 
     try {
       return datatypeByCode(parsed.datatypeCode);
     } catch (err) {
-      throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   })();
   const quaternion: Vec3 = [parsed.quatern_b, parsed.quatern_c, parsed.quatern_d];

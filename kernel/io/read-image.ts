@@ -67,7 +67,7 @@ async function load(pathOrBuffer: string | Uint8Array, name?: string): Promise<S
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : String((err as Error).message);
-      throw new Error(`cannot read image ${label}: ${why}.`);
+      throw new Error(`cannot read image ${label}: ${why}.`, { cause: err });
     }
   } else {
     bytes = pathOrBuffer;
@@ -187,7 +187,7 @@ function readWithUtif(src: Source, page: number): Image2D {
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     if (err instanceof TiffPageRangeError) throw new PageRangeError(`cannot read image ${src.name}: ${msg}`);
-    throw new Error(`cannot read TIFF image ${src.name}: ${msg}`);
+    throw new Error(`cannot read TIFF image ${src.name}: ${msg}`, { cause: err });
   }
 }
 

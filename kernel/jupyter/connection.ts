@@ -23,7 +23,7 @@ export function parseConnectionInfo(text: string, source: string): ConnectionInf
   try {
     raw = JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`connection file ${source} is not JSON: ${(err as Error).message}`);
+    throw new Error(`connection file ${source} is not JSON: ${(err as Error).message}`, { cause: err });
   }
   const transport = raw.transport ?? "tcp";
   if (transport !== "tcp" && transport !== "ipc") {
@@ -53,7 +53,7 @@ export function readConnectionFile(path: string): ConnectionInfo {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new Error(`cannot read the connection file ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read the connection file ${path}: ${(err as Error).message}`, { cause: err });
   }
   return parseConnectionInfo(text, path);
 }

@@ -341,7 +341,7 @@ export class Kernel {
   // ---- the runtime for library code ------------------------------------------------------------
 
   private installRuntime(): void {
-    const kernel = this;
+    const requests = this.context; // the getter below runs with the runtime object as `this`
     const runtime: KernelRuntime = {
       version: RUNTIME_VERSION,
       comms: this.comms,
@@ -349,7 +349,7 @@ export class Kernel {
       display: (bundle, options) => this.display(bundle, options),
       clearOutput: (wait = false) => this.publish("clear_output", { wait }),
       get interruptSignal() {
-        return kernel.context.getStore()?.interrupt.signal ?? NEVER_ABORTED;
+        return requests.getStore()?.interrupt.signal ?? NEVER_ABORTED;
       },
     };
     installKernelRuntime(runtime);

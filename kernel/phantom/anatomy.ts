@@ -101,7 +101,6 @@ export function makeAnatomy(seed: number): Anatomy {
   const B = A / rng.uniform(1.3, 1.6);
   const out: Structure[] = [];
   const add = (s: Structure) => out.push(s);
-  const jitter = (mm: number) => rng.uniform(-mm, mm);
   const size = () => rng.uniform(0.85, 1.15);
 
   // Body layers: skin-to-muscle fat, the muscular wall, the visceral cavity.

@@ -29,6 +29,13 @@ import { e2ePrerequisites } from "./helpers/suite.js";
 const { host, reason } = e2ePrerequisites();
 const run = canRun(host !== null, reason);
 
+/** The parts of JupyterLab's application object (window.jupyterapp) that these tests read. */
+interface LabWindow {
+  jupyterapp: {
+    shell: { currentWidget: { content: { model: { cells: { length: number } } }; context: { model: { dirty: boolean } } } };
+  };
+}
+
 const NOTEBOOK = "notebooks/05-canvas.ipynb";
 const CT = join(REPO, "data", "samples", "ct-phantom.nii.gz");
 const LABELS = join(REPO, "data", "samples", "ct-phantom-labels.nii.gz");
@@ -222,7 +229,7 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
   });
 
   it("C commits the liver as label 1; keys pressed in the canvas never reach Lab's shortcuts", async () => {
-    const cells = () => lp.page.evaluate(() => (globalThis as any).jupyterapp.shell.currentWidget.content.model.cells.length as number);
+    const cells = () => lp.page.evaluate(() => (globalThis as unknown as LabWindow).jupyterapp.shell.currentWidget.content.model.cells.length);
     const before = await cells();
     await cv.focus(scope);
     // In command mode Lab would insert a cell for A and B; in the canvas they do nothing.
@@ -296,7 +303,7 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
 
   it("after saving and reloading the page, the widget comes back from the kernel with both labels", async () => {
     await lp.command("docmanager:save");
-    await lp.page.waitForFunction(() => !(globalThis as any).jupyterapp.shell.currentWidget.context.model.dirty, null, { timeout: 20_000 });
+    await lp.page.waitForFunction(() => !(globalThis as unknown as LabWindow).jupyterapp.shell.currentWidget.context.model.dirty, null, { timeout: 20_000 });
     await lp.reload(NOTEBOOK);
     scope = await lp.tagCell(canvasCell, "canvas");
     await cv.root(scope).waitFor({ timeout: 30_000 });

@@ -96,8 +96,10 @@ function valueBytes(el: El, le: boolean, explicit: boolean): Uint8Array {
     if (elSize === 1) v.setUint8(i, x);
     else if (vr === "FL") v.setFloat32(i * 4, x, le);
     else if (vr === "FD") v.setFloat64(i * 8, x, le);
-    else if (elSize === 2) signed ? v.setInt16(i * 2, x, le) : v.setUint16(i * 2, x, le);
-    else signed ? v.setInt32(i * 4, x, le) : v.setUint32(i * 4, x, le);
+    else if (elSize === 2 && signed) v.setInt16(i * 2, x, le);
+    else if (elSize === 2) v.setUint16(i * 2, x, le);
+    else if (signed) v.setInt32(i * 4, x, le);
+    else v.setUint32(i * 4, x, le);
   }
   return b;
 }

@@ -96,7 +96,7 @@ export class FakeFrontend {
   readonly models = new Map<string, ModelMirror>();
   private readonly comms = new Map<string, FakeComm>();
   private nextId = 1;
-  readonly interruptSignal = new AbortController().signal;
+  readonly interruptSignal: AbortSignal = new AbortController().signal;
   /** Errors thrown by the kernel side's message handlers (a real kernel would log them). */
   readonly handlerErrors: unknown[] = [];
 

@@ -96,7 +96,7 @@ export class SegmentLoop {
       try {
         result = await this.model.segment(embedding, prompt, this.multimask ? { multimask: this.multimask } : {});
       } catch (err) {
-        throw new Error(`segmenting slice ${z} failed: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`segmenting slice ${z} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
       this.decoderMs.push(performance.now() - t0);
       if (this.decoderMs.length > MAX_TIMINGS) this.decoderMs.splice(0, this.decoderMs.length - MAX_TIMINGS);
