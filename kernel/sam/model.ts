@@ -103,7 +103,8 @@ export class SamModel {
   readonly cache: EmbeddingCache;
   readonly timings: Timings = {};
   private readonly settings: EncoderSettings;
-  private readonly defaultIntensity: IntensitySpec;
+  /** The intensity mode embed() uses when its caller names none (LoadOptions, else model.json, else minmax). */
+  readonly defaultIntensity: IntensitySpec;
   private readonly interruptSignal: (() => AbortSignal | undefined) | undefined;
   /** What makes two loads of "the same" model interchangeable for the cache. */
   private readonly identity: string;
