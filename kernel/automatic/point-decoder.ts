@@ -2,11 +2,13 @@
  * The decoder as the generator calls it: one positive point (plus SAM's padding point) per
  * call, all mask tokens' predicted IoU and 256x256 logits back.
  *
- * One point per call: the shipped decoders (and the official exports) take a batch of one.
- * A decoder re-exported with a batch axis would save the per-call overhead only, and the
- * demo decoder's cost is its per-prompt network: measured at 55 ms per prompt alone, 61 ms at
- * 8 prompts per call, 79 ms at 16 and 95 ms at 64 (docs of this measurement in
- * bench/sections/automatic.ts), so no decoder is re-exported for it.
+ * One point per call: the shipped decoders (and the official exports) take a batch of one,
+ * and a batch axis would not pay for the demo model. Its decoder is a per-prompt network
+ * (CPU-bound, ~20 ms of CPU per prompt); the shipped weights re-exported with a batch axis
+ * (a measurement only, not shipped) took 19.4 ms of CPU per prompt at 16 prompts per call
+ * against 20.6 ms one by one (onnxruntime, 1 intra-op thread, 2-core machine under load).
+ * onnxruntime-node runs a session's calls on the JS thread, one at a time, so calls in flight
+ * on one session do not overlap either.
  */
 import { readFileSync } from "node:fs";
 import onnxProto from "onnx-proto";
