@@ -117,7 +117,8 @@ export class AutomaticMaskGenerator {
    * crops; crops (cropNLayers > 0) embed parts of the image, so they need the image.
    */
   async generate(input: Image2D | Embedding, options: Pick<AutomaticOptions, "signal" | "onProgress" | "intensity"> = {}): Promise<MaskRecord[]> {
-    const signal = options.signal ?? this.userOptions.signal;
+    // In the Jupyter kernel the model carries the kernel's interrupt (Kernel > Interrupt stops the run).
+    const signal = options.signal ?? this.userOptions.signal ?? this.model.interruptSignal?.();
     const onProgress = options.onProgress ?? this.userOptions.onProgress;
     const o = this.options;
     signal?.throwIfAborted();

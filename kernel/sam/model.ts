@@ -105,7 +105,8 @@ export class SamModel {
   private readonly settings: EncoderSettings;
   /** The intensity mode embed() uses when its caller names none (LoadOptions, else model.json, else minmax). */
   readonly defaultIntensity: IntensitySpec;
-  private readonly interruptSignal: (() => AbortSignal | undefined) | undefined;
+  /** LoadOptions.interruptSignal: long jobs on this model (embed(), the automatic generator) stop when it aborts. */
+  readonly interruptSignal: (() => AbortSignal | undefined) | undefined;
   /** What makes two loads of "the same" model interchangeable for the cache. */
   private readonly identity: string;
 
