@@ -6,7 +6,11 @@
  * thresholds, the stability score on full-resolution logits, NMS order and ties, the crops
  * and the uncrop are pinned without a hand-written copy of the generator.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeAnalyticModel } from "../models/analytic/generate.js";
 import { AutomaticMaskGenerator, generateMasks, type MaskRecord } from "../kernel/automatic/generator.js";
 import { Upscaler } from "../kernel/automatic/full-resolution.js";
 import { PointDecoder } from "../kernel/automatic/point-decoder.js";
@@ -195,6 +199,29 @@ describe("the generator with the analytic model", () => {
 
   it("refuses crops from an embedding (they need the image)", async () => {
     await expect(generateMasks(model, embedding, { cropNLayers: 1 })).rejects.toThrow(/pass the image/);
+  });
+});
+
+describe("a single-mask decoder export (return_single_mask=True)", () => {
+  it("uses its one mask (the graph's own choice) for every point", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "medicosam-single-"));
+    try {
+      await writeAnalyticModel(dir, { numMasks: 1 });
+      const single = await loadModel(dir);
+      try {
+        const records = await generateMasks(single, await single.embed(image), { pointsPerSide: 2, stabilityScoreThresh: 0 });
+        // token 0 of the analytic model: radius 96 in the 1024 frame (24 px here), IoU 0.95
+        expect(records.map((r) => r.predicted_iou)).toEqual(Array(4).fill(Math.fround(0.95)));
+        for (const r of records) {
+          expect(r.area).toBeGreaterThan(Math.PI * 23 * 23);
+          expect(r.area).toBeLessThan(Math.PI * 25 * 25);
+        }
+      } finally {
+        await single.dispose();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
