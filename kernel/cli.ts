@@ -4,6 +4,7 @@
  */
 const subcommands: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
   segment: { summary: "segment an image from points, a box or a mask", load: () => import("./cli/segment.js") },
+  automatic: { summary: "segment everything in an image (segment_anything's automatic mask generator)", load: () => import("./cli/automatic.js") },
   embed: { summary: "compute and save an image embedding", load: () => import("./cli/embed.js") },
   demo: { summary: "run the main job on the shipped sample and model", load: () => import("./cli/demo.js") },
   install: { summary: "install the Jupyter kernel \"MedicoSAM (TypeScript)\" and its widgets", load: () => import("./cli/install.js") },

@@ -27,6 +27,14 @@ export type { ModelManifest } from "./sam/manifest.js";
 export type { MultimaskMode } from "./sam/select.js";
 export { SamModel, type LoadOptions, type EmbedOptions, type SegmentOptions } from "./sam/model.js";
 export { saveEmbedding, loadEmbedding } from "./sam/embedding-file.js";
+// Automatic segmentation: segment_anything's SamAutomaticMaskGenerator.
+export { generateMasks, AutomaticMaskGenerator, type MaskRecord } from "./automatic/generator.js";
+export { SAM_DEFAULTS as AUTOMATIC_DEFAULTS, type AutomaticOptions } from "./automatic/options.js";
+export { masksToLabelMap, type LabelMapResult } from "./automatic/label-map.js";
+export { generateMasksForVolume, type VolumeAutomaticOptions, type SliceMasks } from "./automatic/volume.js";
+export { maskToRle, rleToMask, type UncompressedRle } from "./automatic/rle.js";
+export { buildPointGrid, type GridPoint } from "./automatic/grid.js";
+export { writeLabelPng16 } from "./io/label-png.js";
 export { drawOverlay } from "./display/overlay.js";
 export { segmentCanvas } from "../widgets/segment-canvas/kernel/create.js";
 export { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";

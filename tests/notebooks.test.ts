@@ -22,7 +22,7 @@ const available = pythonHas("nbclient", "nbformat", "jupyter_client", "nbconvert
 const NOTEBOOKS = join(REPO, "notebooks");
 const OUT = join(REPO, "out", "tutorials");
 const DRIVER = join(REPO, "tests", "jupyter", "nbclient", "run_notebook.py");
-const NAMES = ["01-quickstart", "02-volumes", "03-embeddings", "04-interactive-evaluation", "05-canvas"] as const;
+const NAMES = ["01-quickstart", "02-volumes", "03-embeddings", "04-interactive-evaluation", "05-canvas", "06-automatic"] as const;
 type Name = (typeof NAMES)[number];
 
 interface Output {
@@ -114,7 +114,7 @@ function pngSizeOf(dataUrl: string): Promise<{ width?: number; height?: number }
 }
 
 describe("the committed notebooks", () => {
-  test("all five exist, are clean nbformat 4 for the medicosam kernel, and start with a markdown intro", () => {
+  test("all six exist, are clean nbformat 4 for the medicosam kernel, and start with a markdown intro", () => {
     expect(readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort()).toEqual(NAMES.map((n) => `${n}.ipynb`));
     for (const name of NAMES) {
       const nb = readNotebook(join(NOTEBOOKS, `${name}.ipynb`));
@@ -257,6 +257,34 @@ describe.skipIf(!canRun(available, "Debian's python3-nbclient and jupyter-nbconv
       const volume = await readNifti(join(OUT, "05-canvas", "volume-labels.nii.gz"));
       writtenNow(join(OUT, "05-canvas", "volume-labels.nii.gz"));
       expect(volume.dims).toEqual([256, 224, 32]);
+    });
+
+    test("06-automatic: the proposals and the label map drawn, masks.json and a 16-bit labels.png saved", { timeout: 300_000 }, async () => {
+      const nb = await execute("06-automatic");
+      expect(stdout(codeCells(nb)[0]!)).toContain(pickedModel(nb).notice);
+      const intro = joined(nb.cells[0]!.source);
+      expect(intro).toMatch(/demo model — not MedicoSAM/);
+      // the truth, the proposals, the label map: PNGs of the 256x224 slice (legend beside the first)
+      const pngs = withMime(nb, "image/png");
+      expect(pngs.length).toBeGreaterThanOrEqual(3);
+      for (const o of pngs) {
+        const meta = await sharp(Buffer.from(o.data!["image/png"] as string, "base64")).metadata();
+        expect(meta.height).toBe(224);
+        expect(meta.width).toBeGreaterThanOrEqual(256);
+      }
+      const json = join(OUT, "06-automatic", "masks.json");
+      const png = join(OUT, "06-automatic", "labels.png");
+      writtenNow(json);
+      writtenNow(png);
+      const masks = JSON.parse(readFileSync(json, "utf8")) as { area: number; segmentation: { size: number[]; counts: number[] } }[];
+      expect(masks.length).toBeGreaterThan(3);
+      for (const m of masks) {
+        expect(m.segmentation.size).toEqual([224, 256]);
+        expect(m.segmentation.counts.reduce((a, b) => a + b, 0)).toBe(224 * 256);
+        expect(m.segmentation.counts.filter((_, i) => i % 2 === 1).reduce((a, b) => a + b, 0)).toBe(m.area);
+      }
+      const meta = await sharp(png).metadata();
+      expect([meta.width, meta.height, meta.depth]).toEqual([256, 224, "ushort"]);
     });
   },
 );

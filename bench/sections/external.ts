@@ -24,6 +24,7 @@ export const EXTERNAL_BENCHES: readonly ExternalBench[] = [
   { section: "analysis", file: "analysis", fn: "benchAnalysis" },
   { section: "quantize", file: "quantize", fn: "benchQuantize" },
   { section: "widget", file: "widget", fn: "benchWidget" },
+  { section: "automatic", file: "automatic", fn: "benchAutomatic" },
 ];
 
 /** bench/<file>.js next to the compiled runner, or .ts when run from source with tsx. */

@@ -104,8 +104,10 @@ export class SamModel {
   readonly cache: MemoryEmbeddingCache<Embedding>;
   readonly timings: Timings = {};
   private readonly settings: EncoderSettings;
-  private readonly defaultIntensity: IntensitySpec;
-  private readonly interruptSignal: (() => AbortSignal | undefined) | undefined;
+  /** The intensity mode embed() uses when its caller names none (LoadOptions, else model.json, else minmax). */
+  readonly defaultIntensity: IntensitySpec;
+  /** LoadOptions.interruptSignal: long jobs on this model (embed(), the automatic generator) stop when it aborts. */
+  readonly interruptSignal: (() => AbortSignal | undefined) | undefined;
   /** What makes two loads of "the same" model interchangeable for the cache. */
   private readonly identity: string;
 
