@@ -16,6 +16,7 @@ import { basename, join } from "node:path";
 import type { PixelArray } from "./image.js";
 import { decodeFrame, describeDicom, parseDicomBytes, requireDecodable, storedRange, type DicomFileInfo } from "./dicom-slice.js";
 import { defaultMaxBytes } from "./nifti-read.js";
+import { affineProblem, saneVoxelSizes } from "./geometry-sanity.js";
 import { orientationCode, type Affine, type Vec3, type Volume } from "./volume.js";
 
 export interface ReadDicomOptions {
@@ -130,9 +131,16 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
       throw new Error(`${path}: slices have different orientations (${basename(first.path)} vs ${basename(f.path)}): not one volume`);
     }
   }
-  const row = iop.slice(0, 3);
-  const col = iop.slice(3, 6);
-  const normal = cross(row, col);
+  let row = iop.slice(0, 3);
+  let col = iop.slice(3, 6);
+  let normal = cross(row, col);
+  if (!(Math.hypot(...normal) > 0.5)) {
+    // zero-length or parallel direction cosines: no plane can be built from them
+    const why = `ImageOrientationPatient (0020,0037) ${iop.join("\\")} is degenerate (zero or parallel direction cosines)`;
+    if (frames.length > 1) throw new Error(`${first.path}: ${why}; the slices cannot be placed in space`);
+    warnings.push(`${why}: axial orientation assumed`);
+    [row, col, normal] = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  }
   if (frames.length > 1 && frames.some((f) => !f.position)) {
     throw new Error(`${path}: ImagePositionPatient (0020,0032) missing on some slices; they cannot be sorted into a volume`);
   }
@@ -148,8 +156,14 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
       );
     }
   }
-  const ps = first.pixelSpacing ?? (warnings.push("PixelSpacing missing: 1 mm assumed"), [1, 1] as const);
+  let ps: readonly [number, number] = first.pixelSpacing ?? (warnings.push("PixelSpacing (0028,0030) missing: 1 mm assumed"), [1, 1] as const);
+  {
+    const fixed = saneVoxelSizes(ps, "PixelSpacing (0028,0030)");
+    warnings.push(...fixed.warnings);
+    ps = [fixed.sizes[0]!, fixed.sizes[1]!];
+  }
   let step: Vec3;
+  let dz = 1;
   if (depth > 1) {
     const p0 = sorted[0]!.position!;
     const pn = sorted[depth - 1]!.position!;
@@ -163,9 +177,12 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
     const along = Math.abs(dot(step, normal)) / Math.hypot(...step);
     if (along < 0.9999) warnings.push(`slices are sheared relative to their normal (gantry tilt ${((Math.acos(along) * 180) / Math.PI).toFixed(2)} deg): kept in the affine`);
   } else {
-    const dz = first.spacingBetweenSlices ?? first.sliceThickness;
-    if (dz === undefined) warnings.push("single slice without SliceThickness: 1 mm assumed across");
-    step = normal.map((n) => n * (dz ?? 1)) as unknown as Vec3;
+    const stated = first.spacingBetweenSlices ?? first.sliceThickness;
+    if (stated === undefined) warnings.push("single slice without SliceThickness: 1 mm assumed across");
+    const fixed = saneVoxelSizes([stated ?? 1], first.spacingBetweenSlices !== undefined ? "SpacingBetweenSlices (0018,0088)" : "SliceThickness (0018,0050)");
+    warnings.push(...fixed.warnings);
+    dz = fixed.sizes[0]!;
+    step = normal.map((n) => n * dz) as unknown as Vec3;
   }
   const origin = sorted[0]!.position ?? [0, 0, 0];
   // LPS affine columns: i along the row direction x column spacing, j along the column direction x row spacing.
@@ -176,6 +193,9 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
     [lps[2]![0]!, lps[2]![1]!, lps[2]![2]!, lps[2]![3]!],
     [0, 0, 0, 1],
   ];
+
+  const problem = affineProblem(affine);
+  if (problem) throw new Error(`${path}: the geometry from ImagePositionPatient/ImageOrientationPatient/PixelSpacing ${problem}`);
 
   // Output type: lossless and compact (integer rescale that fits int16/int32 stays integer).
   const channels = first.samplesPerPixel;
@@ -225,7 +245,7 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
   if (first.photometric === "MONOCHROME1") warnings.push("MONOCHROME1: higher values are meant to display darker");
   if (first.photometric === "PALETTE COLOR") warnings.push("PALETTE COLOR: palette indices read as gray values");
 
-  const spacing: Vec3 = [ps[1], ps[0], depth > 1 ? Math.hypot(...step) : (first.spacingBetweenSlices ?? first.sliceThickness ?? 1)];
+  const spacing: Vec3 = [ps[1], ps[0], depth > 1 ? Math.hypot(...step) : dz];
   const scaling = identity ? null : slopes.every((s) => s === slopes[0]) && inters.every((b) => b === inters[0]) ? { slope: slopes[0]!, inter: inters[0]! } : { varies: true as const };
   return {
     dims: [first.columns, first.rows, depth],
