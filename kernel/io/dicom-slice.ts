@@ -49,6 +49,8 @@ export interface DicomFileInfo {
 
 function numbers(ds: DataSet | undefined, tag: string, count: number): number[] | undefined {
   if (!ds?.elements[tag]) return undefined;
+  // dicom-parser's floatString(tag, i) throws a TypeError when the value has fewer than i+1 parts
+  if ((ds.numStringValues(tag) ?? 0) < count) return undefined;
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
     const v = ds.floatString(tag, i);
@@ -134,7 +136,25 @@ export function parseDicomBytes(bytes: Uint8Array, path: string): DataSet {
   }
 }
 
+/**
+ * Runs `fn`, turning any error that does not already name the file (a TypeError or
+ * RangeError from deep inside dicom-parser on a damaged element) into one that does.
+ */
+export function namingFile<T>(path: string, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof Error && err.constructor === Error && err.message.startsWith(path)) throw err;
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(`${path}: damaged DICOM file: ${what} failed (${msg})`, { cause: err });
+  }
+}
+
 export function describeDicom(ds: DataSet, path: string): DicomFileInfo {
+  return namingFile(path, "reading the image attributes", () => describeDataSet(ds, path));
+}
+
+function describeDataSet(ds: DataSet, path: string): DicomFileInfo {
   const ts = transferSyntax(ds.string(TAG.transferSyntax) ?? "1.2.840.10008.1.2");
   const rows = ds.uint16(TAG.rows);
   const columns = ds.uint16(TAG.columns);

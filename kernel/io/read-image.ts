@@ -199,6 +199,7 @@ async function readWithSharp(src: Source, page: number): Promise<Image2D> {
     throw describeDecodeError(src, err);
   }
   const pages = meta.pages ?? 1;
+  if (pages < 1) throw new Error(`cannot read ${src.format.toUpperCase()} image ${src.name}: the file is truncated or corrupt (no readable page).`);
   if (page >= pages) {
     throw new PageRangeError(
       `cannot read image ${src.name}: page ${page} is out of range; the file has ${pages} page${pages === 1 ? "" : "s"} (0..${pages - 1}).`,
