@@ -13,8 +13,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { PixelArray } from "./image.js";
-import { decodeFrame, describeDicom, namingFile, parseDicomBytes, requireDecodable, storedRange, type DicomFileInfo } from "./dicom-slice.js";
+import { decodeFrame, describeDicom, namingFile, parseDicomBytes, requireDecodable, valueArrayType, type DicomFileInfo } from "./dicom-slice.js";
 import { defaultMaxBytes } from "./nifti-read.js";
 import { affineProblem, saneVoxelSizes } from "./geometry-sanity.js";
 import { orientationCode, type Affine, type Vec3, type Volume } from "./volume.js";
@@ -120,11 +119,25 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
   if (skipped.length) warnings.push(`${skipped.length} non-DICOM file(s) skipped`);
 
   let iop = first.orientation;
-  const frames: FrameRef[] = chosen.flatMap((file) => file.frames.map((fr, frame) => ({ file, frame, ...(fr.position ? { position: fr.position } : {}) })));
+  let frames: FrameRef[] = chosen.flatMap((file) => file.frames.map((fr, frame) => ({ file, frame, ...(fr.position ? { position: fr.position } : {}) })));
   if (!iop) {
-    if (frames.length > 1) throw new Error(`${first.path}: ImageOrientationPatient (0020,0037) missing; the slices cannot be placed in space`);
-    warnings.push("ImageOrientationPatient missing: axial orientation assumed");
+    // Secondary capture, scanned film, ultrasound: no patient frame. One image, or the frames of
+    // one file without positions, are kept as stored: DICOM's identity orientation (rows along
+    // +x, columns along +y of LPS, which the axial view shows as stored), frames 1 unit apart.
+    if (frames.length > 1 && (chosen.length > 1 || frames.some((f) => f.position))) {
+      throw new Error(`${first.path}: ImageOrientationPatient (0020,0037) missing; the slices cannot be placed in space`);
+    }
+    warnings.push(
+      frames.length > 1
+        ? `ImageOrientationPatient (0020,0037) missing: ${frames.length} frames stacked in file order with identity orientation (a 2D image sequence; orientation unknown)`
+        : "ImageOrientationPatient (0020,0037) missing: a 2D image; identity orientation assumed (orientation unknown)",
+    );
     iop = [1, 0, 0, 0, 1, 0];
+    if (frames.length > 1) {
+      const dz = first.spacingBetweenSlices ?? first.sliceThickness;
+      const step = dz !== undefined && Number.isFinite(dz) && dz > 0 ? dz : 1;
+      frames = frames.map((f, k) => ({ ...f, position: [0, 0, k * step] as Vec3 }));
+    }
   }
   for (const f of chosen) {
     if (f.orientation && f.orientation.some((v, i) => Math.abs(v - iop![i]!) > 1e-4)) {
@@ -203,31 +216,7 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
   const slopes = sorted.map((f) => f.file.frames[f.frame]!.slope);
   const inters = sorted.map((f) => f.file.frames[f.frame]!.intercept);
   const identity = slopes.every((s) => s === 1) && inters.every((b) => b === 0);
-  const [smin, smax] = storedRange(first);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let k = 0; k < depth; k++) {
-    for (const v of [smin * slopes[k]! + inters[k]!, smax * slopes[k]! + inters[k]!]) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-  }
-  const integral = slopes.every(Number.isInteger) && inters.every(Number.isInteger);
-  type Ctor = { new (n: number): PixelArray; readonly BYTES_PER_ELEMENT: number };
-  const chooseType = (): Ctor => {
-    if (channels === 3) return Uint8Array;
-    if (integral) {
-      if (lo >= 0 && hi <= 255) return Uint8Array;
-      if (lo >= -128 && hi <= 127) return Int8Array;
-      if (lo >= 0 && hi <= 65535) return Uint16Array;
-      if (lo >= -32768 && hi <= 32767) return Int16Array;
-      if (lo >= 0 && hi <= 4294967295) return Uint32Array;
-      if (lo >= -(2 ** 31) && hi < 2 ** 31) return Int32Array;
-      return Float64Array;
-    }
-    return first.bitsAllocated <= 16 ? Float32Array : Float64Array;
-  };
-  const ArrayType = chooseType();
+  const ArrayType = valueArrayType(first, slopes, inters);
   const maxBytes = options.maxBytes ?? defaultMaxBytes();
   const totalBytes = plane * depth * ArrayType.BYTES_PER_ELEMENT;
   if (totalBytes > maxBytes) {

@@ -288,3 +288,32 @@ export function decodeFrame(ds: DataSet, info: DicomFileInfo, frame: number, out
     out[at + i] = apply ? v * slope + intercept : v;
   }
 }
+
+export type PixelArrayType = { new (n: number): PixelArray; readonly BYTES_PER_ELEMENT: number };
+
+/**
+ * The typed array that holds every rescaled value of these frames without loss, and no
+ * bigger: an integer rescale that fits int16/int32 stays integer, a fractional one is float.
+ */
+export function valueArrayType(info: DicomFileInfo, slopes: readonly number[], inters: readonly number[]): PixelArrayType {
+  if (info.samplesPerPixel === 3) return Uint8Array;
+  const [smin, smax] = storedRange(info);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let k = 0; k < slopes.length; k++) {
+    for (const v of [smin * slopes[k]! + inters[k]!, smax * slopes[k]! + inters[k]!]) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  if (slopes.every(Number.isInteger) && inters.every(Number.isInteger)) {
+    if (lo >= 0 && hi <= 255) return Uint8Array;
+    if (lo >= -128 && hi <= 127) return Int8Array;
+    if (lo >= 0 && hi <= 65535) return Uint16Array;
+    if (lo >= -32768 && hi <= 32767) return Int16Array;
+    if (lo >= 0 && hi <= 4294967295) return Uint32Array;
+    if (lo >= -(2 ** 31) && hi < 2 ** 31) return Int32Array;
+    return Float64Array;
+  }
+  return info.bitsAllocated <= 16 ? Float32Array : Float64Array;
+}
