@@ -8,7 +8,7 @@
  * length, absurd values written over the size fields, and (for gzip) damage to the compressed
  * stream. The seed is fixed, so a failure reproduces; FUZZ_SEED picks another.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -69,6 +69,8 @@ const kinds: Kind[] = [
   { name: "nifti", ext: ".nii", headerBytes: 352, sizeFields: [[40, 2], [42, 2], [44, 2], [46, 2], [70, 2], [108, 4], [0, 4]], original: new Uint8Array(), read: volumeRead },
   { name: "nifti-gz", ext: ".nii.gz", headerBytes: 64, sizeFields: [], original: new Uint8Array(), read: volumeRead },
   { name: "dicom", ext: ".dcm", headerBytes: 600, sizeFields: [], original: new Uint8Array(), read: volumeRead },
+  // compressed DICOM: a JPEG Lossless file that jpeg-lossless-decoder-js ships (the codecs see the damage)
+  { name: "dicom-jpeg-lossless", ext: ".dcm", headerBytes: 1900, sizeFields: [], original: new Uint8Array(), read: volumeRead },
   { name: "png", ext: ".png", headerBytes: 64, sizeFields: [[16, 4], [20, 4], [24, 1], [25, 1]], original: new Uint8Array(), read: imageRead },
   { name: "tiff", ext: ".tif", headerBytes: 256, sizeFields: [[4, 4]], original: new Uint8Array(), read: imageRead },
 ];
@@ -78,7 +80,7 @@ beforeAll(async () => {
   const data = Array.from({ length: nx * ny * nz }, (_, i) => (i * 37) % 500);
   const nii = join(dir, "seed.nii");
   await writeNifti(nii, { dims: [nx, ny, nz], data, datatype: "int16" });
-  const niiBytes = new Uint8Array((await import("node:fs")).readFileSync(nii));
+  const niiBytes = new Uint8Array(readFileSync(nii));
   kinds[0]!.original = niiBytes;
   kinds[1]!.original = new Uint8Array(gzipSync(niiBytes));
   const pixels = new Int16Array(nx * ny).map((_, i) => i * 3 - 100);
@@ -88,8 +90,9 @@ beforeAll(async () => {
   );
   kinds[2]!.original = dcm;
   const gray16 = Buffer.from(new Uint16Array(nx * ny).map((_, i) => i * 300).buffer);
-  kinds[3]!.original = new Uint8Array(await sharp(gray16, { raw: { width: nx, height: ny, channels: 1 } }).toColourspace("grey16").png().toBuffer());
-  kinds[4]!.original = new Uint8Array(await sharp(Buffer.from(new Uint8Array(nx * ny * 3).map((_, i) => i % 251)), { raw: { width: nx, height: ny, channels: 3 } }).tiff().toBuffer());
+  kinds[3]!.original = new Uint8Array(readFileSync(join(process.cwd(), "node_modules/jpeg-lossless-decoder-js/tests/data/jpeg_lossless_sel4.dcm")));
+  kinds[4]!.original = new Uint8Array(await sharp(gray16, { raw: { width: nx, height: ny, channels: 1 } }).toColourspace("grey16").png().toBuffer());
+  kinds[5]!.original = new Uint8Array(await sharp(Buffer.from(new Uint8Array(nx * ny * 3).map((_, i) => i % 251)), { raw: { width: nx, height: ny, channels: 3 } }).tiff().toBuffer());
 });
 
 /** Offsets of the values of Rows, Columns, BitsAllocated, NumberOfFrames... in the DICOM seed (explicit VR LE: tag, VR, length, value). */
@@ -130,7 +133,7 @@ function mutate(kind: Kind, r: () => number): Mutation {
       return { what: `truncated at ${len} of ${src.length}`, bytes: src.subarray(0, len) };
     }
     case 3: {
-      const fields = kind.name === "dicom" ? dicomSizeFields(src) : kind.sizeFields;
+      const fields = kind.name.startsWith("dicom") ? dicomSizeFields(src) : kind.sizeFields;
       if (fields.length === 0) {
         // gzip: damage the deflate stream itself (past the 10-byte gzip header)
         const at = 10 + int(src.length - 18);

@@ -5,10 +5,10 @@
  * same numbers `openVolume` gives for that frame, so a slice reads alike either way.
  */
 import type { Image2D } from "./image.js";
-import { decodeFrame, describeDicom, namingFile, parseDicomBytes, requireDecodable, valueArrayType } from "./dicom-slice.js";
+import { decodeAnyFrame, decodeFrame, describeDicom, namingFile, parseDicomBytes, requireDecodable, valueArrayType } from "./dicom-slice.js";
 
 /** Frame `frame` (0-based, in file order) of a DICOM file's bytes; `name` labels messages. */
-export function readDicomImage(bytes: Uint8Array, name: string, frame = 0): Image2D {
+export async function readDicomImage(bytes: Uint8Array, name: string, frame = 0): Promise<Image2D> {
   const ds = parseDicomBytes(bytes, name);
   const info = describeDicom(ds, name);
   requireDecodable(info);
@@ -17,7 +17,8 @@ export function readDicomImage(bytes: Uint8Array, name: string, frame = 0): Imag
   const fr = info.frames[frame]!;
   const ArrayType = valueArrayType(info, [fr.slope], [fr.intercept]);
   const data = new ArrayType(info.rows * info.columns * info.samplesPerPixel);
-  namingFile(name, `decoding frame ${frame}`, () => decodeFrame(ds, info, frame, data, 0, true));
+  if (info.transferSyntax.compressed) await decodeAnyFrame(ds, info, frame, data, 0, true);
+  else namingFile(name, `decoding frame ${frame}`, () => decodeFrame(ds, info, frame, data, 0, true));
   return { width: info.columns, height: info.rows, channels: info.samplesPerPixel, data };
 }
 

@@ -13,7 +13,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { decodeFrame, describeDicom, namingFile, parseDicomBytes, requireDecodable, valueArrayType, type DicomFileInfo } from "./dicom-slice.js";
+import { decodeAnyFrame, decodeFrame, describeDicom, namingFile, parseDicomBytes, requireDecodable, valueArrayType, type DicomFileInfo } from "./dicom-slice.js";
 import { defaultMaxBytes } from "./nifti-read.js";
 import { affineProblem, saneVoxelSizes } from "./geometry-sanity.js";
 import { orientationCode, type Affine, type Vec3, type Volume } from "./volume.js";
@@ -229,7 +229,10 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
   sorted.forEach((f, k) => slot.set(f.file, [...(slot.get(f.file) ?? []), { frame: f.frame, k }]));
   for (const [file, places] of slot) {
     const ds = parseDicomBytes(new Uint8Array(await readFile(file.path)), file.path);
-    for (const { frame, k } of places) namingFile(file.path, `decoding frame ${frame}`, () => decodeFrame(ds, file, frame, data, k * plane, true));
+    for (const { frame, k } of places) {
+      if (file.transferSyntax.compressed) await decodeAnyFrame(ds, file, frame, data, k * plane, true);
+      else namingFile(file.path, `decoding frame ${frame}`, () => decodeFrame(ds, file, frame, data, k * plane, true));
+    }
   }
   if (first.photometric === "MONOCHROME1") warnings.push("MONOCHROME1: higher values are meant to display darker");
   if (first.photometric === "PALETTE COLOR") warnings.push("PALETTE COLOR: palette indices read as gray values");

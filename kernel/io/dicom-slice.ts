@@ -221,12 +221,22 @@ export function requireDecodable(info: DicomFileInfo): void {
       throw new Error(`${info.path}: not supported: PhotometricInterpretation ${info.photometric} with 1 sample per pixel`);
     }
   } else if (info.samplesPerPixel === 3) {
-    if (info.photometric !== "RGB" || info.bitsAllocated !== 8) {
+    if (!(info.photometric === "RGB" || decodesToRgb(info)) || info.bitsAllocated !== 8) {
       throw new Error(`${info.path}: not supported: ${info.samplesPerPixel}-sample ${info.photometric} with ${info.bitsAllocated} bits (only 8-bit RGB)`);
     }
   } else {
     throw new Error(`${info.path}: not supported: SamplesPerPixel ${info.samplesPerPixel}`);
   }
+}
+
+/**
+ * JPEG and JPEG 2000 decoders turn YCbCr back into RGB themselves (libjpeg's colour
+ * conversion, OpenJPEG's inverse component transform), so these files come out RGB.
+ */
+function decodesToRgb(info: DicomFileInfo): boolean {
+  const uid = info.transferSyntax.uid;
+  const jpegFamily = /^1\.2\.840\.10008\.1\.2\.4\.(50|51|90|91|201|202|203)$/.test(uid);
+  return jpegFamily && ["YBR_FULL_422", "YBR_FULL", "YBR_ICT", "YBR_RCT"].includes(info.photometric);
 }
 
 /** Stored values' range from BitsStored and PixelRepresentation. */
@@ -238,9 +248,8 @@ export function storedRange(info: DicomFileInfo): [number, number] {
 let scratch = new ArrayBuffer(0);
 
 /**
- * Decode frame `frame` into `out` starting at element `at` (row-major, channels interleaved),
- * applying the frame's rescale unless `rescale` is false. Bits above BitsStored are masked
- * off and signed values sign-extended from BitsStored, as the standard requires.
+ * Decode frame `frame` of uncompressed pixel data into `out` starting at element `at`
+ * (row-major, channels interleaved), applying the frame's rescale unless `rescale` is false.
  */
 export function decodeFrame(ds: DataSet, info: DicomFileInfo, frame: number, out: PixelArray, at: number, rescale: boolean): void {
   const el = ds.elements[TAG.pixelData]!;
@@ -268,13 +277,37 @@ export function decodeFrame(ds: DataSet, info: DicomFileInfo, frame: number, out
       : bpp === 2
         ? info.signed ? new Int16Array(scratch, 0, n) : new Uint16Array(scratch, 0, n)
         : info.signed ? new Int32Array(scratch, 0, n) : new Uint32Array(scratch, 0, n);
+  storeSamples(src, info, frame, out, at, rescale, info.planarConfiguration === 1);
+}
+
+/**
+ * Decode frame `frame` whatever the transfer syntax: compressed pixel data goes through the
+ * codecs (loaded on first use), uncompressed through decodeFrame.
+ */
+export async function decodeAnyFrame(ds: DataSet, info: DicomFileInfo, frame: number, out: PixelArray, at: number, rescale: boolean): Promise<void> {
+  if (!info.transferSyntax.compressed) {
+    decodeFrame(ds, info, frame, out, at, rescale);
+    return;
+  }
+  const { decodeCompressedFrame } = await import("./dicom-codecs.js");
+  const src = await decodeCompressedFrame(ds, info, frame);
+  // codecs hand pixel-interleaved samples whatever PlanarConfiguration says
+  storeSamples(src, info, frame, out, at, rescale, false);
+}
+
+/**
+ * Stored samples -> output values. Bits above BitsStored are masked off and signed values
+ * sign-extended from BitsStored, as the standard requires; then the rescale.
+ */
+function storeSamples(src: PixelArray, info: DicomFileInfo, frame: number, out: PixelArray, at: number, rescale: boolean, planar: boolean): void {
+  const n = info.rows * info.columns * info.samplesPerPixel;
   const bits = info.bitsStored;
   const masked = bits < info.bitsAllocated;
   const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
   const signBit = 2 ** (bits - 1);
   const { slope, intercept } = info.frames[frame]!;
   const apply = rescale && info.samplesPerPixel === 1 && (slope !== 1 || intercept !== 0);
-  if (info.samplesPerPixel === 3 && info.planarConfiguration === 1) {
+  if (info.samplesPerPixel === 3 && planar) {
     const plane = info.rows * info.columns;
     for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[at + p * 3 + c] = src[c * plane + p]!;
     return;
