@@ -31,12 +31,12 @@ interface FrameRef {
 }
 
 /** DICM at 128, or a bare dataset starting with a group 0002/0008 tag (old implicit-VR files). */
-function looksLikeDicom(bytes: Uint8Array): boolean {
+export function looksLikeDicom(bytes: Uint8Array): boolean {
   if (bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d) return true;
   return bytes.length >= 8 && (bytes[0] === 0x08 || bytes[0] === 0x02) && bytes[1] === 0x00 && bytes[3] === 0x00;
 }
 
-async function listFiles(dir: string, depth = 0): Promise<string[]> {
+export async function listFiles(dir: string, depth = 0): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const out: string[] = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
