@@ -10,7 +10,7 @@
  *   that went in;
  * - JPEG Lossless (process 14): the DICOM files jpeg-lossless-decoder-js ships, the same image
  *   under selection values 1-7, which must all decode to the same pixels.
- * A three-slice RLE series is read as a volume.
+ * A three-slice RLE series is read as a volume; an uncompressed file loads no codec.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -193,6 +193,32 @@ describe("JPEG Lossless: the files jpeg-lossless-decoder-js ships", () => {
     const eight = await readImage(join(data, "jpeg_lossless_sel1-8bit.dcm"));
     expect([eight.width, eight.height, eight.channels]).toEqual([512, 512, 1]);
     expect(readFileSync(join(data, "jpeg_lossless_sel1-8bit.dcm")).length).toBeGreaterThan(0);
+  });
+});
+
+describe("codecs load on first use only", () => {
+  it.runIf(ok)("opening an uncompressed file loads no codec; a JPEG 2000 file loads OpenJPEG alone", () => {
+    const plain = join(dir, "lazy-plain.dcm");
+    writeFileSync(plain, encodeDicomFile(sliceElements({ rows: 4, columns: 4, pixels: new Uint16Array(16), signed: false, position: [0, 0, 0], orientation: [1, 0, 0, 0, 1, 0] }), "explicit-le"));
+    const j2k = join(dir, "lazy-j2k.dcm");
+    writeWithPydicom(j2k, "j2k-u16");
+    const script = join(dir, "lazy.mts");
+    writeFileSync(
+      script,
+      `import { createRequire } from "node:module";
+const { openVolume } = await import(${JSON.stringify(join(process.cwd(), "kernel/io/volume-open.ts"))});
+const req = createRequire(import.meta.url);
+const loaded = () => Object.keys(req.cache).filter((k) => /cornerstonejs|dcmjs|jpeg-lossless/.test(k)).map((k) => k.split("node_modules/")[1]);
+await openVolume(process.argv[2]);
+const before = loaded();
+await openVolume(process.argv[3]);
+console.log(JSON.stringify({ before, after: loaded() }));
+`,
+    );
+    const out = execFileSync(process.execPath, ["--import", "tsx", script, plain, j2k], { encoding: "utf8", cwd: process.cwd() });
+    const r = JSON.parse(out.trim().split("\n").pop()!) as { before: string[]; after: string[] };
+    expect(r.before).toEqual([]);
+    expect(r.after).toEqual(["@cornerstonejs/codec-openjpeg/dist/openjpegwasm_decode.js"]);
   });
 });
 

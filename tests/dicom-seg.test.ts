@@ -191,7 +191,7 @@ describe("DICOM SEG out", () => {
       expect(total).toBe(committed.reduce((x, y) => x + (y === 1 ? 1 : 0), 0));
       for (const fr of seg.frames) for (let x = 0; x < 3; x++) expect(fr.position[x]).toBeCloseTo(fr.sourcePosition![x]!, 4);
       await expect(w.save(join(dir, "canvas", "seg.png"))).rejects.toThrow(/saved as NIfTI/);
-      w.close?.();
+      w.close();
     } finally {
       await model.dispose();
     }
