@@ -10,7 +10,8 @@ const subcommands: Record<string, { summary: string; load: () => Promise<{ run(a
   install: { summary: "install the Jupyter kernel \"MedicoSAM (TypeScript)\" and its widgets", load: () => import("./cli/install.js") },
   uninstall: { summary: "remove the Jupyter kernel and its widgets", load: () => import("./cli/uninstall.js") },
   quantize: { summary: "int8 encoder for a model folder (dynamic quantization; faster on CPUs with VNNI)", load: () => import("./cli/quantize.js") },
-  info: { summary: "describe a NIfTI or DICOM volume: dims, spacing, affine, orientation, values", load: () => import("./cli/info.js") },
+  info: { summary: "describe a NIfTI, Analyze or DICOM volume: dims, spacing, affine, orientation, values", load: () => import("./cli/info.js") },
+  seg: { summary: "a label map as a DICOM SEG that references its DICOM series", load: () => import("./cli/seg.js") },
   evaluate: { summary: "the paper's simulated interactive segmentation on images + label maps: tables and chart", load: () => import("./cli/evaluate.js") },
 };
 

@@ -45,6 +45,8 @@ export { openVolume } from "./io/volume-open.js";
 export { readNifti } from "./io/nifti-read.js";
 export { readDicom } from "./io/dicom-series.js";
 export { writeLabelMap } from "./io/nifti-labels.js";
+export { writeDicomSeg, SEGMENTATION_STORAGE } from "./io/dicom-seg.js";
+export type { DicomSegOptions, DicomSegResult } from "./io/dicom-seg.js";
 export { viewMapping, extractSlice } from "./io/volume-view.js";
 export { VolumeEmbeddings, formatProgress } from "./cache/volume-embeddings.js";
 export { propagate, paintLabels } from "./interactive/propagate.js";

@@ -218,11 +218,19 @@ describe("DICOM single files", () => {
 });
 
 describe("DICOM refusals", () => {
-  it("compressed transfer syntaxes: 'not supported: <syntax>'", async () => {
-    const path = join(folder(), "jpeg.dcm");
+  it("video syntaxes: 'not supported: <syntax>'; damaged or too deep compressed frames are named", async () => {
+    const dir = folder();
     const els = sliceElements(seriesSpec(0)).map((e) => (e.tag === 0x7fe00010 ? { ...e, vr: "OB", value: new Uint8Array([0xff, 0xd8, 0xff, 0xd9]), encapsulated: true } : e));
-    writeFileSync(path, encodeDicomFile(els, "jpeg-baseline"));
-    await expect(readDicom(path)).rejects.toThrow(/not supported: JPEG Baseline \(Process 1\) \(1\.2\.840\.10008\.1\.2\.4\.50\)/);
+    writeFileSync(join(dir, "mpeg.dcm"), encodeDicomFile(els, "mpeg2"));
+    await expect(readDicom(join(dir, "mpeg.dcm"))).rejects.toThrow(/not supported: MPEG2 Main Profile @ Main Level \(1\.2\.840\.10008\.1\.2\.4\.100\)/);
+    // 16-bit samples in JPEG Baseline: only 8-bit JPEG is decoded
+    writeFileSync(join(dir, "jpeg16.dcm"), encodeDicomFile(els, "jpeg-baseline"));
+    await expect(readDicom(join(dir, "jpeg16.dcm"))).rejects.toThrow(/jpeg16\.dcm: not supported: JPEG Baseline \(Process 1\) with 1[26]-bit samples \(only 8-bit JPEG is decoded\)/);
+    const els8 = sliceElements({ ...seriesSpec(0), pixels: new Uint8Array(NX * NY) }).map((e) =>
+      e.tag === 0x7fe00010 ? { ...e, vr: "OB", value: new Uint8Array([0xff, 0xd8, 0xff, 0xd9]), encapsulated: true } : e,
+    );
+    writeFileSync(join(dir, "jpeg-bad.dcm"), encodeDicomFile(els8, "jpeg-baseline"));
+    await expect(readDicom(join(dir, "jpeg-bad.dcm"))).rejects.toThrow(/jpeg-bad\.dcm: frame 0 cannot be decoded as JPEG Baseline \(Process 1\).*damaged/);
   });
 
   it("several series: listed, and one can be chosen", async () => {

@@ -426,17 +426,20 @@ describe("errors name the file and the problem", () => {
 
   it("unknown format, empty and missing files", async () => {
     writeFileSync(join(work, "notes.txt"), "hello, not an image");
-    await expect(readImage(join(work, "notes.txt"))).rejects.toThrow(/notes\.txt: unknown format .*supported are PNG, JPEG and TIFF/);
+    await expect(readImage(join(work, "notes.txt"))).rejects.toThrow(/notes\.txt: unknown format .*supported are PNG, JPEG, TIFF and DICOM/);
     writeFileSync(join(work, "empty.png"), "");
     await expect(readImage(join(work, "empty.png"))).rejects.toThrow(/empty\.png: the file is empty/);
     await expect(readImage(join(work, "nope.png"))).rejects.toThrow(/nope\.png: no such file/);
     await expect(readImage(new Uint8Array([1, 2, 3]), { name: "upload" })).rejects.toThrow(/image upload: unknown format/);
   });
 
-  it("points volumes to the volume reader", async () => {
+  it("points NIfTI volumes to the volume reader, reads DICOM", async () => {
     const dicom = new Uint8Array(200);
     dicom.set([0x44, 0x49, 0x43, 0x4d], 128);
-    await expect(readImage(dicom)).rejects.toThrow(/looks like a volume \(NIfTI\/DICOM\)/);
+    await expect(readImage(dicom)).rejects.toThrow(/<buffer>: truncated DICOM file/); // DICOM is read, as an image
+    const nifti = new Uint8Array(352);
+    nifti.set([0x6e, 0x2b, 0x31], 344);
+    await expect(readImage(nifti)).rejects.toThrow(/looks like a volume \(NIfTI\)/);
   });
 
   it("sniffs formats by signature", () => {

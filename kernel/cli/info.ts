@@ -11,9 +11,9 @@ import { volumeStats, type Affine, type Volume, type VolumeStats } from "../io/v
 
 const USAGE = `usage: medicosam info FILE_OR_FOLDER [--json] [--volume N] [--series N|UID]
 
-Prints what was read from a NIfTI file (.nii, .nii.gz, .hdr/.img) or a DICOM file or series
-folder: format, dims, datatype, spacing, the voxel-to-world affine and its source
-(sform / qform / pixdim / dicom), orientation code, scaling, and min/max/mean of the values.
+Prints what was read from a NIfTI file (.nii, .nii.gz, .hdr/.img), an Analyze 7.5 .hdr/.img
+pair or a DICOM file or series folder: format, dims, datatype, spacing, the voxel-to-world affine and its source
+(sform / qform / pixdim / dicom / analyze, which is assumed), orientation code, scaling, and min/max/mean of the values.
 
   --json       machine-readable output
   --volume N   which 3D volume of a 4D file (default 0)
@@ -42,7 +42,9 @@ export function describeVolume(path: string, v: Volume): VolumeInfo {
   const format =
     s.format === "nifti"
       ? `NIfTI-${s.version}${s.imagePath ? " pair (.hdr/.img)" : ""}${s.compressed ? ", gzip" : ""}, ${s.littleEndian ? "little" : "big"}-endian`
-      : `DICOM, ${s.files} file(s), ${s.transferSyntaxName}`;
+      : s.format === "analyze"
+        ? `Analyze 7.5 pair (.hdr/.img)${s.compressed ? ", gzip" : ""}, ${s.littleEndian ? "little" : "big"}-endian`
+        : `DICOM, ${s.files} file(s), ${s.transferSyntaxName}`;
   const views: VolumeInfo["views"] = {};
   for (const view of VIEWS) {
     const m = viewMapping(v, view);
@@ -51,11 +53,11 @@ export function describeVolume(path: string, v: Volume): VolumeInfo {
   return {
     path,
     format,
-    dims: s.format === "nifti" ? s.fullDims : [...v.dims],
+    dims: s.format === "dicom" ? [...v.dims] : s.fullDims,
     channels: v.channels,
-    datatype: s.format === "nifti" ? `${s.datatype} (code ${s.datatypeCode})` : s.datatype,
+    datatype: s.format === "dicom" ? s.datatype : `${s.datatype} (code ${s.datatypeCode})`,
     spacing: [...v.spacing],
-    units: s.format === "nifti" ? s.units.spatial : "mm",
+    units: s.format === "nifti" ? s.units.spatial : s.format === "analyze" ? "mm (assumed; Analyze stores no units)" : "mm",
     affine: v.affine,
     affineSource:
       s.format === "nifti"
@@ -64,7 +66,9 @@ export function describeVolume(path: string, v: Volume): VolumeInfo {
           : v.affineSource === "qform"
             ? `qform (qform_code ${s.qform.code}, sform_code ${s.sform.code})`
             : "pixdim (qform_code and sform_code are 0; nibabel's base affine)"
-        : "dicom (ImagePositionPatient / ImageOrientationPatient, LPS converted to RAS)",
+        : s.format === "analyze"
+          ? `analyze: ORIENTATION ASSUMED (Analyze stores none): pixdims with x flipped, origin at ${s.originatorUsed ? `the SPM originator ${s.originator!.join(", ")}` : "the volume centre"} (nibabel's Spm99AnalyzeHeader.get_origin_affine)`
+          : "dicom (ImagePositionPatient / ImageOrientationPatient, LPS converted to RAS)",
     orientation: v.orientation,
     scaling: s.scaling,
     stats: volumeStats(v.data),
@@ -85,7 +89,7 @@ export function formatInfo(info: VolumeInfo): string {
   const lines = [
     `file         ${info.path}`,
     `format       ${info.format}`,
-    `dims         ${info.dims.join(" x ")}${s.format === "nifti" && s.volumeCount > 1 ? `  (showing volume ${s.volumeIndex} of ${s.volumeCount})` : ""}${info.channels > 1 ? `, ${info.channels} channels` : ""}`,
+    `dims         ${info.dims.join(" x ")}${s.format !== "dicom" && s.volumeCount > 1 ? `  (showing volume ${s.volumeIndex} of ${s.volumeCount})` : ""}${info.channels > 1 ? `, ${info.channels} channels` : ""}`,
     `datatype     ${info.datatype}`,
     `spacing      ${info.spacing.map(fmt).join(" x ")} ${info.units}`,
     `affine       from ${info.affineSource}`,

@@ -13,9 +13,9 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { PixelArray } from "./image.js";
-import { decodeFrame, describeDicom, parseDicomBytes, requireDecodable, storedRange, type DicomFileInfo } from "./dicom-slice.js";
+import { decodeAnyFrame, decodeFrame, describeDicom, namingFile, parseDicomBytes, requireDecodable, valueArrayType, type DicomFileInfo } from "./dicom-slice.js";
 import { defaultMaxBytes } from "./nifti-read.js";
+import { affineProblem, saneVoxelSizes } from "./geometry-sanity.js";
 import { orientationCode, type Affine, type Vec3, type Volume } from "./volume.js";
 
 export interface ReadDicomOptions {
@@ -31,12 +31,12 @@ interface FrameRef {
 }
 
 /** DICM at 128, or a bare dataset starting with a group 0002/0008 tag (old implicit-VR files). */
-function looksLikeDicom(bytes: Uint8Array): boolean {
+export function looksLikeDicom(bytes: Uint8Array): boolean {
   if (bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d) return true;
   return bytes.length >= 8 && (bytes[0] === 0x08 || bytes[0] === 0x02) && bytes[1] === 0x00 && bytes[3] === 0x00;
 }
 
-async function listFiles(dir: string, depth = 0): Promise<string[]> {
+export async function listFiles(dir: string, depth = 0): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const out: string[] = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
@@ -119,20 +119,41 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
   if (skipped.length) warnings.push(`${skipped.length} non-DICOM file(s) skipped`);
 
   let iop = first.orientation;
-  const frames: FrameRef[] = chosen.flatMap((file) => file.frames.map((fr, frame) => ({ file, frame, ...(fr.position ? { position: fr.position } : {}) })));
+  let frames: FrameRef[] = chosen.flatMap((file) => file.frames.map((fr, frame) => ({ file, frame, ...(fr.position ? { position: fr.position } : {}) })));
   if (!iop) {
-    if (frames.length > 1) throw new Error(`${first.path}: ImageOrientationPatient (0020,0037) missing; the slices cannot be placed in space`);
-    warnings.push("ImageOrientationPatient missing: axial orientation assumed");
+    // Secondary capture, scanned film, ultrasound: no patient frame. One image, or the frames of
+    // one file without positions, are kept as stored: DICOM's identity orientation (rows along
+    // +x, columns along +y of LPS, which the axial view shows as stored), frames 1 unit apart.
+    if (frames.length > 1 && (chosen.length > 1 || frames.some((f) => f.position))) {
+      throw new Error(`${first.path}: ImageOrientationPatient (0020,0037) missing; the slices cannot be placed in space`);
+    }
+    warnings.push(
+      frames.length > 1
+        ? `ImageOrientationPatient (0020,0037) missing: ${frames.length} frames stacked in file order with identity orientation (a 2D image sequence; orientation unknown)`
+        : "ImageOrientationPatient (0020,0037) missing: a 2D image; identity orientation assumed (orientation unknown)",
+    );
     iop = [1, 0, 0, 0, 1, 0];
+    if (frames.length > 1) {
+      const dz = first.spacingBetweenSlices ?? first.sliceThickness;
+      const step = dz !== undefined && Number.isFinite(dz) && dz > 0 ? dz : 1;
+      frames = frames.map((f, k) => ({ ...f, position: [0, 0, k * step] as Vec3 }));
+    }
   }
   for (const f of chosen) {
     if (f.orientation && f.orientation.some((v, i) => Math.abs(v - iop![i]!) > 1e-4)) {
       throw new Error(`${path}: slices have different orientations (${basename(first.path)} vs ${basename(f.path)}): not one volume`);
     }
   }
-  const row = iop.slice(0, 3);
-  const col = iop.slice(3, 6);
-  const normal = cross(row, col);
+  let row = iop.slice(0, 3);
+  let col = iop.slice(3, 6);
+  let normal = cross(row, col);
+  if (!(Math.hypot(...normal) > 0.5)) {
+    // zero-length or parallel direction cosines: no plane can be built from them
+    const why = `ImageOrientationPatient (0020,0037) ${iop.join("\\")} is degenerate (zero or parallel direction cosines)`;
+    if (frames.length > 1) throw new Error(`${first.path}: ${why}; the slices cannot be placed in space`);
+    warnings.push(`${why}: axial orientation assumed`);
+    [row, col, normal] = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
+  }
   if (frames.length > 1 && frames.some((f) => !f.position)) {
     throw new Error(`${path}: ImagePositionPatient (0020,0032) missing on some slices; they cannot be sorted into a volume`);
   }
@@ -148,8 +169,14 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
       );
     }
   }
-  const ps = first.pixelSpacing ?? (warnings.push("PixelSpacing missing: 1 mm assumed"), [1, 1] as const);
+  let ps: readonly [number, number] = first.pixelSpacing ?? (warnings.push("PixelSpacing (0028,0030) missing: 1 mm assumed"), [1, 1] as const);
+  {
+    const fixed = saneVoxelSizes(ps, "PixelSpacing (0028,0030)");
+    warnings.push(...fixed.warnings);
+    ps = [fixed.sizes[0]!, fixed.sizes[1]!];
+  }
   let step: Vec3;
+  let dz = 1;
   if (depth > 1) {
     const p0 = sorted[0]!.position!;
     const pn = sorted[depth - 1]!.position!;
@@ -163,9 +190,12 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
     const along = Math.abs(dot(step, normal)) / Math.hypot(...step);
     if (along < 0.9999) warnings.push(`slices are sheared relative to their normal (gantry tilt ${((Math.acos(along) * 180) / Math.PI).toFixed(2)} deg): kept in the affine`);
   } else {
-    const dz = first.spacingBetweenSlices ?? first.sliceThickness;
-    if (dz === undefined) warnings.push("single slice without SliceThickness: 1 mm assumed across");
-    step = normal.map((n) => n * (dz ?? 1)) as unknown as Vec3;
+    const stated = first.spacingBetweenSlices ?? first.sliceThickness;
+    if (stated === undefined) warnings.push("single slice without SliceThickness: 1 mm assumed across");
+    const fixed = saneVoxelSizes([stated ?? 1], first.spacingBetweenSlices !== undefined ? "SpacingBetweenSlices (0018,0088)" : "SliceThickness (0018,0050)");
+    warnings.push(...fixed.warnings);
+    dz = fixed.sizes[0]!;
+    step = normal.map((n) => n * dz) as unknown as Vec3;
   }
   const origin = sorted[0]!.position ?? [0, 0, 0];
   // LPS affine columns: i along the row direction x column spacing, j along the column direction x row spacing.
@@ -177,37 +207,16 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
     [0, 0, 0, 1],
   ];
 
+  const problem = affineProblem(affine);
+  if (problem) throw new Error(`${path}: the geometry from ImagePositionPatient/ImageOrientationPatient/PixelSpacing ${problem}`);
+
   // Output type: lossless and compact (integer rescale that fits int16/int32 stays integer).
   const channels = first.samplesPerPixel;
   const plane = first.rows * first.columns * channels;
   const slopes = sorted.map((f) => f.file.frames[f.frame]!.slope);
   const inters = sorted.map((f) => f.file.frames[f.frame]!.intercept);
   const identity = slopes.every((s) => s === 1) && inters.every((b) => b === 0);
-  const [smin, smax] = storedRange(first);
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let k = 0; k < depth; k++) {
-    for (const v of [smin * slopes[k]! + inters[k]!, smax * slopes[k]! + inters[k]!]) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-  }
-  const integral = slopes.every(Number.isInteger) && inters.every(Number.isInteger);
-  type Ctor = { new (n: number): PixelArray; readonly BYTES_PER_ELEMENT: number };
-  const chooseType = (): Ctor => {
-    if (channels === 3) return Uint8Array;
-    if (integral) {
-      if (lo >= 0 && hi <= 255) return Uint8Array;
-      if (lo >= -128 && hi <= 127) return Int8Array;
-      if (lo >= 0 && hi <= 65535) return Uint16Array;
-      if (lo >= -32768 && hi <= 32767) return Int16Array;
-      if (lo >= 0 && hi <= 4294967295) return Uint32Array;
-      if (lo >= -(2 ** 31) && hi < 2 ** 31) return Int32Array;
-      return Float64Array;
-    }
-    return first.bitsAllocated <= 16 ? Float32Array : Float64Array;
-  };
-  const ArrayType = chooseType();
+  const ArrayType = valueArrayType(first, slopes, inters);
   const maxBytes = options.maxBytes ?? defaultMaxBytes();
   const totalBytes = plane * depth * ArrayType.BYTES_PER_ELEMENT;
   if (totalBytes > maxBytes) {
@@ -220,12 +229,15 @@ export async function readDicom(path: string, options: ReadDicomOptions = {}): P
   sorted.forEach((f, k) => slot.set(f.file, [...(slot.get(f.file) ?? []), { frame: f.frame, k }]));
   for (const [file, places] of slot) {
     const ds = parseDicomBytes(new Uint8Array(await readFile(file.path)), file.path);
-    for (const { frame, k } of places) decodeFrame(ds, file, frame, data, k * plane, true);
+    for (const { frame, k } of places) {
+      if (file.transferSyntax.compressed) await decodeAnyFrame(ds, file, frame, data, k * plane, true);
+      else namingFile(file.path, `decoding frame ${frame}`, () => decodeFrame(ds, file, frame, data, k * plane, true));
+    }
   }
   if (first.photometric === "MONOCHROME1") warnings.push("MONOCHROME1: higher values are meant to display darker");
   if (first.photometric === "PALETTE COLOR") warnings.push("PALETTE COLOR: palette indices read as gray values");
 
-  const spacing: Vec3 = [ps[1], ps[0], depth > 1 ? Math.hypot(...step) : (first.spacingBetweenSlices ?? first.sliceThickness ?? 1)];
+  const spacing: Vec3 = [ps[1], ps[0], depth > 1 ? Math.hypot(...step) : dz];
   const scaling = identity ? null : slopes.every((s) => s === slopes[0]) && inters.every((b) => b === inters[0]) ? { slope: slopes[0]!, inter: inters[0]! } : { varies: true as const };
   return {
     dims: [first.columns, first.rows, depth],

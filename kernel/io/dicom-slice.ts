@@ -49,6 +49,8 @@ export interface DicomFileInfo {
 
 function numbers(ds: DataSet | undefined, tag: string, count: number): number[] | undefined {
   if (!ds?.elements[tag]) return undefined;
+  // dicom-parser's floatString(tag, i) throws a TypeError when the value has fewer than i+1 parts
+  if ((ds.numStringValues(tag) ?? 0) < count) return undefined;
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
     const v = ds.floatString(tag, i);
@@ -134,7 +136,25 @@ export function parseDicomBytes(bytes: Uint8Array, path: string): DataSet {
   }
 }
 
+/**
+ * Runs `fn`, turning any error that does not already name the file (a TypeError or
+ * RangeError from deep inside dicom-parser on a damaged element) into one that does.
+ */
+export function namingFile<T>(path: string, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof Error && err.constructor === Error && err.message.startsWith(path)) throw err;
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(`${path}: damaged DICOM file: ${what} failed (${msg})`, { cause: err });
+  }
+}
+
 export function describeDicom(ds: DataSet, path: string): DicomFileInfo {
+  return namingFile(path, "reading the image attributes", () => describeDataSet(ds, path));
+}
+
+function describeDataSet(ds: DataSet, path: string): DicomFileInfo {
   const ts = transferSyntax(ds.string(TAG.transferSyntax) ?? "1.2.840.10008.1.2");
   const rows = ds.uint16(TAG.rows);
   const columns = ds.uint16(TAG.columns);
@@ -201,12 +221,22 @@ export function requireDecodable(info: DicomFileInfo): void {
       throw new Error(`${info.path}: not supported: PhotometricInterpretation ${info.photometric} with 1 sample per pixel`);
     }
   } else if (info.samplesPerPixel === 3) {
-    if (info.photometric !== "RGB" || info.bitsAllocated !== 8) {
+    if (!(info.photometric === "RGB" || decodesToRgb(info)) || info.bitsAllocated !== 8) {
       throw new Error(`${info.path}: not supported: ${info.samplesPerPixel}-sample ${info.photometric} with ${info.bitsAllocated} bits (only 8-bit RGB)`);
     }
   } else {
     throw new Error(`${info.path}: not supported: SamplesPerPixel ${info.samplesPerPixel}`);
   }
+}
+
+/**
+ * JPEG and JPEG 2000 decoders turn YCbCr back into RGB themselves (libjpeg's colour
+ * conversion, OpenJPEG's inverse component transform), so these files come out RGB.
+ */
+function decodesToRgb(info: DicomFileInfo): boolean {
+  const uid = info.transferSyntax.uid;
+  const jpegFamily = /^1\.2\.840\.10008\.1\.2\.4\.(50|51|90|91|201|202|203)$/.test(uid);
+  return jpegFamily && ["YBR_FULL_422", "YBR_FULL", "YBR_ICT", "YBR_RCT"].includes(info.photometric);
 }
 
 /** Stored values' range from BitsStored and PixelRepresentation. */
@@ -218,9 +248,8 @@ export function storedRange(info: DicomFileInfo): [number, number] {
 let scratch = new ArrayBuffer(0);
 
 /**
- * Decode frame `frame` into `out` starting at element `at` (row-major, channels interleaved),
- * applying the frame's rescale unless `rescale` is false. Bits above BitsStored are masked
- * off and signed values sign-extended from BitsStored, as the standard requires.
+ * Decode frame `frame` of uncompressed pixel data into `out` starting at element `at`
+ * (row-major, channels interleaved), applying the frame's rescale unless `rescale` is false.
  */
 export function decodeFrame(ds: DataSet, info: DicomFileInfo, frame: number, out: PixelArray, at: number, rescale: boolean): void {
   const el = ds.elements[TAG.pixelData]!;
@@ -248,13 +277,37 @@ export function decodeFrame(ds: DataSet, info: DicomFileInfo, frame: number, out
       : bpp === 2
         ? info.signed ? new Int16Array(scratch, 0, n) : new Uint16Array(scratch, 0, n)
         : info.signed ? new Int32Array(scratch, 0, n) : new Uint32Array(scratch, 0, n);
+  storeSamples(src, info, frame, out, at, rescale, info.planarConfiguration === 1);
+}
+
+/**
+ * Decode frame `frame` whatever the transfer syntax: compressed pixel data goes through the
+ * codecs (loaded on first use), uncompressed through decodeFrame.
+ */
+export async function decodeAnyFrame(ds: DataSet, info: DicomFileInfo, frame: number, out: PixelArray, at: number, rescale: boolean): Promise<void> {
+  if (!info.transferSyntax.compressed) {
+    decodeFrame(ds, info, frame, out, at, rescale);
+    return;
+  }
+  const { decodeCompressedFrame } = await import("./dicom-codecs.js");
+  const src = await decodeCompressedFrame(ds, info, frame);
+  // codecs hand pixel-interleaved samples whatever PlanarConfiguration says
+  storeSamples(src, info, frame, out, at, rescale, false);
+}
+
+/**
+ * Stored samples -> output values. Bits above BitsStored are masked off and signed values
+ * sign-extended from BitsStored, as the standard requires; then the rescale.
+ */
+function storeSamples(src: PixelArray, info: DicomFileInfo, frame: number, out: PixelArray, at: number, rescale: boolean, planar: boolean): void {
+  const n = info.rows * info.columns * info.samplesPerPixel;
   const bits = info.bitsStored;
   const masked = bits < info.bitsAllocated;
   const mask = bits >= 32 ? 0xffffffff : 2 ** bits - 1;
   const signBit = 2 ** (bits - 1);
   const { slope, intercept } = info.frames[frame]!;
   const apply = rescale && info.samplesPerPixel === 1 && (slope !== 1 || intercept !== 0);
-  if (info.samplesPerPixel === 3 && info.planarConfiguration === 1) {
+  if (info.samplesPerPixel === 3 && planar) {
     const plane = info.rows * info.columns;
     for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[at + p * 3 + c] = src[c * plane + p]!;
     return;
@@ -267,4 +320,33 @@ export function decodeFrame(ds: DataSet, info: DicomFileInfo, frame: number, out
     }
     out[at + i] = apply ? v * slope + intercept : v;
   }
+}
+
+export type PixelArrayType = { new (n: number): PixelArray; readonly BYTES_PER_ELEMENT: number };
+
+/**
+ * The typed array that holds every rescaled value of these frames without loss, and no
+ * bigger: an integer rescale that fits int16/int32 stays integer, a fractional one is float.
+ */
+export function valueArrayType(info: DicomFileInfo, slopes: readonly number[], inters: readonly number[]): PixelArrayType {
+  if (info.samplesPerPixel === 3) return Uint8Array;
+  const [smin, smax] = storedRange(info);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let k = 0; k < slopes.length; k++) {
+    for (const v of [smin * slopes[k]! + inters[k]!, smax * slopes[k]! + inters[k]!]) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  if (slopes.every(Number.isInteger) && inters.every(Number.isInteger)) {
+    if (lo >= 0 && hi <= 255) return Uint8Array;
+    if (lo >= -128 && hi <= 127) return Int8Array;
+    if (lo >= 0 && hi <= 65535) return Uint16Array;
+    if (lo >= -32768 && hi <= 32767) return Int16Array;
+    if (lo >= 0 && hi <= 4294967295) return Uint32Array;
+    if (lo >= -(2 ** 31) && hi < 2 ** 31) return Int32Array;
+    return Float64Array;
+  }
+  return info.bitsAllocated <= 16 ? Float32Array : Float64Array;
 }

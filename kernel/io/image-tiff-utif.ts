@@ -37,15 +37,84 @@ function tag(ifd: UTIF.IFD, t: number, fallback: number): number {
   return tagValues(ifd, t)?.[0] ?? fallback;
 }
 
+const TYPE_SIZES: Readonly<Record<number, number>> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8 };
+/** SubIFDs, EXIF and GPS IFDs: utif2 follows these pointers too. */
+const CHILD_IFD_TAGS = new Set([330, 34665, 34853]);
+
+/**
+ * Walks the IFD chain and checks every entry against the file length before utif2 sees it:
+ * utif2 trusts counts and offsets, and a few damaged bytes there made it loop for seconds
+ * (found by tests/fuzz-input.test.ts) before failing with a bare RangeError.
+ */
+export function checkTiffStructure(bytes: Uint8Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = bytes[0] === 0x49;
+  const big = view.getUint16(2, le) === 43;
+  const len = bytes.length;
+  const word = (o: number) => (big ? Number(view.getBigUint64(o, le)) : view.getUint32(o, le));
+  const seen = new Set<number>();
+  const walk = (first: number, depth: number): void => {
+    let at = first;
+    let pages = 0;
+    while (at !== 0) {
+      if (seen.has(at)) throw new Error(`damaged TIFF: IFD at byte ${at} is referenced twice (a loop)`);
+      seen.add(at);
+      if (++pages > 100_000) throw new Error("damaged TIFF: more than 100000 IFDs");
+      const countBytes = big ? 8 : 2;
+      if (at + countBytes > len) throw new Error(`damaged TIFF: IFD offset ${at} is past the end of the file (${len} bytes)`);
+      const n = big ? word(at) : view.getUint16(at, le);
+      const entry = big ? 20 : 12;
+      const end = at + countBytes + n * entry + (big ? 8 : 4);
+      if (end > len) throw new Error(`damaged TIFF: IFD at byte ${at} with ${n} entries runs past the end of the file`);
+      for (let e = 0; e < n; e++) {
+        const o = at + countBytes + e * entry;
+        const tag = view.getUint16(o, le);
+        const type = view.getUint16(o + 2, le);
+        const count = big ? word(o + 4) : view.getUint32(o + 4, le);
+        const size = TYPE_SIZES[type];
+        if (size === undefined) continue; // unknown types are skipped by readers
+        const total = count * size;
+        const inline = big ? 8 : 4;
+        const valueAt = big ? o + 12 : o + 8;
+        if (total > inline) {
+          const off = word(valueAt);
+          if (off + total > len) throw new Error(`damaged TIFF: tag ${tag} holds ${count} values at byte ${off}, past the end of the file (${len} bytes)`);
+        }
+        if (CHILD_IFD_TAGS.has(tag) && depth < 4 && (type === 4 || type === 13 || type === 16 || type === 18)) {
+          const ptrAt = total > inline ? word(valueAt) : valueAt;
+          const ptrSize = type === 4 || type === 13 ? 4 : 8;
+          for (let i = 0; i < Math.min(count, 64); i++) {
+            const p = ptrSize === 4 ? view.getUint32(ptrAt + 4 * i, le) : Number(view.getBigUint64(ptrAt + 8 * i, le));
+            if (!seen.has(p)) walk(p, depth + 1);
+          }
+        }
+      }
+      at = word(end - (big ? 8 : 4));
+    }
+  };
+  if (len < (big ? 16 : 8)) throw new Error(`damaged TIFF: ${len} bytes are not even a header`);
+  const first = big ? word(8) : view.getUint32(4, le);
+  if (first === 0) throw new Error("damaged TIFF: the header points to no IFD (no page)");
+  walk(first, 0);
+}
+
+/** utif2's IFDs after the structure check; throws when the file holds no page. */
+function decodeIfds(bytes: Uint8Array): UTIF.IFD[] {
+  checkTiffStructure(bytes);
+  const ifds = UTIF.decode(asBuffer(bytes));
+  if (ifds.length === 0) throw new Error("damaged TIFF: no readable page (IFD)");
+  return ifds;
+}
+
 /** Number of top-level IFDs (pages). Throws on a file utif2 cannot parse. */
 export function tiffPageCount(bytes: Uint8Array): number {
-  return UTIF.decode(asBuffer(bytes)).length;
+  return decodeIfds(bytes).length;
 }
 
 /** Decodes one page into a typed array of its stored sample type, channels interleaved. */
 export function decodeTiffPage(bytes: Uint8Array, page: number): RawPage {
   const buf = asBuffer(bytes);
-  const ifds = UTIF.decode(buf);
+  const ifds = decodeIfds(bytes);
   if (page >= ifds.length) {
     const n = ifds.length;
     throw new TiffPageRangeError(`page ${page} is out of range; the file has ${n} page${n === 1 ? "" : "s"} (0..${n - 1}).`);

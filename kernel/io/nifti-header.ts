@@ -9,6 +9,7 @@
  * and offsets whose low word has the top bit set).
  */
 import { NIFTI1, NIFTI2, readHeader } from "nifti-reader-js";
+import { parseAnalyzeHeader, type AnalyzeFields } from "./analyze-header.js";
 import { datatypeByCode, type NiftiDatatype } from "./nifti-datatypes.js";
 import type { NiftiGeometryFields } from "./nifti-geometry.js";
 import type { Vec3 } from "./volume.js";
@@ -32,6 +33,8 @@ export interface NiftiHeader extends NiftiGeometryFields {
   readonly sclInter: number;
   readonly xyztUnits: number;
   readonly description: string;
+  /** Set for an Analyze 7.5 header (no NIfTI magic): its SPM fields. */
+  readonly analyze?: AnalyzeFields;
 }
 
 /** NIfTI version from the first 4 bytes (sizeof_hdr, either byte order), or null. */
@@ -76,11 +79,9 @@ export function parseNiftiHeader(bytes: Uint8Array, where: string): NiftiHeader 
   const isNifti = version === 1 ? head[344] === 0x6e && (head[345] === 0x2b || head[345] === 0x69) && head[346] === 0x31
     : head[4] === 0x6e && (head[5] === 0x2b || head[5] === 0x69) && head[6] === 0x32;
   if (!isNifti) {
-    throw new Error(
-      version === 1
-        ? `${where}: a 348-byte header without the NIfTI magic "n+1"/"ni1": an Analyze 7.5 file, which is not supported (convert it with nibabel or 3D Slicer)`
-        : `${where}: a 540-byte header without the NIfTI-2 magic "n+2"/"ni2"`,
-    );
+    // a 348-byte header without magic is Analyze 7.5, as nibabel's loader decides
+    if (version === 1) return parseAnalyzeHeader(head, where);
+    throw new Error(`${where}: a 540-byte header without the NIfTI-2 magic "n+2"/"ni2"`);
   }
   let parsed: NIFTI1 | NIFTI2;
   try {

@@ -8,6 +8,7 @@
  * both forms from its affine with code 1 (scanner anatomical). The datatype is the
  * smallest unsigned integer type that holds the largest label: uint8, uint16, else uint32.
  */
+import { saneVoxelSizes } from "./geometry-sanity.js";
 import { writeNifti, geometryFromAffine, type NiftiGeometryToWrite } from "./nifti-write.js";
 import type { NiftiDatatypeName } from "./nifti-datatypes.js";
 import { voxelCount, type Volume } from "./volume.js";
@@ -30,7 +31,8 @@ function geometryOf(like: Volume): { geometry: NiftiGeometryToWrite; version: 1 
     return {
       version: s.version,
       geometry: {
-        pixdim: s.pixdim.slice(1, 4),
+        // the fixed pixdims (geometry-sanity.ts): a NaN or 0 would make the label map's qform unusable
+        pixdim: saneVoxelSizes(s.pixdim.slice(1, 4), "pixdim").sizes,
         qform: { code: s.qform.code, quaternion: s.qform.quaternion, offset: s.qform.offset, qfac: s.qform.qfac },
         sform: { code: s.sform.code, affine: s.sform.affine },
         units: { spatial: s.units.spatial === "unknown" ? "unknown" : s.units.spatial },

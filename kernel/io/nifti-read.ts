@@ -7,13 +7,16 @@
  */
 import { constants as bufferConstants } from "node:buffer";
 import { totalmem } from "node:os";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
+import { analyzeAffine } from "./analyze-header.js";
 import { effectiveScaling, decodeUnits, HEADER_PROBE_BYTES, parseNiftiHeader, type NiftiHeader } from "./nifti-header.js";
 import { fileSize, isGzipFile, readPrefix, resolveNiftiFiles, streamRange } from "./nifti-files.js";
-import { bestAffine, qfacOf, qformAffine, sformAffine } from "./nifti-geometry.js";
+import { baseAffine, bestAffine, qfacOf, qformAffine, sformAffine, type NiftiGeometryFields } from "./nifti-geometry.js";
+import { affineProblem, saneVoxelSizes } from "./geometry-sanity.js";
 import { outputBytesPerComponent } from "./nifti-datatypes.js";
 import { VoxelDecoder } from "./nifti-voxels.js";
-import { orientationCode, type Vec3, type Volume } from "./volume.js";
+import { orientationCode, type Affine, type AffineSource, type Vec3, type Volume } from "./volume.js";
 
 export interface ReadNiftiOptions {
   /** Which 3D volume of a 4D (or higher) file to read; default 0. */
@@ -48,13 +51,19 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
   const h = parseNiftiHeader(prefix, files.header);
   const warnings: string[] = [];
 
+  if (!files.pair && h.analyze) {
+    throw new Error(
+      `${files.header}: a 348-byte header without the NIfTI magic "n+1"/"ni1" (bytes 344-347): an Analyze 7.5 header, ` +
+        `but Analyze images are .hdr/.img pairs; name it .hdr and put its .img next to it`,
+    );
+  }
   if (!files.pair && h.pairMagic) {
     throw new Error(
       `${files.header}: the header's magic ("ni${h.version}") says the voxels are in a separate .img file, ` +
         `but this is a single file; rename it to .hdr and put its .img next to it, or fix the magic to "n+${h.version}"`,
     );
   }
-  if (files.pair && !h.pairMagic) warnings.push(`the .hdr has single-file magic "n+${h.version}"; read as a pair anyway`);
+  if (files.pair && !h.pairMagic && !h.analyze) warnings.push(`the .hdr has single-file magic "n+${h.version}"; read as a pair anyway`);
 
   let voxOffset = h.voxOffset;
   if (!files.pair && voxOffset < h.headerSize + 4) {
@@ -133,19 +142,60 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
     warnings.push(`some ${h.datatype.name} values exceed 2^53 and were rounded to the nearest float64`);
   }
 
+  // nibabel fixes pixdim[1..3] when it loads a header; the qform and base affine use the fixed values.
+  const fixed = saneVoxelSizes([1, 2, 3].map((k) => h.pixdim[k] ?? 1), "pixdim[1..3]");
+  warnings.push(...fixed.warnings);
+  const geometry = { ...h, pixdim: [h.pixdim[0]!, ...fixed.sizes, ...h.pixdim.slice(4)] };
   const geometryWarnings: string[] = [];
-  const { affine, source } = bestAffine(h, geometryWarnings);
+  const { affine, source } = h.analyze
+    ? { affine: analyzeAffine(dims, fixed.sizes, h.analyze) as unknown as Affine, source: "analyze" as const }
+    : usableAffine(geometry, geometryWarnings);
   warnings.push(...geometryWarnings);
-  const rawSpacing = [1, 2, 3].map((k) => (k <= ndim ? h.pixdim[k]! : 1));
-  if (rawSpacing.some((s) => s < 0)) warnings.push(`negative pixdim ${rawSpacing.join(", ")}: absolute values used`);
-  if (rawSpacing.some((s) => !(Math.abs(s) > 0) || !Number.isFinite(s))) {
-    warnings.push(`pixdim ${rawSpacing.join(", ")} has zero or non-finite voxel sizes`);
+  if (h.analyze) {
+    const a = h.analyze;
+    warnings.push(
+      `Analyze 7.5 stores no orientation: assumed as nibabel does (x flipped, ${a.originatorUsed ? `world origin at the SPM originator ${a.originator!.join(", ")}` : "world origin at the volume centre"})`,
+    );
+    if (a.originator && !a.originatorUsed) warnings.push(`SPM originator ${a.originator.join(", ")} is outside the volume's bounds: ignored (as nibabel does)`);
+    const mat = files.header.replace(/\.hdr(\.gz)?$/i, ".mat");
+    if (mat !== files.header && existsSync(mat)) warnings.push(`${basename(mat)} (SPM's affine) is not read: the header's affine is used; nibabel would use the .mat`);
   }
   if (h.pixdim[0] !== 1 && h.pixdim[0] !== -1 && h.pixdim[0] !== 0) {
     warnings.push(`pixdim[0] (qfac) is ${h.pixdim[0]}, not 1 or -1; 1 used (as nibabel does)`);
   }
-  const spacing = rawSpacing.map((s) => Math.abs(s)) as unknown as Vec3;
+  const spacing = [1, 2, 3].map((k) => (k <= ndim ? fixed.sizes[k - 1]! : 1)) as unknown as Vec3;
 
+  if (h.analyze) {
+    return {
+      dims,
+      channels: h.datatype.components,
+      data,
+      spacing,
+      affine,
+      affineSource: source,
+      orientation: orientationCode(affine),
+      warnings,
+      source: {
+        format: "analyze",
+        path: files.header,
+        imagePath: files.image,
+        compressed: imageGz,
+        littleEndian: h.littleEndian,
+        datatype: h.datatype.name,
+        datatypeCode: h.datatypeCode,
+        fullDims: h.dims.slice(1, ndim + 1),
+        volumeIndex,
+        volumeCount,
+        pixdim: h.pixdim,
+        scaling,
+        scalingSource: scaling ? h.analyze.scalingSource : "none",
+        originator: h.analyze.originator,
+        originatorUsed: h.analyze.originatorUsed,
+        voxOffset,
+        description: h.description,
+      },
+    };
+  }
   return {
     dims,
     channels: h.datatype.components,
@@ -182,6 +232,27 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
       description: h.description,
     },
   };
+}
+
+/**
+ * nibabel's choice of affine (`get_best_affine`), except that a degenerate one (NaN, a zero
+ * or collinear axis) is passed over for the next in nibabel's order, with a warning: nibabel
+ * would use it and every world coordinate would be NaN or collapse onto a plane.
+ */
+function usableAffine(g: NiftiGeometryFields, warnings: string[]): { affine: Affine; source: AffineSource } {
+  const best = bestAffine(g, warnings);
+  const problem = affineProblem(best.affine);
+  if (!problem) return best;
+  if (best.source === "sform" && g.qformCode > 0) {
+    const q = qformAffine(g);
+    if (!affineProblem(q)) {
+      warnings.push(`the sform (sform_code ${g.sformCode}) ${problem}; the qform was used instead`);
+      return { affine: q, source: "qform" };
+    }
+  }
+  const field = best.source === "sform" ? `the sform (sform_code ${g.sformCode})` : best.source === "qform" ? `the qform (qform_code ${g.qformCode})` : "the pixdim affine";
+  warnings.push(`${field} ${problem}; the affine from the pixdims was used instead (orientation unknown)`);
+  return { affine: baseAffine(g), source: "pixdim" };
 }
 
 export type { NiftiHeader };

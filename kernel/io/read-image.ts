@@ -30,19 +30,20 @@ import { decodeTiffPage, TiffPageRangeError, tiffPageCount } from "./image-tiff-
 import type { Image2D, PixelArray } from "./image.js";
 
 export interface ReadImageOptions {
-  /** Page (IFD) of a multi-page TIFF, 0-based. Default 0. */
+  /** Page (IFD) of a multi-page TIFF, or frame of a multi-frame DICOM, 0-based. Default 0. */
   readonly page?: number;
   /** Name to use in error messages when reading from a buffer. */
   readonly name?: string;
 }
 
-export type ImageFormat = "png" | "jpeg" | "tiff";
+export type ImageFormat = "png" | "jpeg" | "tiff" | "dicom";
 
 /** Recognises the formats we read by their signature, not by the file name. */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
   const b = bytes;
   if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return "png";
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "jpeg";
+  if (b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d) return "dicom";
   if (b.length >= 4) {
     const le = b[0] === 0x49 && b[1] === 0x49 && (b[2] === 42 || b[2] === 43) && b[3] === 0;
     const be = b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && (b[3] === 42 || b[3] === 43);
@@ -77,19 +78,18 @@ async function load(pathOrBuffer: string | Uint8Array, name?: string): Promise<S
   const format = sniffFormat(bytes);
   if (!format) {
     const head = Array.from(bytes.subarray(0, 8), (v) => v.toString(16).padStart(2, "0")).join(" ");
-    const hint = isNiftiOrDicom(bytes) ? " It looks like a volume (NIfTI/DICOM): read it with the volume reader." : "";
+    const hint = isNiftiOrDicom(bytes) ? " It looks like a volume (NIfTI): read it with the volume reader." : "";
     throw new Error(
-      `cannot read image ${label}: unknown format (first bytes ${head}); supported are PNG, JPEG and TIFF.${hint}`,
+      `cannot read image ${label}: unknown format (first bytes ${head}); supported are PNG, JPEG, TIFF and DICOM.${hint}`,
     );
   }
   return { bytes, name: label, format };
 }
 
 function isNiftiOrDicom(b: Uint8Array): boolean {
-  const dicm = b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
   const gz = b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
   const nifti1 = b.length >= 348 && (b[344] === 0x6e && (b[345] === 0x2b || b[345] === 0x69) && b[346] === 0x31);
-  return dicm || gz || nifti1;
+  return gz || nifti1;
 }
 
 /** Turns libvips' messages into one line that names the file and the likely cause. */
@@ -110,6 +110,10 @@ const SHARP_INPUT = { ignoreIcc: true, failOn: "truncated", limitInputPixels: fa
 /** Number of pages: >1 only for multi-page TIFF; PNG and JPEG have one. */
 export async function countPages(pathOrBuffer: string | Uint8Array, opts: { name?: string } = {}): Promise<number> {
   const src = await load(pathOrBuffer, opts.name);
+  if (src.format === "dicom") {
+    const { dicomFrameCount } = await import("./dicom-image.js");
+    return dicomFrameCount(src.bytes, src.name);
+  }
   try {
     const meta = await sharp(src.bytes, SHARP_INPUT).metadata();
     return meta.pages ?? 1;
@@ -163,6 +167,11 @@ export async function readImage(pathOrBuffer: string | Uint8Array, opts: ReadIma
   if (!(Number.isInteger(page) && page >= 0)) {
     throw new Error(`cannot read image ${src.name}: page must be an integer >= 0, got ${page}.`);
   }
+  if (src.format === "dicom") {
+    // loaded on demand: most images are PNG/JPEG/TIFF
+    const { readDicomImage } = await import("./dicom-image.js");
+    return readDicomImage(src.bytes, src.name, page);
+  }
   if (src.format !== "tiff") return readWithSharp(src, page);
   try {
     return await readWithSharp(src, page);
@@ -199,6 +208,7 @@ async function readWithSharp(src: Source, page: number): Promise<Image2D> {
     throw describeDecodeError(src, err);
   }
   const pages = meta.pages ?? 1;
+  if (pages < 1) throw new Error(`cannot read ${src.format.toUpperCase()} image ${src.name}: the file is truncated or corrupt (no readable page).`);
   if (page >= pages) {
     throw new PageRangeError(
       `cannot read image ${src.name}: page ${page} is out of range; the file has ${pages} page${pages === 1 ? "" : "s"} (0..${pages - 1}).`,

@@ -1,5 +1,5 @@
 /**
- * Open whatever volume a user points at: a NIfTI file (any variant), or a DICOM file or
+ * Open whatever volume a user points at: a NIfTI file (any variant), an Analyze 7.5 pair, or a DICOM file or
  * folder. The format is recognised from the content, not only from the name, because
  * DICOM files often have no extension and ".nii" files are sometimes gzipped.
  */
@@ -42,7 +42,7 @@ export async function openVolume(path: string, options: OpenVolumeOptions = {}):
   if (format === "nifti") return readNifti(path, options);
   if (format === "dicom") return readDicom(path, options);
   throw new Error(
-    `${path}: neither NIfTI (.nii, .nii.gz, .hdr/.img) nor DICOM (no "DICM" marker at byte 128); ` +
+    `${path}: neither NIfTI (.nii, .nii.gz, .hdr/.img), Analyze 7.5 (.hdr/.img) nor DICOM (no "DICM" marker at byte 128); ` +
       `medicosam reads volumes in these formats`,
   );
 }

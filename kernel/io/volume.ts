@@ -18,8 +18,11 @@ export type Affine = readonly [
   readonly [number, number, number, number],
 ];
 
-/** Where the affine came from: NIfTI sform, qform, the pixdims alone, or DICOM position tags. */
-export type AffineSource = "sform" | "qform" | "pixdim" | "dicom";
+/**
+ * Where the affine came from: NIfTI sform, qform, the pixdims alone, DICOM position tags, or
+ * an Analyze header's pixdims and SPM originator (orientation assumed).
+ */
+export type AffineSource = "sform" | "qform" | "pixdim" | "dicom" | "analyze";
 
 export interface NiftiSourceInfo {
   readonly format: "nifti";
@@ -71,7 +74,30 @@ export interface DicomSourceInfo {
   readonly datatype: string;
 }
 
-export type VolumeSourceInfo = NiftiSourceInfo | DicomSourceInfo;
+/** An Analyze 7.5 .hdr/.img pair (read with nibabel's Spm2AnalyzeImage rules). */
+export interface AnalyzeSourceInfo {
+  readonly format: "analyze";
+  readonly path: string;
+  readonly imagePath: string;
+  readonly compressed: boolean;
+  readonly littleEndian: boolean;
+  readonly datatype: string;
+  readonly datatypeCode: number;
+  readonly fullDims: readonly number[];
+  readonly volumeIndex: number;
+  readonly volumeCount: number;
+  readonly pixdim: readonly number[];
+  readonly scaling: { readonly slope: number; readonly inter: number } | null;
+  /** funused1/funused2 (SPM), glmax/glmin with cal_max/cal_min, or none. */
+  readonly scalingSource: "funused1" | "cal/gl" | "none";
+  /** SPM originator (1-based voxel at world 0) when set, and whether the affine used it. */
+  readonly originator: Vec3 | null;
+  readonly originatorUsed: boolean;
+  readonly voxOffset: number;
+  readonly description: string;
+}
+
+export type VolumeSourceInfo = NiftiSourceInfo | AnalyzeSourceInfo | DicomSourceInfo;
 
 export interface Volume {
   /** (nx, ny, nz): sizes along voxel axes i, j, k. */

@@ -5,7 +5,7 @@
  */
 import { deflateRawSync } from "node:zlib";
 
-export type Syntax = "implicit-le" | "explicit-le" | "explicit-be" | "deflate" | "jpeg-baseline";
+export type Syntax = "implicit-le" | "explicit-le" | "explicit-be" | "deflate" | "jpeg-baseline" | "jpeg-ls" | "htj2k" | "mpeg2";
 
 export const SYNTAX_UID: Record<Syntax, string> = {
   "implicit-le": "1.2.840.10008.1.2",
@@ -13,6 +13,9 @@ export const SYNTAX_UID: Record<Syntax, string> = {
   "explicit-be": "1.2.840.10008.1.2.2",
   deflate: "1.2.840.10008.1.2.1.99",
   "jpeg-baseline": "1.2.840.10008.1.2.4.50",
+  "jpeg-ls": "1.2.840.10008.1.2.4.80",
+  htj2k: "1.2.840.10008.1.2.4.201",
+  mpeg2: "1.2.840.10008.1.2.4.100",
 };
 
 export type Value = string | number | readonly number[] | Uint8Array | Uint16Array | Int16Array | Int32Array | Uint32Array | Item[];

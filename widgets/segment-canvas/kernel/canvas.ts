@@ -203,10 +203,13 @@ export class SegmentCanvas implements Displayable {
     });
   }
 
-  /** Writes the committed labels: NIfTI with the source geometry for volumes; PNG or NIfTI for 2D images. */
-  async save(path: string): Promise<SaveResult> {
+  /**
+   * Writes the committed labels: NIfTI with the source geometry for volumes; PNG or NIfTI for
+   * 2D images; a DICOM SEG (.dcm) for DICOM series, its segments coloured as on screen.
+   */
+  async save(path: string, options: { names?: readonly string[] } = {}): Promise<SaveResult> {
     await this.settled();
-    return saveLabels(path, this.source, this.labels);
+    return saveLabels(path, this.source, this.labels, { ...options, colors: this.widget.get("palette") });
   }
 
   addPoint(x: number, y: number, options: { positive?: boolean; z?: number } = {}): Promise<void> {

@@ -4,7 +4,9 @@
  * - a volume -> NIfTI with the source's own geometry (kernel/io/nifti-labels), so 3D Slicer,
  *   ITK-SNAP and nibabel overlay it on the image it was drawn on;
  * - a 2D image -> PNG (8-bit gray when labels fit, else 16-bit; pixel value = label id), or
- *   NIfTI of size W x H x 1 without a world geometry (qform and sform codes 0, 1 mm pixels).
+ *   NIfTI of size W x H x 1 without a world geometry (qform and sform codes 0, 1 mm pixels);
+ * - a volume read from DICOM -> also a DICOM SEG (.dcm) referencing that series
+ *   (kernel/io/dicom-seg), segments named and coloured like the canvas's objects.
  */
 import { mkdir, rename } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -16,14 +18,21 @@ import type { CanvasSource } from "./source.js";
 
 export interface SaveResult {
   readonly path: string;
-  readonly format: "nifti" | "png";
+  readonly format: "nifti" | "png" | "dicom-seg";
   readonly maxLabel: number;
   /** Labels present in the file (ascending). */
   readonly labels: number[];
 }
 
-function formatOf(path: string): "nifti" | "png" | undefined {
+/** Segment names and display colours (label 1 first) for formats that carry them (DICOM SEG). */
+export interface SaveOptions {
+  readonly names?: readonly string[];
+  readonly colors?: readonly (readonly [number, number, number])[];
+}
+
+function formatOf(path: string): "nifti" | "png" | "dicom-seg" | undefined {
   const lower = path.toLowerCase();
+  if (lower.endsWith(".dcm")) return "dicom-seg";
   if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) return "nifti";
   if (lower.endsWith(".png")) return "png";
   return undefined;
@@ -36,11 +45,21 @@ function presentLabels(labels: Uint16Array): number[] {
 }
 
 /** Writes `labels` (in the source's layout) to `path`. */
-export async function saveLabels(path: string, source: CanvasSource, labels: Uint16Array): Promise<SaveResult> {
+export async function saveLabels(path: string, source: CanvasSource, labels: Uint16Array, options: SaveOptions = {}): Promise<SaveResult> {
   const format = formatOf(path);
   const full = resolve(path);
   if (!format) {
-    throw new Error(`${path}: save labels as .nii.gz / .nii (NIfTI${source.kind === "image" ? ") or .png (2D images only)" : ")"}`);
+    throw new Error(`${path}: save labels as .nii.gz / .nii (NIfTI${source.kind === "image" ? ") or .png (2D images only)" : "), or .dcm (DICOM SEG, for DICOM series)"}`);
+  }
+  if (format === "dicom-seg") {
+    if (source.kind !== "volume" || source.volume!.source.format !== "dicom") {
+      throw new Error(`${path}: a DICOM SEG references the DICOM series it was drawn on; this ${source.kind === "volume" ? `volume was read from ${source.volume!.source.format}` : "is a 2D image"} (save as .nii.gz${source.kind === "image" ? " or .png" : ""})`);
+    }
+    await mkdir(dirname(full), { recursive: true });
+    const { writeDicomSeg } = await import("../../../kernel/io/dicom-seg.js");
+    const result = await writeDicomSeg(labels, source.volume!, { ...options, out: full });
+    const present = [...result.segments];
+    return { path: full, format, maxLabel: present[present.length - 1] ?? 0, labels: present };
   }
   await mkdir(dirname(full), { recursive: true });
   const present = presentLabels(labels);
