@@ -21,7 +21,7 @@
  * `mask.sum() == 0`): the modes with a mask prompt still give a prompt, the others none.
  */
 import { boundingBox, distanceTransform, gaussianSmoothing, outerBoundary, peakLocalMax, argmax } from "../analysis/geometry.js";
-import type { Box, Point, Prompt } from "../sam/prompt.js";
+import type { Box, MaskPromptRule, Point, Prompt } from "../sam/prompt.js";
 
 export type ProjectionMode = "mask" | "points" | "box" | "points_and_mask" | "single_point";
 export const PROJECTION_MODES: readonly ProjectionMode[] = ["mask", "points", "box", "points_and_mask", "single_point"];
@@ -86,10 +86,17 @@ export function pointsFromMask(mask: Uint8Array, width: number, height: number, 
  * undefined when the mask is empty and the mode has no mask prompt (micro_sam would then call
  * the decoder with no prompt at all, which the ONNX contract cannot express).
  */
-export function projectMask(mask: Uint8Array, width: number, height: number, mode: ProjectionMode, boxExtension: number): Prompt | undefined {
+export function projectMask(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  mode: ProjectionMode,
+  boxExtension: number,
+  maskRule?: MaskPromptRule,
+): Prompt | undefined {
   if (!PROJECTION_MODES.includes(mode)) throw new Error(`unknown projection mode '${String(mode)}'; use one of ${PROJECTION_MODES.join(", ")}`);
   const box = boundingBox(mask, width, height);
-  const maskPrompt = { kind: "binary" as const, width, height, mask };
+  const maskPrompt = { kind: "binary" as const, width, height, mask, ...(maskRule ? { rule: maskRule } : {}) };
   if (!box) return mode === "mask" || mode === "points_and_mask" ? { mask: maskPrompt } : undefined;
   switch (mode) {
     case "mask":

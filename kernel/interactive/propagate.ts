@@ -29,7 +29,7 @@
  */
 import { maskCounts } from "../analysis/metrics.js";
 import type { Embedding } from "../sam/embedding.js";
-import type { Prompt } from "../sam/prompt.js";
+import type { MaskPromptRule, Prompt } from "../sam/prompt.js";
 import type { SegmentResult } from "../sam/segment-result.js";
 import type { PixelArray } from "../io/image.js";
 import { writeSliceOf, type ViewMapping } from "../io/volume-view.js";
@@ -66,6 +66,8 @@ export interface PropagateOptions {
   readonly iouThreshold?: number;
   /** Box growth per side: fraction of the box size when < 1, pixels when >= 1. Default 0.05. */
   readonly boxExtension?: number;
+  /** How mask prompts become logits: micro_sam 1.8 (default) or 1.7 (the paper's experiments). */
+  readonly maskPrompt?: MaskPromptRule;
   readonly stops?: readonly number[];
   readonly stopBelow?: boolean;
   readonly stopAbove?: boolean;
@@ -143,7 +145,7 @@ export async function propagate(
 
   /** Segment slice z from `prev`; undefined when an empty `prev` leaves the mode no prompt. */
   const segmentOne = async (z: number, from: number, prev: Uint8Array, kind: SliceOutcome["kind"], mode: ProjectionMode = projection) => {
-    const prompt = projectMask(prev, width, height, mode, extension);
+    const prompt = projectMask(prev, width, height, mode, extension, options.maskPrompt);
     if (!prompt) return undefined;
     const r = await segmenter.segment(await stack.get(z), prompt, { multimask: "off" });
     return { mask: r.mask, iou: microSamIou(r.mask, prev), predictedIou: r.iou, area: area(r.mask), from, kind };
