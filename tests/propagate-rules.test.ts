@@ -3,7 +3,7 @@
  * `_compute_points_from_mask` / `_compute_box_from_mask` derive from a disc and an ellipse in
  * their crops (run in numpy / scipy / scikit-image with Debian's python3), and the control flow
  * of `segment_mask_in_volume` with `segment_slices_with_prompts`' stop annotations (a 4-slice gap,
- * a one-slice gap, stops, an empty mask at threshold 0, an IoU tie) against a scripted segmenter
+ * a one-slice gap, stops, an empty mask at threshold 0, an IoU tie) against a scripted segmenter; micro_sam 1.7's smoothing (`release: "micro_sam-1.7"`) too
  * whose masks per slice are fixed in advance.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -52,6 +52,7 @@ import sys, json, numpy as np
 from scipy.ndimage import distance_transform_edt
 from skimage.segmentation import find_boundaries
 from skimage.feature import peak_local_max
+from skimage.filters import gaussian
 def mirror(i, n):
     p = 2 * (n - 1); r = i % p
     return p - r if r >= n else r
@@ -90,8 +91,15 @@ for spec in json.loads(sys.argv[1]):
     neg = peak_local_max(outer, exclude_border=False, min_distance=5)
     neg_border = peak_local_max(outer, min_distance=5)
     off = np.array([box[1], box[0]])
+    # micro_sam 1.7: skimage's gaussian on scipy's distance_transform_edt
+    d17 = gaussian(distance_transform_edt(find_boundaries(crop, mode='outer') == 0))
+    in17 = d17.copy(); in17[crop == 0] = 0
+    out17 = d17.copy(); out17[crop != 0] = 0
+    pts17 = [[int(v) for v in p + off] for p in peak_local_max(in17, exclude_border=False, min_distance=3)]
+    neg17 = [[int(v) for v in p + off] for p in peak_local_max(out17, exclude_border=False, min_distance=5)]
     out.append(dict(box=box.tolist(), single=[int(v) for v in np.array(single) + off],
-        pos=[[int(v) for v in p + off] for p in pos], neg=[[int(v) for v in p + off] for p in neg], negBorder=len(neg_border)))
+        pos=[[int(v) for v in p + off] for p in pos], neg=[[int(v) for v in p + off] for p in neg], negBorder=len(neg_border),
+        pos17=pts17, neg17=neg17))
 print(json.dumps(out))
 `;
       const specs = cases.map((c, i) => {
@@ -99,7 +107,7 @@ print(json.dumps(out))
         writeFileSync(file, c.mask);
         return { file, w: W, h: H, ext: c.extension };
       });
-      const ref = runPythonJson<{ box: number[]; single: number[]; pos: number[][]; neg: number[][]; negBorder: number }[]>(script, [JSON.stringify(specs)]);
+      const ref = runPythonJson<{ box: number[]; single: number[]; pos: number[][]; neg: number[][]; negBorder: number; pos17: number[][]; neg17: number[][] }[]>(script, [JSON.stringify(specs)]);
       // the difference shows: on the disc micro_sam samples 4+ negatives where exclude_border=True finds none
       expect(ref[0]!.neg.length).toBeGreaterThanOrEqual(4);
       expect(ref[0]!.negBorder).toBe(0);
@@ -112,6 +120,9 @@ print(json.dumps(out))
         const key = (p: { x: number; y: number }) => `${p.x},${p.y}`;
         expect(pts.filter((p) => p.positive).map(key).sort(), c.name).toEqual(r.pos.map(([y, x]) => `${x},${y}`).sort());
         expect(pts.filter((p) => !p.positive).map(key).sort(), c.name).toEqual(r.neg.map(([y, x]) => `${x},${y}`).sort());
+        const pts17 = pointsFromMask(c.mask, W, H, c.extension, false, "micro_sam-1.7");
+        expect(pts17.filter((p) => p.positive).map(key).sort(), `${c.name}, 1.7`).toEqual(r.pos17.map(([y, x]) => `${x},${y}`).sort());
+        expect(pts17.filter((p) => !p.positive).map(key).sort(), `${c.name}, 1.7`).toEqual(r.neg17.map(([y, x]) => `${x},${y}`).sort());
       });
     },
   );

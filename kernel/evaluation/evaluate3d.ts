@@ -28,11 +28,11 @@
 import { boundingBox } from "../analysis/geometry.js";
 import { SeededRandom, type Random } from "../analysis/rng.js";
 import { propagate, type Segmenter, type SliceStack } from "../interactive/propagate.js";
-import { PROJECTION_MODES, type ProjectionMode } from "../interactive/propagate-prompts.js";
+import { PROJECTION_MODES, type MicroSamRelease, type ProjectionMode } from "../interactive/propagate-prompts.js";
 import type { PixelArray } from "../io/image.js";
 import { readSliceOf, type ViewMapping } from "../io/volume-view.js";
 import type { Vec3 } from "../io/volume.js";
-import type { Box, MaskPromptRule, Point, Prompt } from "../sam/prompt.js";
+import type { Box, Point, Prompt } from "../sam/prompt.js";
 import { objectSeed } from "./protocol.js";
 
 export type Prompt3dMode = "box" | "points";
@@ -51,8 +51,8 @@ export interface Evaluate3dOptions extends Partial<Setting3d> {
   readonly objects?: readonly number[];
   /** Skip objects with fewer pixels than this in their central slice (default 10). */
   readonly minCentralArea?: number;
-  /** How mask prompts become logits in the propagation (default micro_sam 1.8's; "micro_sam-1.7" for the paper's). */
-  readonly maskPrompt?: MaskPromptRule;
+  /** The propagation's projection rules: micro_sam 1.8's (default) or 1.7's, the paper's release (see PropagateOptions). */
+  readonly release?: MicroSamRelease;
   /** `dice_per_class` (micro_sam / medico_sam, default) or `per-object` (each object on its own). */
   readonly scoring?: Scoring3d;
   readonly signal?: AbortSignal;
@@ -217,7 +217,7 @@ export async function evaluate3d(stack: SliceStack, segmenter: Segmenter, labels
     const prompt = centralPrompt(central, width, height, mode, random);
     const first = await segmenter.segment(await stack.get(zc), prompt, { multimask: mode === "box" ? "off" : "auto" });
     const masks = first.mask.some((v) => v !== 0)
-      ? (await propagate(stack, segmenter, [{ z: zc, mask: first.mask }], { ...setting, ...(options.maskPrompt ? { maskPrompt: options.maskPrompt } : {}), ...(options.signal ? { signal: options.signal } : {}) })).masks
+      ? (await propagate(stack, segmenter, [{ z: zc, mask: first.mask }], { ...setting, ...(options.release ? { release: options.release } : {}), ...(options.signal ? { signal: options.signal } : {}) })).masks
       : new Map<number, Uint8Array>();
     propagated.set(obj.label, masks);
     const zs = [...masks.keys()].filter((z) => masks.get(z)!.some((v) => v !== 0));

@@ -16,12 +16,18 @@
  * Distances and smoothing follow micro_sam 1.8: bioimage_cpp's `distance_transform` (scipy's
  * rule, also when the mask fills its crop and there is no boundary) and `gaussian_smoothing`
  * (float32, radius 3, mirrored border) — geometry.ts's distanceTransform and gaussianSmoothing.
+ * `release: "micro_sam-1.7"` smooths as 1.7 did (skimage's `gaussian`: float64, radius 4, nearest
+ * border; geometry.ts's gaussianBlur) and builds mask prompts with 1.7's rule (mask-prompt.ts);
+ * the rest of the projection did not change between the two.
  *
  * An empty mask has no box and no points (micro_sam's `segment_from_mask` skips them when
  * `mask.sum() == 0`): the modes with a mask prompt still give a prompt, the others none.
  */
-import { boundingBox, distanceTransform, gaussianSmoothing, outerBoundary, peakLocalMax, argmax } from "../analysis/geometry.js";
+import { boundingBox, distanceTransform, gaussianBlur, gaussianSmoothing, outerBoundary, peakLocalMax, argmax } from "../analysis/geometry.js";
 import type { Box, MaskPromptRule, Point, Prompt } from "../sam/prompt.js";
+
+/** Which micro_sam release's projection rules to follow (they differ in smoothing and mask prompts). */
+export type MicroSamRelease = MaskPromptRule;
 
 export type ProjectionMode = "mask" | "points" | "box" | "points_and_mask" | "single_point";
 export const PROJECTION_MODES: readonly ProjectionMode[] = ["mask", "points", "box", "points_and_mask", "single_point"];
@@ -53,22 +59,30 @@ export function extendBox(box: Box, extension: number, width: number, height: nu
 }
 
 /** Smoothed distances to the object's outer boundary inside the crop of the extended (rounded) box. */
-function smoothedDistances(mask: Uint8Array, width: number, crop: Box) {
+function smoothedDistances(mask: Uint8Array, width: number, crop: Box, release: MicroSamRelease) {
   const { x0: cx0, y0: cy0 } = crop;
   const cw = crop.x1 - cx0;
   const ch = crop.y1 - cy0;
   const cropped = new Uint8Array(cw * ch);
   for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) cropped[y * cw + x] = mask[(y + cy0) * width + x + cx0] ? 1 : 0;
   const notBoundary = outerBoundary(cropped, cw, ch).map((v) => (v ? 0 : 1));
-  const smooth = gaussianSmoothing(Float32Array.from(distanceTransform(notBoundary, cw, ch)), cw, ch);
+  const smooth =
+    release === "micro_sam-1.7" ? gaussianBlur(distanceTransform(notBoundary, cw, ch), cw, ch) : gaussianSmoothing(Float32Array.from(distanceTransform(notBoundary, cw, ch)), cw, ch);
   return { cropped, smooth, cw, ch, cx0, cy0 };
 }
 
 /** Positive (and, unless `single`, negative) points from a mask, in image pixels. */
-export function pointsFromMask(mask: Uint8Array, width: number, height: number, boxExtension: number, single: boolean): Point[] {
+export function pointsFromMask(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  boxExtension: number,
+  single: boolean,
+  release: MicroSamRelease = "micro_sam-1.8",
+): Point[] {
   const box = boundingBox(mask, width, height);
   if (!box) throw new Error("cannot derive points from an empty mask");
-  const { cropped, smooth, cw, ch, cx0, cy0 } = smoothedDistances(mask, width, extendBox(box, boxExtension, width, height));
+  const { cropped, smooth, cw, ch, cx0, cy0 } = smoothedDistances(mask, width, extendBox(box, boxExtension, width, height), release);
   const inner = smooth.map((v, p) => (cropped[p] ? v : 0));
   const deepest = argmax(inner, cw)!;
   const at = (p: { x: number; y: number }, positive: boolean): Point => ({ x: p.x + cx0, y: p.y + cy0, positive });
@@ -92,11 +106,11 @@ export function projectMask(
   height: number,
   mode: ProjectionMode,
   boxExtension: number,
-  maskRule?: MaskPromptRule,
+  release: MicroSamRelease = "micro_sam-1.8",
 ): Prompt | undefined {
   if (!PROJECTION_MODES.includes(mode)) throw new Error(`unknown projection mode '${String(mode)}'; use one of ${PROJECTION_MODES.join(", ")}`);
   const box = boundingBox(mask, width, height);
-  const maskPrompt = { kind: "binary" as const, width, height, mask, ...(maskRule ? { rule: maskRule } : {}) };
+  const maskPrompt = { kind: "binary" as const, width, height, mask, ...(release !== "micro_sam-1.8" ? { rule: release } : {}) };
   if (!box) return mode === "mask" || mode === "points_and_mask" ? { mask: maskPrompt } : undefined;
   switch (mode) {
     case "mask":
@@ -104,10 +118,10 @@ export function projectMask(
     case "box":
       return { box: extendBox(box, boxExtension, width, height) };
     case "points":
-      return { points: pointsFromMask(mask, width, height, boxExtension, false) };
+      return { points: pointsFromMask(mask, width, height, boxExtension, false, release) };
     case "points_and_mask":
-      return { points: pointsFromMask(mask, width, height, boxExtension, false), mask: maskPrompt };
+      return { points: pointsFromMask(mask, width, height, boxExtension, false, release), mask: maskPrompt };
     case "single_point":
-      return { points: pointsFromMask(mask, width, height, boxExtension, true) };
+      return { points: pointsFromMask(mask, width, height, boxExtension, true, release) };
   }
 }

@@ -29,12 +29,12 @@
  */
 import { maskCounts } from "../analysis/metrics.js";
 import type { Embedding } from "../sam/embedding.js";
-import type { MaskPromptRule, Prompt } from "../sam/prompt.js";
+import type { Prompt } from "../sam/prompt.js";
 import type { SegmentResult } from "../sam/segment-result.js";
 import type { PixelArray } from "../io/image.js";
 import { writeSliceOf, type ViewMapping } from "../io/volume-view.js";
 import type { Vec3 } from "../io/volume.js";
-import { projectMask, PROJECTION_MODES, type ProjectionMode } from "./propagate-prompts.js";
+import { projectMask, PROJECTION_MODES, type MicroSamRelease, type ProjectionMode } from "./propagate-prompts.js";
 
 /** micro_sam's `compute_iou`: overlap / (union + 1e-7). */
 export function microSamIou(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -66,8 +66,11 @@ export interface PropagateOptions {
   readonly iouThreshold?: number;
   /** Box growth per side: fraction of the box size when < 1, pixels when >= 1. Default 0.05. */
   readonly boxExtension?: number;
-  /** How mask prompts become logits: micro_sam 1.8 (default) or 1.7 (the paper's experiments). */
-  readonly maskPrompt?: MaskPromptRule;
+  /**
+   * micro_sam 1.8's projection rules (default) or 1.7's, the release of the paper's experiments
+   * (skimage smoothing, mask prompts resized as logits); segment_mask_in_volume itself is the same.
+   */
+  readonly release?: MicroSamRelease;
   readonly stops?: readonly number[];
   readonly stopBelow?: boolean;
   readonly stopAbove?: boolean;
@@ -145,7 +148,7 @@ export async function propagate(
 
   /** Segment slice z from `prev`; undefined when an empty `prev` leaves the mode no prompt. */
   const segmentOne = async (z: number, from: number, prev: Uint8Array, kind: SliceOutcome["kind"], mode: ProjectionMode = projection) => {
-    const prompt = projectMask(prev, width, height, mode, extension, options.maskPrompt);
+    const prompt = projectMask(prev, width, height, mode, extension, options.release);
     if (!prompt) return undefined;
     const r = await segmenter.segment(await stack.get(z), prompt, { multimask: "off" });
     return { mask: r.mask, iou: microSamIou(r.mask, prev), predictedIou: r.iou, area: area(r.mask), from, kind };
