@@ -71,8 +71,11 @@ export interface PropagateOptions {
    * (skimage smoothing, mask prompts resized as logits); segment_mask_in_volume itself is the same.
    */
   readonly release?: MicroSamRelease;
+  /** Stop annotations (slice indices): only the outermost below / above the annotations count (see the module comment). */
   readonly stops?: readonly number[];
+  /** No propagation below the lowest annotation (a stop right under it). */
   readonly stopBelow?: boolean;
+  /** No propagation above the highest annotation (a stop right over it). */
   readonly stopAbove?: boolean;
   readonly signal?: AbortSignal;
   /** Called after each slice is decided (written or refused). */
