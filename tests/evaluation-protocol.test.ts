@@ -57,7 +57,7 @@ describe("objects of a label map", () => {
     paint(rect(12, 2, 14, 4), 1); // 4 px: dropped
     paint(rect(10, 8, 19, 15), 2); // 9x7 = 63 px; (13..15, 11) are 4 px deep
     paint(rect(1, 10, 6, 14), 1); // 5x4 = 20 px: kept (the limit is "under 20")
-    const { objects, dropped } = extractObjects({ width: W, height: H, data });
+    const { objects, dropped } = extractObjects({ width: W, height: H, data }, { center: "deepest" });
     expect(dropped).toEqual([{ classId: 1, area: 4 }]);
     expect(objects.map((o) => [o.classId, o.component, o.area])).toEqual([[1, 0, 35], [1, 1, 20], [2, 0, 63]]);
     expect(objects[0]!.box).toEqual({ x0: 1, y0: 1, x1: 8, y1: 6 });
@@ -91,7 +91,7 @@ describe("deepest points", () => {
         for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= rad * rad) data[y * w + x] = 1;
       }
       for (const outsideIsBackground of [false, true]) {
-        const { objects } = extractObjects({ width: w, height: h, data }, { minSize: 1, centerOutsideIsBackground: outsideIsBackground });
+        const { objects } = extractObjects({ width: w, height: h, data }, { minSize: 1, center: "deepest", centerOutsideIsBackground: outsideIsBackground });
         for (const o of objects) expect(o.center).toEqual(deepestPoint(o.mask, w, h, { outsideIsBackground }));
       }
     }

@@ -13,6 +13,7 @@ import {
   deepestPoint,
   distanceTransform,
   gaussianBlur,
+  gaussianSmoothing,
   outerBoundary,
   peakLocalMax,
 } from "../kernel/analysis/geometry.js";
@@ -73,7 +74,8 @@ describe("geometry without Python", () => {
       expect(d[p]).toBeCloseTo(m[p] ? best : 0, 10);
       expect(db[p]).toBeCloseTo(m[p] ? bestB : 0, 10);
     }
-    expect(Array.from(distanceTransform(new Uint8Array(6).fill(1), 3, 2))).toEqual(new Array(6).fill(Infinity));
+    // no background at all: scipy's virtual background pixel at (row -1, column 0) (compared with scipy below)
+    expect(distanceTransform(new Uint8Array(6).fill(1), 3, 2).every((v) => Number.isFinite(v) && v >= 1)).toBe(true);
   });
 
   it("components, boxes and the deepest point of a hand-made mask", () => {
@@ -161,6 +163,81 @@ print(json.dumps(out))
           for (let k = 1; k < got.length; k++) expect(got[k]!.value).toBeLessThanOrEqual(got[k - 1]!.value + 1e-9);
         }
         expect(Array.from(cityBlockDistance(m, c.w, c.h), (d) => (d <= 4 ? 1 : 0))).toEqual(r.dil);
+      });
+    });
+
+    it("micro_sam 1.8's rules: bioimage_cpp's float32 mirror-border smoothing, peak_local_max(exclude_border=False), all-foreground distances", () => {
+      // bioimage_cpp's gaussian_smoothing is not installed here: the script runs its rule (radius
+      // ceil(3 sigma), kernel normalised in double and cast, mirror border, rows first, float32
+      // sums in its order) in numpy, and checks that rule against scipy's float64
+      // gaussian_filter(mode="mirror", truncate=3) to 1e-5.
+      const cases = [
+        { w: 40, h: 30, seed: 1 },
+        { w: 48, h: 44, seed: -1 },
+        { w: 5, h: 4, seed: 99, full: true }, // no background at all
+      ];
+      const script = String.raw`
+import sys, json, numpy as np
+from scipy.ndimage import distance_transform_edt, gaussian_filter
+from skimage.segmentation import find_boundaries
+from skimage.feature import peak_local_max
+def mirror(i, n):
+    p = 2 * (n - 1)
+    r = i % p
+    return p - r if r >= n else r
+def smooth_axis(a, h, axis):
+    a = np.moveaxis(a, axis, 0); n = a.shape[0]; R = len(h) - 1
+    out = np.empty_like(a)
+    for i in range(n):
+        acc = (h[0] * a[i]).astype(np.float32)
+        for k in range(1, R + 1):
+            acc = (acc + (h[k] * (a[mirror(i - k, n)] + a[mirror(i + k, n)])).astype(np.float32)).astype(np.float32)
+        out[i] = acc
+    return np.moveaxis(out, 0, axis)
+def bioimage_gaussian(x, sigma=1.0):
+    R = max(1, int(np.ceil(3 * sigma)))
+    raw = np.exp(-np.arange(R + 1) ** 2 * (0.5 / sigma ** 2))
+    h = (raw * (1.0 / (raw[0] + 2 * raw[1:].sum()))).astype(np.float32)
+    x = x.astype(np.float32)
+    return smooth_axis(smooth_axis(x, h, 0), h, 1)
+out = []
+for spec in json.loads(sys.argv[1]):
+    m = np.fromfile(spec['file'], np.uint8).reshape(spec['h'], spec['w'])
+    d = distance_transform_edt(find_boundaries(m, mode='outer') == 0).astype(np.float32)
+    sm = bioimage_gaussian(d)
+    assert np.abs(sm - gaussian_filter(d.astype(np.float64), 1.0, mode='mirror', truncate=3.0)).max() < 1e-5
+    inner = sm.copy(); inner[m == 0] = 0
+    outer = sm.copy(); outer[m != 0] = 0
+    p3 = peak_local_max(inner, min_distance=3, exclude_border=False)
+    p5 = peak_local_max(outer, min_distance=5, exclude_border=False)
+    p3b = peak_local_max(inner, min_distance=3)
+    out.append(dict(edt=d.ravel().tolist(), smooth=sm.ravel().tolist(), p3=[[int(y), int(x)] for y, x in p3],
+        p5=[[int(y), int(x)] for y, x in p5], n3border=len(p3b)))
+print(json.dumps(out))
+`;
+      const masks = cases.map((c) => (c.full ? new Uint8Array(c.w * c.h).fill(1) : blobs(c.seed, c.w, c.h)));
+      const specs = cases.map((c, i) => {
+        const file = join(dir, `b${c.seed}.bin`);
+        writeFileSync(file, masks[i]!);
+        return { ...c, file };
+      });
+      const ref = runPythonJson<{ edt: number[]; smooth: number[]; p3: number[][]; p5: number[][]; n3border: number }[]>(script, [JSON.stringify(specs)]);
+      // not vacuous: keeping the border finds peaks skimage's default drops
+      expect(ref.some((r) => r.p3.length > r.n3border)).toBe(true);
+      specs.forEach((c, i) => {
+        const m = masks[i]!;
+        const r = ref[i]!;
+        const d = Float32Array.from(distanceTransform(outerBoundary(m, c.w, c.h).map((v) => (v ? 0 : 1)), c.w, c.h));
+        expect(Array.from(d)).toEqual(r.edt);
+        const sm = gaussianSmoothing(d, c.w, c.h);
+        expect(Array.from(sm)).toEqual(r.smooth); // the same float32 rule, bit for bit
+        const inner = sm.map((v, p) => (m[p] ? v : 0));
+        const outer = sm.map((v, p) => (m[p] ? 0 : v));
+        for (const [values, dist, want] of [[inner, 3, r.p3], [outer, 5, r.p5]] as const) {
+          const got = peakLocalMax(values, c.w, c.h, dist, { excludeBorder: false });
+          const key = (q: readonly number[]) => q.join(",");
+          expect(got.map((q) => key([q.y, q.x])).sort()).toEqual(want.map(key).sort());
+        }
       });
     });
   },

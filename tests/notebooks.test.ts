@@ -202,6 +202,19 @@ describe.skipIf(!canRun(available, "Debian's python3-nbclient and jupyter-nbconv
       expect(colourful, "the PCA picture has no coloured pixel").toBeGreaterThan(0);
       // The explained-variance and token charts: plotly HTML with their static pictures.
       expect((html.match(/class="medicosam-plot"/g) ?? []).length).toBeGreaterThanOrEqual(2);
+      // It says the demo model is not MedicoSAM and does not present the analytic model as an encoder to compare with.
+      const markdown = nb.cells.filter((c) => c.cell_type === "markdown").map((c) => joined(c.source)).join("\n");
+      expect(markdown).toContain("demo model — not MedicoSAM");
+      expect(codeCells(nb).map((c) => joined(c.source)).join("\n")).not.toMatch(/loadModel\("analytic"\)|COMPARE_WITH/);
+      // Fitting inside the body takes PC1 off "body vs air": a smaller share of the variance.
+      const pcLine = codeCells(nb).map(stdout).find((t) => t.includes("PC1 holds"));
+      expect(pcLine, "the body-vs-air comparison prints PC1's share").toBeDefined();
+      console.log(pcLine!.trim());
+      const [all, body] = [...pcLine!.matchAll(/([\d.]+) % /g)].map((m) => Number(m[1]));
+      expect(body!).toBeLessThan(all!);
+      // The two fits, the similarity picture with its colour bar, two slices and two intensity modes.
+      for (const caption of ["fitted inside the body", "clicked: liver", "slice 12", "window 40/400"]) expect(html).toContain(caption);
+      expect(html).toMatch(/colour scale: min \.\. max of the map, inside the mask[\s\S]*?1\.00/);
     });
 
     test("04-interactive-evaluation: Dice per round for point and box starts, in the notebook and in its HTML export", { timeout: 240_000 }, async () => {

@@ -54,7 +54,7 @@ function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe("PCA of the analytic encoder's embeddings", () => {
   it("puts all the variance of a gray image in PC1, which follows brightness", async () => {
-    const view = await pcaView(embeddings, { names: ["slice 12", "slice 24"] });
+    const view = await pcaView(embeddings, { names: ["slice 12", "slice 24"], style: "comparison" });
     expect(view.basis.explainedVarianceRatio[0]).toBeGreaterThan(0.999);
     expect(view.basis.fitTokens).toBe(embeddings.reduce((s, e) => s + 64 * Math.ceil(e.resizedSize.height / 16), 0));
     // PC1 per token against the encoder's own channel 3 (mean of the pooled normalised RGB).

@@ -262,14 +262,14 @@ describe("PCA view", () => {
     const d2 = orthonormalDirections(3, 22);
     const a = plantedEmbedding({ directions: d1, sd: [5, 3, 2], noise: 0.1, offset: 0 }, 31);
     const b = plantedEmbedding({ directions: d2, sd: [5, 3, 2], noise: 0.1, offset: 0 }, 32);
-    const shared = await pcaView([a, b], { names: ["A", "B"] });
+    const shared = await pcaView([a, b], { names: ["A", "B"], style: "comparison" });
     expect(new Set(shared.bases).size).toBe(1);
     expect(shared.describe()).toMatch(/shared basis: PC1 \d+\.\d%/);
-    const each = await pcaView([a, b], { names: ["A", "B"], fit: "each" });
+    const each = await pcaView([a, b], { names: ["A", "B"], fit: "each", style: "comparison" });
     expect(each.bases).toHaveLength(2);
     expect(Math.abs(dot(row(each.bases[0]!.components, 0), d1[0]!))).toBeGreaterThan(0.999);
     expect(Math.abs(dot(row(each.bases[1]!.components, 0), d2[0]!))).toBeGreaterThan(0.999);
     expect(each.grid().panels.map((p) => p.caption)).toEqual([expect.stringMatching(/^A \(\d+\.\d%\)$/), expect.stringMatching(/^B \(/)]);
-    await expect(pcaView([a], { fit: "both" as never })).rejects.toThrow(/'shared' or 'each'/);
+    await expect(pcaView([a], { fit: "both" as never, style: "comparison" })).rejects.toThrow(/'shared' or 'each'/);
   });
 });

@@ -131,7 +131,9 @@ function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Fl
  * Exact Euclidean distance of each nonzero pixel to the nearest zero pixel (0 on zero
  * pixels): `scipy.ndimage.distance_transform_edt(mask)`. As in scipy, the image border is NOT
  * background; with `outsideIsBackground` it is (distance to the nearest pixel outside the
- * image counts too). Without any background the distances are Infinity.
+ * image counts too). Without any background scipy (and bioimage_cpp's `distance_transform`,
+ * which micro_sam 1.8 calls) measures to a virtual background pixel at (row -1, column 0):
+ * sqrt((y+1)^2 + x^2); so do we.
  */
 export function distanceTransform(
   mask: ArrayLike<number>,
@@ -168,6 +170,11 @@ export function distanceTransform(
     for (let x = 0; x < W; x++) grid[y * W + x] = d[x]!;
   }
   const out = new Float64Array(width * height);
+  if (pad === 0 && grid[0] === Infinity) {
+    // no background anywhere (edt1d leaves every column at Infinity then)
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = Math.sqrt((y + 1) ** 2 + x ** 2);
+    return out;
+  }
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = Math.sqrt(grid[(y + pad) * W + x + pad]!);
   return out;
 }
@@ -255,15 +262,68 @@ export function gaussianBlur(values: ArrayLike<number>, width: number, height: n
 }
 
 /**
- * Local maxima as `skimage.feature.peak_local_max(image, min_distance)` (scikit-image 0.19,
- * defaults): a pixel is a peak when it equals the maximum of its (2r+1)^2 window (outside the
- * image counts as 0), exceeds the image minimum, and lies at least r pixels from the border;
+ * bioimage_cpp's `gaussian_smoothing(image, sigma)`, the smoothing micro_sam >= 1.8 applies in
+ * `_compute_points_from_mask` (1.7 called skimage's `gaussian`, see gaussianBlur): float32
+ * throughout, kernel radius `max(1, ceil(3 * sigma))` normalised in double then cast, borders
+ * mirrored without repeating the edge pixel (scipy's mode "mirror"), rows (axis 0) first, each
+ * tap summed as `h[k] * (left + right)`.
+ */
+export function gaussianSmoothing(values: ArrayLike<number>, width: number, height: number, sigma = 1): Float32Array {
+  checkSize(values.length, width, height);
+  const f = Math.fround;
+  const radius = Math.max(1, Math.ceil(3 * sigma));
+  const raw = Array.from({ length: radius + 1 }, (_, i) => Math.exp(-i * i * (0.5 / (sigma * sigma))));
+  let sum = raw[0]!;
+  for (let i = 1; i <= radius; i++) sum += 2 * raw[i]!;
+  const scale = 1 / sum;
+  const h = Float32Array.from(raw, (r) => r * scale);
+  const mirror = (i: number, n: number) => {
+    if (n <= 1) return 0;
+    const period = 2 * (n - 1);
+    let r = i % period;
+    if (r < 0) r += period;
+    return r >= n ? period - r : r;
+  };
+  const input = Float32Array.from(values);
+  const tmp = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let acc = f(h[0]! * input[y * width + x]!);
+      for (let k = 1; k <= radius; k++) acc = f(acc + f(h[k]! * f(input[mirror(y - k, height) * width + x]! + input[mirror(y + k, height) * width + x]!)));
+      tmp[y * width + x] = acc;
+    }
+  }
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      let acc = f(h[0]! * tmp[row + x]!);
+      for (let k = 1; k <= radius; k++) acc = f(acc + f(h[k]! * f(tmp[row + mirror(x - k, width)]! + tmp[row + mirror(x + k, width)]!)));
+      out[row + x] = acc;
+    }
+  }
+  return out;
+}
+
+/**
+ * Local maxima as `skimage.feature.peak_local_max(image, min_distance, exclude_border)`
+ * (scikit-image 0.19): a pixel is a peak when it equals the maximum of its (2r+1)^2 window
+ * (outside the image counts as 0), exceeds the image minimum, and, with `excludeBorder` (skimage's
+ * default; micro_sam's `_compute_points_from_mask` passes `exclude_border=False`), lies at least
+ * r pixels from the border;
  * peaks are taken by decreasing value (raster order on ties) and one closer than r
  * (Chebyshev distance) to an already accepted peak is dropped. A constant image has no peaks.
  */
-export function peakLocalMax(values: ArrayLike<number>, width: number, height: number, minDistance: number): { x: number; y: number; value: number }[] {
+export function peakLocalMax(
+  values: ArrayLike<number>,
+  width: number,
+  height: number,
+  minDistance: number,
+  options: { excludeBorder?: boolean } = {},
+): { x: number; y: number; value: number }[] {
   checkSize(values.length, width, height);
   const r = Math.max(0, Math.floor(minDistance));
+  const border = options.excludeBorder === false ? 0 : r;
   let min = Infinity;
   for (let i = 0; i < values.length; i++) if (values[i]! < min) min = values[i]!;
   // separable maximum filter with constant 0 outside
@@ -297,8 +357,8 @@ export function peakLocalMax(values: ArrayLike<number>, width: number, height: n
   if (r === 0) allMax = false; // a 1-pixel footprint: skimage returns every pixel above the threshold
   if (allMax) return [];
   const candidates: { x: number; y: number; value: number }[] = [];
-  for (let y = r; y < height - r; y++) {
-    for (let x = r; x < width - r; x++) {
+  for (let y = border; y < height - border; y++) {
+    for (let x = border; x < width - border; x++) {
       const p = y * width + x;
       if (isMax[p] && values[p]! > min) candidates.push({ x, y, value: values[p]! });
     }

@@ -1,14 +1,20 @@
 /**
  * The objects of a label map, as the paper's protocol prompts them (docs/inference.md §8): for each
- * class id, the connected components of `labels == id`, dropping those under `minSize` pixels;
- * each with its tight box (exclusive max) and its deepest inside point.
+ * class id, the connected components of `labels == id`, dropping those under `minSize` pixels
+ * (medico_sam's `run_inference_with_iterative_prompting_per_semantic_class`: `label` then
+ * `size_filter(min_size=20)`); each with its tight box (exclusive max) and its start point.
  *
- * Connectivity is 8 by default, `skimage.measure.label`'s default for 2D. The deepest point is
- * the argmax of `scipy.ndimage.distance_transform_edt` of the object, for which the image border
- * is not background; `centerOutsideIsBackground` counts it as background instead, which keeps
- * the start click off the image edge for objects cut by it.
+ * Connectivity is 8 by default, `skimage.measure.label`'s default for 2D. The start point
+ * (`center`) follows micro_sam 1.8's `get_centers_and_bounding_boxes(mode="v")` by default: the
+ * image is padded by one pixel, the object's inner boundary (`find_boundaries(mode="inner")`:
+ * its pixels with a 4-neighbour outside it, the padding included, so the image border counts as
+ * boundary) gets distance 0, and the centre is the object pixel farthest from it (argmax, first
+ * in row-major order). `center: "deepest"` is ours from before: the argmax of
+ * `distance_transform_edt` of the object, for which the image border is not background unless
+ * `centerOutsideIsBackground`. micro_sam 1.7 used vigra's `eccentricityCenters`, which neither
+ * reproduces.
  */
-import { connectedComponents, deepestPoint } from "./geometry.js";
+import { argmax, connectedComponents, deepestPoint, distanceTransform } from "./geometry.js";
 import type { Box } from "../sam/prompt.js";
 
 export interface LabelMap {
@@ -30,7 +36,7 @@ export interface ProtocolObject {
   readonly area: number;
   /** Tight bounding box with exclusive max (x1 = last column + 1), as skimage's regionprops. */
   readonly box: Box;
-  /** The point deepest inside the object (argmax of its distance transform; first in row-major order on ties). */
+  /** The start point (see CenterRule; first in row-major order on ties). */
   readonly center: { readonly x: number; readonly y: number };
 }
 
@@ -40,7 +46,38 @@ export interface ObjectOptions {
   /** Class ids to use (default: every nonzero id present). */
   readonly classes?: readonly number[];
   readonly connectivity?: 4 | 8;
+  /** Start point rule: micro_sam 1.8's (default) or the deepest point of the object's EDT (ours before). */
+  readonly center?: CenterRule;
+  /** With `center: "deepest"`: the image border counts as background. */
   readonly centerOutsideIsBackground?: boolean;
+}
+
+export type CenterRule = "micro_sam" | "deepest";
+
+/**
+ * micro_sam 1.8's `get_centers_and_bounding_boxes(mode="v")` for one object: the object pixel
+ * farthest from its inner boundary in the image padded by one pixel. Computed in the box grown by
+ * one pixel: every boundary pixel lies in the box, so the distances there are exact.
+ */
+export function innerBoundaryCenter(mask: Uint8Array, width: number, height: number, box: Box): { x: number; y: number } {
+  const x0 = box.x0 - 1;
+  const y0 = box.y0 - 1;
+  const w = box.x1 - box.x0 + 2;
+  const h = box.y1 - box.y0 + 2;
+  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && mask[y * width + x] !== 0;
+  const notBoundary = new Uint8Array(w * h).fill(1);
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const gx = x + x0;
+      const gy = y + y0;
+      if (inside(gx, gy) && (!inside(gx - 1, gy) || !inside(gx + 1, gy) || !inside(gx, gy - 1) || !inside(gx, gy + 1))) notBoundary[y * w + x] = 0;
+    }
+  }
+  const d = distanceTransform(notBoundary, w, h);
+  const masked = new Float64Array(w * h).fill(-1);
+  for (let y = 1; y < h - 1; y++) for (let x = 1; x < w - 1; x++) if (inside(x + x0, y + y0)) masked[y * w + x] = d[y * w + x]!;
+  const p = argmax(masked, w)!;
+  return { x: p.x + x0, y: p.y + y0 };
 }
 
 export interface ExtractedObjects {
@@ -107,7 +144,10 @@ export function extractObjects(labels: LabelMap, options: ObjectOptions = {}): E
       for (let y = c.box.y0; y < c.box.y1; y++) {
         for (let x = c.box.x0; x < c.box.x1; x++) if (comp[y * width + x] === c.label) mask[y * width + x] = 1;
       }
-      const center = deepestPointInBox(mask, width, height, c.box, options.centerOutsideIsBackground ?? false);
+      const center =
+        (options.center ?? "micro_sam") === "micro_sam"
+          ? innerBoundaryCenter(mask, width, height, c.box)
+          : deepestPointInBox(mask, width, height, c.box, options.centerOutsideIsBackground ?? false);
       objects.push({ classId, component: index++, width, height, mask, area: c.area, box: c.box, center });
     }
   }

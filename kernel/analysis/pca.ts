@@ -18,14 +18,18 @@
  * 3 leading eigenpairs in 5-7 ms CPU: a saving no picture needs, so it went.
  *
  * Sign convention: an eigenvector's sign is arbitrary, so each component is flipped to make its
- * largest-magnitude loading positive (scikit-learn's `svd_flip` rule on the loadings). Pictures
- * then keep their colours when the same data is refitted, reordered or resampled.
+ * largest-magnitude loading positive (scikit-learn's `svd_flip` rule on the loadings, which its
+ * `PCA` applies from 1.5 on, so micro_sam's `compute_pca` through elf's `embedding_pca` agrees).
+ * Pictures then keep their colours when the same data is refitted, reordered or resampled.
+ *
+ * `mask`: fit (and mark in the projections) only the tokens inside a pixel mask — the body, or
+ * chosen organs — so that "body vs air" does not take the first component.
  */
 import { PCA } from "ml-pca";
 import { EMBEDDING_CHANNELS, EMBEDDING_SIDE, type Embedding } from "../sam/embedding.js";
 import { tokenCovariance, type TokenRun } from "./covariance.js";
 import { SeededRandom } from "./rng.js";
-import { tokenGrid, type TokenGrid, type TokenRegion } from "./tokens.js";
+import { tokenGrid, tokenMask, type PixelMask, type TokenGrid, type TokenRegion } from "./tokens.js";
 
 export interface PcaOptions {
   /** Number of components (default 3, one per RGB channel). */
@@ -36,6 +40,8 @@ export interface PcaOptions {
   readonly maxFitTokens?: number;
   /** Seed of the token sample, when there are more than `maxFitTokens` tokens (default 0). */
   readonly seed?: number;
+  /** Fit on the tokens inside this mask only: one mask for all embeddings, or one each. */
+  readonly mask?: PixelMask | readonly PixelMask[];
 }
 
 export interface PcaBasis {
@@ -64,9 +70,20 @@ export interface TokenProjection {
   /** componentCount planes of grid.rows x grid.cols, row-major (component-major overall). */
   readonly values: Float32Array;
   readonly embedding: Embedding;
+  /** With a mask: 1 for the grid's tokens inside it (pictures scale and colour only those). */
+  readonly inside?: Uint8Array;
 }
 
 export const DEFAULT_MAX_FIT_TOKENS = 32768;
+
+/** The mask of embedding `index` (one for all, or one each), or undefined. */
+export function maskFor(mask: PcaOptions["mask"], index: number, count: number): PixelMask | undefined {
+  if (!mask) return undefined;
+  if (!Array.isArray(mask)) return mask as PixelMask;
+  const list = mask as readonly PixelMask[];
+  if (list.length !== count) throw new Error(`mask: ${list.length} masks for ${count} embeddings; give one mask, or one per embedding.`);
+  return list[index];
+}
 
 function asList(embeddings: Embedding | readonly Embedding[]): readonly Embedding[] {
   const list = Array.isArray(embeddings) ? (embeddings as readonly Embedding[]) : [embeddings as Embedding];
@@ -104,15 +121,35 @@ export async function fitPca(embeddings: Embedding | readonly Embedding[], optio
   if (!(Number.isInteger(maxFit) && maxFit >= 2)) throw new Error(`maxFitTokens must be an integer >= 2, got ${maxFit}.`);
   const random = new SeededRandom(options.seed ?? 0);
   const grids = list.map((e) => tokenGrid(e, region));
-  const available = grids.reduce((s, g) => s + g.rows * g.cols, 0);
+  const masks = list.map((e, i) => {
+    const m = maskFor(options.mask, i, list.length);
+    return m ? tokenMask(m, e, grids[i]!) : undefined;
+  });
+  const taken = (e: number, t: number) => !masks[e] || masks[e][t] !== 0;
+  const available = masks.some((m) => m)
+    ? grids.reduce((s, g, e) => s + Array.from({ length: g.rows * g.cols }, (_, t) => (taken(e, t) ? 1 : 0)).reduce((a: number, b: number) => a + b, 0), 0)
+    : grids.reduce((s, g) => s + g.rows * g.cols, 0);
+  if (available < 2) throw new Error(`PCA needs at least 2 tokens to fit, the mask leaves ${available}.`);
   const plane = EMBEDDING_SIDE * EMBEDDING_SIDE;
   const runs: TokenRun[] = [];
   if (available <= maxFit) {
-    // Every token, as runs of whole grid rows (one run per embedding when the grid is 64 wide).
+    // Every token, as runs of whole grid rows (one run per embedding when the grid is 64 wide),
+    // or, with a mask, as runs of consecutive inside tokens.
     for (let e = 0; e < list.length; e++) {
       const g = grids[e]!;
       const data = list[e]!.data;
-      if (g.cols === EMBEDDING_SIDE) runs.push({ data, start: 0, count: g.rows * EMBEDDING_SIDE });
+      const m = masks[e];
+      if (m) {
+        for (let r = 0; r < g.rows; r++) {
+          for (let c = 0; c < g.cols; c++) {
+            if (!m[r * g.cols + c]) continue;
+            let end = c;
+            while (end + 1 < g.cols && m[r * g.cols + end + 1]) end++;
+            runs.push({ data, start: r * EMBEDDING_SIDE + c, count: end - c + 1 });
+            c = end;
+          }
+        }
+      } else if (g.cols === EMBEDDING_SIDE) runs.push({ data, start: 0, count: g.rows * EMBEDDING_SIDE });
       else for (let r = 0; r < g.rows; r++) runs.push({ data, start: r * EMBEDDING_SIDE, count: g.cols });
     }
   } else {
@@ -125,6 +162,7 @@ export async function fitPca(embeddings: Embedding | readonly Embedding[], optio
       const g = grids[e]!;
       for (let r = 0; r < g.rows; r++) {
         for (let c = 0; c < g.cols; c++) {
+          if (!taken(e, r * g.cols + c)) continue;
           const take = want === remaining || (want > 0 && random.next() * remaining < want);
           remaining--;
           if (!take) continue;
@@ -161,8 +199,8 @@ export async function fitPca(embeddings: Embedding | readonly Embedding[], optio
   };
 }
 
-/** Projects an embedding's tokens (of the basis's region) onto the components. */
-export function projectEmbedding(basis: PcaBasis, embedding: Embedding): TokenProjection {
+/** Projects an embedding's tokens (of the basis's region) onto the components; `mask` marks the inside tokens. */
+export function projectEmbedding(basis: PcaBasis, embedding: Embedding, mask?: PixelMask): TokenProjection {
   const grid = tokenGrid(embedding, basis.region);
   const k = basis.componentCount;
   const n = basis.channels;
@@ -216,7 +254,7 @@ export function projectEmbedding(basis: PcaBasis, embedding: Embedding): TokenPr
     const b = bias[i]!;
     for (let t = 0; t < cells; t++) values[i * cells + t] = acc[i * cells + t]! - b;
   }
-  return { grid, componentCount: k, values, embedding };
+  return { grid, componentCount: k, values, embedding, ...(mask ? { inside: tokenMask(mask, embedding, grid) } : {}) };
 }
 
 /** Fit on all the embeddings, then project each: the usual one-call use. */
@@ -226,5 +264,5 @@ export async function pcaOfEmbeddings(
 ): Promise<{ basis: PcaBasis; projections: TokenProjection[] }> {
   const list = asList(embeddings);
   const basis = await fitPca(list, options);
-  return { basis, projections: list.map((e) => projectEmbedding(basis, e)) };
+  return { basis, projections: list.map((e, i) => projectEmbedding(basis, e, maskFor(options.mask, i, list.length))) };
 }

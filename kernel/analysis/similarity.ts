@@ -87,6 +87,8 @@ export function similarityImage(
   options: {
     colormap?: ColormapName;
     range?: "full" | "data";
+    /** Explicit colour limits (overrides `range`), e.g. the range inside a mask. */
+    limits?: readonly [number, number];
     upsampling?: Upsampling;
     /** Blend the heat map over this image (the embedded image, same size) ... */
     over?: RgbImage8;
@@ -105,6 +107,7 @@ export function similarityImage(
       hi = Math.max(hi, v);
     }
   }
+  if (options.limits) [lo, hi] = options.limits;
   const heat = applyColormap(up.data, lo, hi, options.colormap ?? "viridis");
   const { width, height } = up.size;
   if (options.over) {

@@ -235,3 +235,25 @@ export function paintTokens(colors: Uint8Array, grid: TokenGrid, embedding: Embe
   }
   return { width, height, data };
 }
+
+/** A binary mask at the embedded image's size (nonzero = inside), e.g. the body or chosen organs. */
+export interface PixelMask {
+  readonly width: number;
+  readonly height: number;
+  readonly data: ArrayLike<number>;
+}
+
+/**
+ * The tokens of `grid` inside a pixel mask: a token is inside when most of the pixels whose
+ * centres fall in it are (tokenLabels' majority); tokens beyond the image (padding) never are.
+ */
+export function tokenMask(mask: PixelMask, embedding: Embedding, grid: TokenGrid): Uint8Array {
+  const image = imageTokenGrid(embedding);
+  const binary = { width: mask.width, height: mask.height, data: Uint8Array.from(mask.data as ArrayLike<number>, (v) => (v ? 1 : 0)) };
+  const labels = tokenLabels(binary, embedding, image);
+  const out = new Uint8Array(grid.rows * grid.cols);
+  for (let r = 0; r < Math.min(grid.rows, image.rows); r++) {
+    for (let c = 0; c < Math.min(grid.cols, image.cols); c++) out[r * grid.cols + c] = labels[r * image.cols + c]!;
+  }
+  return out;
+}

@@ -15,8 +15,8 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { dice } from "../analysis/metrics.js";
 import { boundingBox, deepestPoint } from "../analysis/geometry.js";
-import { pcaOfEmbeddings } from "../analysis/pca.js";
-import { pcaRgbImages } from "../analysis/pca-image.js";
+import { fitPca, projectEmbedding } from "../analysis/pca.js";
+import { microSamPcaImage } from "../analysis/pca-image.js";
 import { VolumeEmbeddings, formatProgress } from "../cache/volume-embeddings.js";
 import { drawOverlay } from "../display/overlay.js";
 import { encodeRgbPng } from "../display/png.js";
@@ -255,8 +255,10 @@ export async function run(args: string[]): Promise<number> {
           drawOverlay(sliceRgb(volume, embeddings, zClick), [{ mask: corrected.mask, label: CLICKED_ORGAN.id }], clickPoints),
         ),
       });
-      const { projections } = await pcaOfEmbeddings(clickEmbedding);
-      images.push({ title: `slice ${zClick}: PCA of the embedding (components 1-3 as RGB)`, png: await writePng(join(out, "pca.png"), pcaRgbImages(projections)[0]!) });
+      // micro_sam's picture (compute_pca): all 64x64 tokens, PC1-3 scaled together, cropped
+      const basis = await fitPca(clickEmbedding, { region: "all" });
+      const picture = microSamPcaImage(projectEmbedding(basis, clickEmbedding)).image;
+      images.push({ title: `slice ${zClick}: PCA of the embedding as micro_sam draws it (components 1-3 as RGB)`, png: await writePng(join(out, "pca.png"), picture) });
       images.push({ title: `slice ${zClick}: the image`, png: await writePng(join(out, "slice.png"), sliceRgb(volume, embeddings, zClick)) });
 
       const csv = ["step,organ,prompt,dice,ms", ...rows.map((r) => `${r.step},${r.organ},"${r.prompt}",${r.dice.toFixed(4)},${r.ms.toFixed(1)}`)].join("\n") + "\n";

@@ -1,12 +1,26 @@
 /**
- * The notebook face of the embedding PCA: fit once on the given embeddings (several models, or
- * slices), then show them side by side on that shared basis, with the explained variance, each
- * component alone, and the tokens in PC space coloured by a label map.
+ * The notebook face of the embedding PCA, in two styles:
+ *
+ * - `style: "micro_sam"` (default): micro_sam's picture (`project_embeddings_for_visualization`,
+ *   `compute_pca`): each embedding fitted on its own 64x64 tokens, padding included, the three
+ *   components scaled together and truncated to uint8, cropped to `int(aspect * 64)` tokens
+ *   (pca-image.ts `microSamPcaImage`).
+ * - `style: "comparison"`: ours for comparing embeddings: the image tokens only, one basis fitted
+ *   on all embeddings (`fit: "shared"`, default) and one scale per component shared by the panels,
+ *   so equal colours mean equal features side by side (`fit: "each"`: a basis per embedding).
+ *
+ * Either style can be fitted inside a mask (`mask`: the body, chosen organs; one for all
+ * embeddings or one each): only the inside tokens are fitted and scaled, the rest drawn dark.
+ * Also: the explained variance, each component alone, and the tokens in PC space coloured by a
+ * label map.
  */
 import { fitPca, pcaOfEmbeddings, projectEmbedding, type PcaBasis, type PcaOptions, type TokenProjection } from "../analysis/pca.js";
-import { componentImages, pcaRgbImages, type PcaImageOptions } from "../analysis/pca-image.js";
-import { tokenLabels } from "../analysis/tokens.js";
+import { componentImages, microSamPcaImage, OUTSIDE_COLOR, pcaRgbImages, type PcaImageOptions } from "../analysis/pca-image.js";
+import { maskFor } from "../analysis/pca.js";
+import { tokenLabels, tokenMask, upsampleTokens, type PixelMask } from "../analysis/tokens.js";
 import { cosineSimilarityAt, similarityImage } from "../analysis/similarity.js";
+import { applyColormap } from "../analysis/colormap.js";
+import type { LegendEntry } from "./overlay.js";
 import { drawMarkers } from "./overlay.js";
 import type { ColormapName } from "../analysis/colormap.js";
 import type { RgbImage8 } from "../io/image.js";
@@ -15,7 +29,11 @@ import { explainedVarianceFigure, tokenScatterFigure } from "./figures.js";
 import { ImageGrid } from "./figures-images.js";
 import { DISPLAY, PlotlyChart, type MimeBundle } from "./plotly.js";
 
+export type PcaStyle = "micro_sam" | "comparison";
+
 export interface PcaViewOptions extends PcaOptions, PcaImageOptions {
+  /** micro_sam's picture (default) or ours for comparisons (see the module comment). */
+  readonly style?: PcaStyle;
   /**
    * "shared" (default): one basis fitted on all embeddings, so equal colours mean equal
    * features across panels. "each": a basis per embedding, for models whose channels mean
@@ -59,22 +77,29 @@ export class PcaView {
     this.names = options.names ?? defaultNames(embeddings);
   }
 
+  get style(): PcaStyle {
+    return this.options.style ?? "micro_sam";
+  }
+
   private get shared(): boolean {
-    return (this.options.fit ?? "shared") === "shared";
+    return this.style === "comparison" && (this.options.fit ?? "shared") === "shared";
   }
 
   rgbImages(): RgbImage8[] {
+    if (this.style === "micro_sam") return this.projections.map((p) => microSamPcaImage(p).image);
     // Separate bases have no common scale: each panel is scaled on its own.
     return pcaRgbImages(this.projections, this.shared ? this.options : { ...this.options, range: "each" });
   }
 
   /** One line about the fit, shown as the grid's title. */
   describe(): string {
-    if (!this.shared) return `PCA of ${this.embeddings.length} embedding(s), a basis each (explained variance of PC1-3 in the captions)`;
+    const inside = this.options.mask ? " inside the mask" : "";
+    if (this.style === "micro_sam") return `PCA of ${this.embeddings.length} embedding(s)${inside} as micro_sam draws it: a basis each over all 64x64 tokens, PC1-3 scaled together (explained variance in the captions)`;
+    if (!this.shared) return `PCA of ${this.embeddings.length} embedding(s)${inside}, a basis each (explained variance of PC1-3 in the captions)`;
     const b = this.basis;
     const parts = b.explainedVarianceRatio.slice(0, 3).map((r, i) => `PC${i + 1} ${pct(r)}`);
     const sampled = b.fitTokens < b.availableTokens ? ` (fitted on ${b.fitTokens} of ${b.availableTokens} tokens)` : "";
-    return `PCA of ${this.embeddings.length} embedding(s), shared basis: ${parts.join(", ")} of the variance${sampled}`;
+    return `PCA of ${this.embeddings.length} embedding(s)${inside}, shared basis: ${parts.join(", ")} of the variance${sampled}`;
   }
 
   private caption(i: number): string {
@@ -113,12 +138,15 @@ export class PcaView {
   /** Tokens of embedding `index` in PC space, coloured by the label map of that image. */
   scatter(
     labels: { readonly width: number; readonly height: number; readonly data: ArrayLike<number> },
-    options: { index?: number; labelNames?: readonly string[]; components?: readonly [number, number] } = {},
+    options: { index?: number; labelNames?: readonly string[]; components?: readonly [number, number]; mask?: PixelMask } = {},
   ): PlotlyChart {
     const i = options.index ?? 0;
     const p = this.projections[i];
     if (!p) throw new Error(`no embedding #${i}; there are ${this.projections.length}.`);
     const t = tokenLabels(labels, p.embedding, p.grid);
+    // only the tokens inside the fit's mask and the scatter's own mask (-1 = left out)
+    const shown = options.mask ? tokenMask(options.mask, p.embedding, p.grid) : undefined;
+    t.forEach((_, k) => ((p.inside && !p.inside[k]) || (shown && !shown[k])) && (t[k] = -1));
     return new PlotlyChart(
       tokenScatterFigure(p, t, { labelNames: options.labelNames, components: options.components, title: `${this.names[i]}: tokens in PC space` }),
     );
@@ -136,6 +164,22 @@ export async function pcaView(embeddings: Embedding | readonly Embedding[], opti
   if (options.names && options.names.length !== list.length) {
     throw new Error(`names has ${options.names.length} entries for ${list.length} embeddings.`);
   }
+  const style = options.style ?? "micro_sam";
+  if (style === "micro_sam") {
+    for (const key of ["fit", "region", "range", "percentiles", "upsampling"] as const) {
+      if (options[key] !== undefined) throw new Error(`'${key}' is an option of style "comparison"; micro_sam's picture fits each embedding over all 64x64 tokens. Pass style: "comparison" to use it.`);
+    }
+    const bases: PcaBasis[] = [];
+    const projections: TokenProjection[] = [];
+    for (const [i, e] of list.entries()) {
+      const mask = maskFor(options.mask, i, list.length);
+      const basis = await fitPca(e, { components: 3, region: "all", ...(options.maxFitTokens ? { maxFitTokens: options.maxFitTokens } : {}), ...(mask ? { mask } : {}) });
+      bases.push(basis);
+      projections.push(projectEmbedding(basis, e, mask));
+    }
+    return new PcaView(list, { bases, projections }, options);
+  }
+  if (style !== "comparison") throw new Error(`style must be 'micro_sam' or 'comparison', got '${String(style)}'.`);
   const fit = options.fit ?? "shared";
   if (fit === "shared") {
     const { basis, projections } = await pcaOfEmbeddings(list, { components: 3, ...options });
@@ -143,27 +187,60 @@ export async function pcaView(embeddings: Embedding | readonly Embedding[], opti
   }
   if (fit !== "each") throw new Error(`fit must be 'shared' or 'each', got '${String(fit)}'.`);
   const bases: PcaBasis[] = [];
-  for (const e of list) bases.push(await fitPca(e, { components: 3, ...options }));
-  return new PcaView(list, { bases, projections: list.map((e, i) => projectEmbedding(bases[i]!, e)) }, options);
+  for (const [i, e] of list.entries()) {
+    const mask = maskFor(options.mask, i, list.length);
+    bases.push(await fitPca(e, { components: 3, ...options, mask }));
+  }
+  return new PcaView(list, { bases, projections: list.map((e, i) => projectEmbedding(bases[i]!, e, maskFor(options.mask, i, list.length))) }, options);
+}
+
+/** A stepped colour bar as legend entries: `steps` swatches from lo to hi, labelled with their values. */
+export function colorbarLegend(colormap: ColormapName, lo: number, hi: number, steps = 5): LegendEntry[] {
+  const values = Array.from({ length: steps }, (_, i) => lo + ((hi - lo) * i) / (steps - 1));
+  const rgb = applyColormap(values, lo, hi, colormap);
+  return values.map((v, i) => ({ name: (Math.abs(v) < 1e-9 ? 0 : v).toFixed(2), color: [rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!] as const }));
 }
 
 /**
  * "What looks like this spot?": the cosine similarity of every token to the token under pixel
  * (x, y), as a heat map at the image size (blended over `image` when given), the clicked pixel
- * marked. For the token grid itself with hover values, use `similarityFigure()` in a PlotlyChart.
+ * marked, with a colour bar. With `mask`, only the tokens inside it are coloured (and give the
+ * "data" range); the rest are drawn dark. For the token grid itself with hover values, use
+ * `similarityFigure()` in a PlotlyChart.
  */
 export function similarityView(
   embedding: Embedding,
   x: number,
   y: number,
-  options: { image?: RgbImage8; alpha?: number; colormap?: ColormapName; range?: "full" | "data"; caption?: string } = {},
+  options: { image?: RgbImage8; alpha?: number; colormap?: ColormapName; range?: "full" | "data"; caption?: string; mask?: PixelMask } = {},
 ): ImageGrid {
   const map = cosineSimilarityAt(embedding, x, y);
-  const heat = similarityImage(map, { colormap: options.colormap, range: options.range, over: options.image, alpha: options.alpha });
+  const inside = options.mask ? tokenMask(options.mask, embedding, map.grid) : undefined;
+  const colormap = options.colormap ?? "viridis";
+  let lo = -1;
+  let hi = 1;
+  if ((options.range ?? "full") === "data") {
+    lo = Infinity;
+    hi = -Infinity;
+    map.values.forEach((v, t) => {
+      if (inside && !inside[t]) return;
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    });
+  }
+  let heat = similarityImage(map, { colormap, limits: [lo, hi], over: options.image, alpha: options.alpha });
+  if (inside) {
+    const up = upsampleTokens(Float32Array.from(inside), map.grid, embedding, "nearest").data;
+    const data = Uint8Array.from(heat.data);
+    for (let p = 0; p < up.length; p++) if (!up[p]) data.set(OUTSIDE_COLOR, 3 * p);
+    heat = { ...heat, data };
+  }
   const picture = drawMarkers(heat, [{ x, y, positive: true, size: 6 }]);
-  const range = (options.range ?? "full") === "full" ? "colour scale -1 (purple) .. +1 (yellow)" : "colour scale: min .. max of the map";
+  const where = inside ? ", inside the mask" : "";
+  const range = (options.range ?? "full") === "full" ? "colour scale -1 .. +1" : `colour scale: min .. max of the map${where}`;
   return new ImageGrid([{ image: picture, caption: options.caption ?? `cosine similarity to the token at (${x}, ${y})` }], {
     title: `${embedding.modelName}: ${range}`,
     panelWidth: Math.min(512, picture.width),
+    legend: colorbarLegend(colormap, lo, hi),
   });
 }

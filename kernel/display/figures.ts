@@ -142,7 +142,8 @@ export function tokenScatterFigure(projection: TokenProjection, labels: Int32Arr
       throw new Error(`component ${c} does not exist; the projection has ${projection.componentCount}.`);
     }
   }
-  const ids = [...new Set(labels)].sort((x, y) => x - y);
+  // label -1 marks tokens left out (outside a mask)
+  const ids = [...new Set(labels)].filter((id) => id >= 0).sort((x, y) => x - y);
   const data: PlotlyTrace[] = ids.map((id) => {
     const xs: number[] = [];
     const ys: number[] = [];

@@ -1,26 +1,34 @@
 /**
- * The paper's 3D evaluation (docs/inference.md §9): for each object of a label volume, prompt its
- * central slice, propagate both ways, and score the whole 3D object with Dice.
+ * The paper's 3D evaluation (docs/inference.md §9): micro_sam's
+ * `segment_slices_from_ground_truth` as medico_sam's `evaluate_interactive_3d` calls it
+ * (`min_size=10`, `evaluation_metric="dice_per_class"`): for each object of a label volume,
+ * prompt its central slice, propagate both ways, and score.
  *
  * - Central slice: floor(mean(zmin, zmax)) over the slices the object occupies; an object with
- *   fewer than 10 pixels there is skipped (reported, not scored).
- * - Prompt: the tight box there (exclusive max), or one random positive point inside the
- *   object and one random negative point near it (outside the object, within city-block
- *   distance 10: scipy's binary_dilation with 10 iterations, as micro_sam's prompt generator
- *   uses; the whole background if that ring is empty). Points come from a seeded generator.
- * - Dice over the object's voxels in all slices: 2|P and T| / (|P| + |T|).
+ *   fewer than 10 pixels there is skipped (reported, not scored, and left out of the scoring).
+ * - Prompt: the tight box there (exclusive max), or one random positive point inside the object
+ *   and one random negative point from micro_sam's `PointAndBoxPromptGenerator` region: the box
+ *   grown by 10 px per side (clipped) minus the object dilated 10 times with a 3x3 element
+ *   (Chebyshev distance <= 10); the whole background when that region is empty
+ *   (`_ensure_num_points`). Points come from a seeded generator.
+ * - Propagation: micro_sam's defaults there, projection `mask`, IoU threshold 0.8, box
+ *   extension 0.025 (DEFAULT_SETTING_3D; the napari tool's defaults are PROPAGATION_DEFAULTS).
+ * - Scoring `dice_per_class` (default): every object's propagation is painted into one label
+ *   volume in ascending label order, a later label overwriting an earlier one, and each object
+ *   is scored as `dice_score(final == label, gt == label)` = 2|P and T| / (|P| + |T| + 1e-7).
+ *   `scoring: "per-object"` (ours) scores each object's own propagation, untouched by the others.
  *
  * `evaluate3dGrid` runs every setting of a grid of IoU thresholds x projection modes x box
- * extensions and reports, per object, the best Dice and the setting that gave it. Picking the
- * best setting per object with the ground truth in hand is an UPPER BOUND of what a user with
- * one fixed setting gets (that is how the paper reports it); the best single setting over all
- * objects is reported next to it.
+ * extensions (micro_sam's `default_grid_search_values_multi_dimensional_segmentation`) and
+ * reports the best single setting over all objects (what micro_sam's
+ * `run_multi_dimensional_segmentation_grid_search` picks per volume) and, per object, the best
+ * Dice and the setting that gave it: picking per object with the ground truth in hand is an
+ * UPPER BOUND of what a user with one fixed setting gets.
  */
-import { cityBlockDistance, boundingBox } from "../analysis/geometry.js";
-import { DICE_EPSILON } from "../analysis/metrics.js";
+import { boundingBox } from "../analysis/geometry.js";
 import { SeededRandom, type Random } from "../analysis/rng.js";
 import { propagate, type Segmenter, type SliceStack } from "../interactive/propagate.js";
-import { PROJECTION_MODES, type ProjectionMode } from "../interactive/propagate-prompts.js";
+import { PROJECTION_MODES, type MicroSamRelease, type ProjectionMode } from "../interactive/propagate-prompts.js";
 import type { PixelArray } from "../io/image.js";
 import { readSliceOf, type ViewMapping } from "../io/volume-view.js";
 import type { Vec3 } from "../io/volume.js";
@@ -28,6 +36,7 @@ import type { Box, Point, Prompt } from "../sam/prompt.js";
 import { objectSeed } from "./protocol.js";
 
 export type Prompt3dMode = "box" | "points";
+export type Scoring3d = "dice_per_class" | "per-object";
 
 export interface Setting3d {
   readonly projection: ProjectionMode;
@@ -42,6 +51,10 @@ export interface Evaluate3dOptions extends Partial<Setting3d> {
   readonly objects?: readonly number[];
   /** Skip objects with fewer pixels than this in their central slice (default 10). */
   readonly minCentralArea?: number;
+  /** The propagation's projection rules: micro_sam 1.8's (default) or 1.7's, the paper's release (see PropagateOptions). */
+  readonly release?: MicroSamRelease;
+  /** `dice_per_class` (micro_sam / medico_sam, default) or `per-object` (each object on its own). */
+  readonly scoring?: Scoring3d;
   readonly signal?: AbortSignal;
 }
 
@@ -62,6 +75,7 @@ export interface Object3dResult {
 export interface Evaluate3dResult {
   readonly setting: Setting3d;
   readonly prompt: Prompt3dMode;
+  readonly scoring: Scoring3d;
   readonly objects: readonly Object3dResult[];
   /** Mean Dice over the scored (not skipped) objects. */
   readonly meanDice: number;
@@ -75,7 +89,9 @@ export interface LabelStack {
   readonly data: ArrayLike<number>;
 }
 
-export const DEFAULT_SETTING_3D: Setting3d = { projection: "mask", iouThreshold: 0.5, boxExtension: 0.05 };
+/** micro_sam's `segment_slices_from_ground_truth` defaults. */
+export const DEFAULT_SETTING_3D: Setting3d = { projection: "mask", iouThreshold: 0.8, boxExtension: 0.025 };
+/** `PointAndBoxPromptGenerator(dilation_strength=10)` in `segment_slices_from_ground_truth`. */
 export const NEGATIVE_RING = 10;
 
 interface ObjectInfo {
@@ -120,13 +136,47 @@ function samplePoint(mask: ArrayLike<number>, width: number, want: (p: number) =
   return undefined;
 }
 
-/** The central-slice prompt of one object (box, or a positive point plus a nearby negative one). */
+/**
+ * micro_sam's negative-point region (`PointAndBoxPromptGenerator._sample_negative_points`): the
+ * box grown by `ring` px per side, clipped, minus the object dilated `ring` times with a 3x3
+ * element (kornia's `dilation` with `torch.ones(3, 3)`: Chebyshev distance <= ring).
+ */
+export function negativeRegion(mask: Uint8Array, width: number, height: number, ring = NEGATIVE_RING): Uint8Array {
+  const out = new Uint8Array(width * height);
+  const box = boundingBox(mask, width, height);
+  if (!box) return out;
+  // separable square dilation: within `ring` of an object pixel along the row, then along the column
+  const rows = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    let last = -Infinity;
+    const left = new Float64Array(width);
+    for (let x = 0; x < width; x++) {
+      if (mask[y * width + x]) last = x;
+      left[x] = last;
+    }
+    let next = Infinity;
+    for (let x = width - 1; x >= 0; x--) {
+      if (mask[y * width + x]) next = x;
+      rows[y * width + x] = x - left[x]! <= ring || next - x <= ring ? 1 : 0;
+    }
+  }
+  for (let y = Math.max(0, box.y0 - ring); y < Math.min(height, box.y1 + ring); y++) {
+    for (let x = Math.max(0, box.x0 - ring); x < Math.min(width, box.x1 + ring); x++) {
+      let dilated = false;
+      for (let yy = Math.max(0, y - ring); yy <= Math.min(height - 1, y + ring) && !dilated; yy++) if (rows[yy * width + x]) dilated = true;
+      if (!dilated) out[y * width + x] = 1;
+    }
+  }
+  return out;
+}
+
+/** The central-slice prompt of one object (box, or a positive point plus a negative one from negativeRegion). */
 export function centralPrompt(mask: Uint8Array, width: number, height: number, mode: Prompt3dMode, random: Random): Prompt {
   if (mode === "box") return { box: boundingBox(mask, width, height)! };
   const pos = samplePoint(mask, width, (p) => mask[p] !== 0, random, true)!;
-  const near = cityBlockDistance(mask, width, height);
+  const region = negativeRegion(mask, width, height);
   const neg =
-    samplePoint(mask, width, (p) => mask[p] === 0 && near[p]! <= NEGATIVE_RING, random, false) ??
+    samplePoint(mask, width, (p) => region[p] !== 0, random, false) ??
     samplePoint(mask, width, (p) => mask[p] === 0, random, false);
   return { points: neg ? [pos, neg] : [pos] };
 }
@@ -147,7 +197,10 @@ export async function evaluate3d(stack: SliceStack, segmenter: Segmenter, labels
   const minArea = options.minCentralArea ?? 10;
   const { width, height } = labels;
   const plane = width * height;
+  const scoring = options.scoring ?? "dice_per_class";
+  if (scoring !== "dice_per_class" && scoring !== "per-object") throw new Error(`unknown scoring '${String(scoring)}'; use dice_per_class or per-object`);
   const results: Object3dResult[] = [];
+  const propagated = new Map<number, Map<number, Uint8Array>>();
   for (const obj of findObjects(labels, options.objects)) {
     if (options.signal?.aborted) throw new Error("3D evaluation interrupted");
     const zc = Math.floor((obj.zmin + obj.zmax) / 2);
@@ -164,40 +217,68 @@ export async function evaluate3d(stack: SliceStack, segmenter: Segmenter, labels
     const prompt = centralPrompt(central, width, height, mode, random);
     const first = await segmenter.segment(await stack.get(zc), prompt, { multimask: mode === "box" ? "off" : "auto" });
     const masks = first.mask.some((v) => v !== 0)
-      ? (await propagate(stack, segmenter, [{ z: zc, mask: first.mask }], { ...setting, ...(options.signal ? { signal: options.signal } : {}) })).masks
+      ? (await propagate(stack, segmenter, [{ z: zc, mask: first.mask }], { ...setting, ...(options.release ? { release: options.release } : {}), ...(options.signal ? { signal: options.signal } : {}) })).masks
       : new Map<number, Uint8Array>();
-    let predicted = 0;
-    let intersection = 0;
-    for (const [z, m] of masks) {
-      for (let p = 0; p < plane; p++) {
-        if (!m[p]) continue;
-        predicted++;
-        if (labels.data[z * plane + p] === obj.label) intersection++;
-      }
-    }
-    const zs = [...masks.keys()];
+    propagated.set(obj.label, masks);
+    const zs = [...masks.keys()].filter((z) => masks.get(z)!.some((v) => v !== 0));
     results.push({
       ...base,
       prompt: { ...(prompt.box ? { box: prompt.box } : {}), ...(prompt.points ? { points: prompt.points } : {}) },
-      dice: (2 * intersection) / Math.max(predicted + target, DICE_EPSILON),
       ...(zs.length ? { predictedRange: [Math.min(...zs), Math.max(...zs)] as const } : {}),
-      voxels: { predicted, target, intersection },
+      voxels: { predicted: 0, target, intersection: 0 },
     });
   }
-  const scored = results.filter((r) => r.dice !== undefined);
+  // dice_per_class: one label volume, ascending labels, later ones overwrite earlier ones
+  let painted: Int32Array | undefined;
+  if (scoring === "dice_per_class") {
+    painted = new Int32Array(labels.depth * plane);
+    for (const label of [...propagated.keys()].sort((a, b) => a - b)) {
+      for (const [z, m] of propagated.get(label)!) for (let p = 0; p < plane; p++) if (m[p]) painted[z * plane + p] = label;
+    }
+  }
+  const scoredResults = results.map((r): Object3dResult => {
+    const masks = propagated.get(r.label);
+    if (!masks) return r;
+    let predicted = 0;
+    let intersection = 0;
+    if (painted) {
+      for (let p = 0; p < painted.length; p++) {
+        if (painted[p] !== r.label) continue;
+        predicted++;
+        if (labels.data[p] === r.label) intersection++;
+      }
+    } else {
+      for (const [z, m] of masks) {
+        for (let p = 0; p < plane; p++) {
+          if (!m[p]) continue;
+          predicted++;
+          if (labels.data[z * plane + p] === r.label) intersection++;
+        }
+      }
+    }
+    const target = r.voxels.target;
+    // elf's `dice_score`: 2|P and T| / (|P| + |T| + 1e-7)
+    return { ...r, dice: (2 * intersection) / (predicted + target + 1e-7), voxels: { predicted, target, intersection } };
+  });
+  const scored = scoredResults.filter((r) => r.dice !== undefined);
   return {
     setting,
     prompt: mode,
-    objects: results,
+    scoring,
+    objects: scoredResults,
     meanDice: scored.length ? scored.reduce((a, r) => a + r.dice!, 0) / scored.length : NaN,
   };
 }
 
-/** micro_sam's default grid for the multi-dimensional segmentation search. */
+/**
+ * micro_sam's `default_grid_search_values_multi_dimensional_segmentation`: IoU thresholds 0.5 to
+ * 0.9 in steps of 0.1, every projection, box extensions 0 to 0.25 in steps of 0.025
+ * (`_get_range_of_search_values`, rounded to 3 decimals): 5 x 5 x 11 = 275 runs.
+ */
 export const DEFAULT_GRID_3D = {
   iouThresholds: [0.5, 0.6, 0.7, 0.8, 0.9],
   projections: PROJECTION_MODES,
-  boxExtensions: [0, 0.1, 0.2, 0.3, 0.4, 0.5],
+  boxExtensions: Array.from({ length: 11 }, (_, i) => Math.round(i * 25) / 1000),
 } as const;
 
 export interface Grid3dResult {

@@ -1,28 +1,46 @@
 /**
- * Propagate an object's segmentation through a stack of slices (micro_sam's
- * `segment_mask_in_volume`, docs/inference.md §9).
+ * Propagate an object's segmentation through a stack of slices: micro_sam 1.8's
+ * `segment_mask_in_volume` with the stop annotations of its napari tool
+ * (`segment_slices_with_prompts`), docs/inference.md §9.
  *
  * From the annotated slices: down from the lowest and up from the highest, each new slice
  * prompted with the previous slice's mask projected as a prompt (propagate-prompts.ts),
  * multimask off. A direction stops BEFORE writing a slice whose mask has IoU < threshold with
- * the previous one, at the volume edge, before a stop annotation, or when the mask comes back
- * empty. Between two consecutive annotated slices the gap is filled from both ends toward the
- * middle without the IoU test (a single slice in between is prompted with the union of both
- * masks, as micro_sam does).
+ * the previous one (micro_sam's `compute_iou`: intersection / (union + 1e-7), so an IoU equal to
+ * the threshold's exact fraction still passes but an empty mask never does unless the threshold
+ * is 0), or at the volume edge. At threshold 0 an empty mask is written like any other; the next
+ * slice is then prompted with the empty mask (modes with a mask prompt) or, since a point or box
+ * mode has no prompt left (micro_sam calls the decoder unprompted), the direction ends there.
  *
- * Stop annotations (the user's "the object has ended here") are slice indices that are never
- * segmented and that no propagation crosses; `stopBelow` / `stopAbove` (micro_sam's
- * stop_lower / stop_upper) forbid going below the lowest / above the highest annotation.
+ * Between two consecutive annotated slices the gap is filled from both ends toward the middle
+ * without the IoU test (micro_sam's `segment_range` without a threshold). A one-slice gap, and
+ * the middle slice of an even gap, is prompted with the union of its two neighbours' masks and
+ * with micro_sam's `segment_from_mask` defaults: `single_point` falls back to all sampled points
+ * (`use_single_point` is not passed there).
+ *
+ * Stop annotations ("the object has ended here") follow `segment_slices_with_prompts`: the
+ * lowest stop below the lowest annotation and the highest stop above the highest annotation end
+ * the object (micro_sam's stop_lower / stop_upper); the slices between such a stop and the
+ * annotation are filled from the annotation without the IoU test; every other stop (between
+ * annotations, or between an outer stop and the annotations) is ignored and its slice segmented
+ * normally. `stopBelow` / `stopAbove` forbid going below the lowest / above the highest
+ * annotation (a stop right next to it).
  * Defaults are micro_sam's napari tool: single_point, IoU threshold 0.5, box extension 0.05.
  */
-import { iouFromCounts, maskCounts } from "../analysis/metrics.js";
+import { maskCounts } from "../analysis/metrics.js";
 import type { Embedding } from "../sam/embedding.js";
 import type { Prompt } from "../sam/prompt.js";
 import type { SegmentResult } from "../sam/segment-result.js";
 import type { PixelArray } from "../io/image.js";
 import { writeSliceOf, type ViewMapping } from "../io/volume-view.js";
 import type { Vec3 } from "../io/volume.js";
-import { projectMask, PROJECTION_MODES, type ProjectionMode } from "./propagate-prompts.js";
+import { projectMask, PROJECTION_MODES, type MicroSamRelease, type ProjectionMode } from "./propagate-prompts.js";
+
+/** micro_sam's `compute_iou`: overlap / (union + 1e-7). */
+export function microSamIou(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const c = maskCounts(a, b);
+  return c.intersection / (c.predicted + c.target - c.intersection + 1e-7);
+}
 
 /** The slices to segment: their count and size, and their embeddings (e.g. VolumeEmbeddings). */
 export interface SliceStack {
@@ -48,8 +66,16 @@ export interface PropagateOptions {
   readonly iouThreshold?: number;
   /** Box growth per side: fraction of the box size when < 1, pixels when >= 1. Default 0.05. */
   readonly boxExtension?: number;
+  /**
+   * micro_sam 1.8's projection rules (default) or 1.7's, the release of the paper's experiments
+   * (skimage smoothing, mask prompts resized as logits); segment_mask_in_volume itself is the same.
+   */
+  readonly release?: MicroSamRelease;
+  /** Stop annotations (slice indices): only the outermost below / above the annotations count (see the module comment). */
   readonly stops?: readonly number[];
+  /** No propagation below the lowest annotation (a stop right under it). */
   readonly stopBelow?: boolean;
+  /** No propagation above the highest annotation (a stop right over it). */
   readonly stopAbove?: boolean;
   readonly signal?: AbortSignal;
   /** Called after each slice is decided (written or refused). */
@@ -120,26 +146,35 @@ export async function propagate(
   }
   const annotated = [...masks.keys()].sort((a, b) => a - b);
   const slices: SliceOutcome[] = [];
+  // micro_sam's gap middles call `segment_from_mask` without `use_single_point`
+  const unionProjection: ProjectionMode = projection === "single_point" ? "points" : projection;
 
-  const segmentOne = async (z: number, from: number, prev: Uint8Array, kind: SliceOutcome["kind"]) => {
-    const embedding = await stack.get(z);
-    const prompt = projectMask(prev, width, height, projection, extension);
-    const r = await segmenter.segment(embedding, prompt, { multimask: "off" });
-    const iou = iouFromCounts(maskCounts(r.mask, prev));
-    return { mask: r.mask, iou, predictedIou: r.iou, area: area(r.mask), from, kind };
+  /** Segment slice z from `prev`; undefined when an empty `prev` leaves the mode no prompt. */
+  const segmentOne = async (z: number, from: number, prev: Uint8Array, kind: SliceOutcome["kind"], mode: ProjectionMode = projection) => {
+    const prompt = projectMask(prev, width, height, mode, extension, options.release);
+    if (!prompt) return undefined;
+    const r = await segmenter.segment(await stack.get(z), prompt, { multimask: "off" });
+    return { mask: r.mask, iou: microSamIou(r.mask, prev), predictedIou: r.iou, area: area(r.mask), from, kind };
+  };
+  const record = (z: number, s: NonNullable<Awaited<ReturnType<typeof segmentOne>>>, written: boolean) => {
+    const outcome: SliceOutcome = { z, from: s.from, kind: s.kind, written, area: s.area, iouWithPrevious: s.iou, predictedIou: s.predictedIou };
+    slices.push(outcome);
+    options.onSlice?.(outcome);
   };
 
-  /** Propagate from `start` one slice at a time toward `end` (exclusive), with the IoU test. */
-  const walk = async (start: number, step: 1 | -1, end: number, endReason: StopReason): Promise<DirectionResult> => {
+  /**
+   * micro_sam's `segment_range`: from `start` one slice at a time toward `end` (exclusive), with
+   * the IoU test when `tested`. Returns the last slice written and why it stopped.
+   */
+  const walk = async (start: number, step: 1 | -1, end: number, endReason: StopReason, tested: boolean): Promise<DirectionResult> => {
     let prev = masks.get(start)!;
     let last = start;
     for (let z = start + step; z !== end; z += step) {
       if (options.signal?.aborted) return { lastWritten: last, reason: "aborted", stoppedAt: z };
-      const s = await segmentOne(z, last, prev, "propagated");
-      const refused = s.area === 0 || (threshold > 0 && s.iou < threshold);
-      const outcome: SliceOutcome = { z, from: last, kind: "propagated", written: !refused, area: s.area, iouWithPrevious: s.iou, predictedIou: s.predictedIou };
-      slices.push(outcome);
-      options.onSlice?.(outcome);
+      const s = await segmentOne(z, last, prev, tested ? "propagated" : "filled");
+      if (!s) return { lastWritten: last, reason: "empty", stoppedAt: z };
+      const refused = tested && s.iou < threshold;
+      record(z, s, !refused);
       if (refused) return { lastWritten: last, reason: s.area === 0 ? "empty" : "iou", stoppedAt: z };
       masks.set(z, s.mask);
       prev = s.mask;
@@ -149,64 +184,50 @@ export async function propagate(
   };
   const lowest = annotated[0]!;
   const highest = annotated[annotated.length - 1]!;
-  const stopUnder = Math.max(-1, ...[...stops].filter((z) => z < lowest));
-  const stopOver = Math.min(depth, ...[...stops].filter((z) => z > highest));
-  const below = options.stopBelow
-    ? { lastWritten: lowest, reason: "stop-flag" as const, stoppedAt: lowest - 1 }
-    : await walk(lowest, -1, stopUnder, stopUnder === -1 ? "edge" : "stop-annotation");
-  const above = options.stopAbove
-    ? { lastWritten: highest, reason: "stop-flag" as const, stoppedAt: highest + 1 }
-    : await walk(highest, 1, stopOver, stopOver === depth ? "edge" : "stop-annotation");
+  // `segment_slices_with_prompts`: only the outermost stops count; the others are ignored
+  const stopUnder = options.stopBelow ? lowest - 1 : Math.min(lowest, ...[...stops].filter((z) => z < lowest));
+  const stopOver = options.stopAbove ? highest + 1 : Math.max(highest, ...[...stops].filter((z) => z > highest));
+  const hasStopUnder = stopUnder < lowest;
+  const hasStopOver = stopOver > highest;
+  const flagged = (result: DirectionResult): DirectionResult =>
+    result.reason === "stop-annotation" && ((result.stoppedAt === lowest - 1 && options.stopBelow) || (result.stoppedAt === highest + 1 && options.stopAbove))
+      ? { ...result, reason: "stop-flag" }
+      : result;
+  const below = hasStopUnder ? flagged(await walk(lowest, -1, stopUnder, "stop-annotation", false)) : await walk(lowest, -1, -1, "edge", true);
+  const above = hasStopOver ? flagged(await walk(highest, 1, stopOver, "stop-annotation", false)) : await walk(highest, 1, depth, "edge", true);
 
   const gaps: { from: number; to: number; filled: number; emptyAt?: number }[] = [];
   for (let i = 0; i + 1 < annotated.length; i++) {
     const a = annotated[i]!;
     const b = annotated[i + 1]!;
     if (b - a < 2) continue;
-    const stopInside = [...stops].filter((s) => s > a && s < b).sort((x, y) => x - y);
-    if (stopInside.length > 0) {
-      // The object ends between them: propagate toward the stop from both sides, with the IoU test.
-      await walk(a, 1, stopInside[0]!, "stop-annotation");
-      await walk(b, -1, stopInside[stopInside.length - 1]!, "stop-annotation");
-      continue;
-    }
-    let filled = 0;
+    if (options.signal?.aborted) break;
+    const before = new Set(masks.keys());
     let emptyAt: number | undefined;
-    if (b - a === 2) {
-      if (options.signal?.aborted) break;
-      const z = a + 1;
-      const union = Uint8Array.from(masks.get(a)!, (v, p) => (v || masks.get(b)![p] ? 1 : 0));
-      const s = await segmentOne(z, a, union, "filled");
-      const outcome: SliceOutcome = { z, from: a, kind: "filled", written: s.area > 0, area: s.area, iouWithPrevious: s.iou, predictedIou: s.predictedIou };
-      slices.push(outcome);
-      options.onSlice?.(outcome);
-      if (s.area > 0) {
-        masks.set(z, s.mask);
-        filled++;
-      } else emptyAt = z;
-    } else {
-      const mid = Math.floor(a + (b - a) / 2);
-      for (const [start, step, end] of [
-        [a, 1, mid],
-        [b, -1, mid + 1],
-      ] as const) {
-        let prev = masks.get(start)!;
-        for (let z = start + step; step > 0 ? z <= end : z >= end; z += step) {
-          if (options.signal?.aborted) break;
-          const s = await segmentOne(z, z - step, prev, "filled");
-          const outcome: SliceOutcome = { z, from: z - step, kind: "filled", written: s.area > 0, area: s.area, iouWithPrevious: s.iou, predictedIou: s.predictedIou };
-          slices.push(outcome);
-          options.onSlice?.(outcome);
-          if (s.area === 0) {
-            emptyAt = z;
-            break;
-          }
-          masks.set(z, s.mask);
-          prev = s.mask;
-          filled++;
-        }
+    /** The slice between two known masks, prompted with their union. */
+    const middle = async (z: number) => {
+      const hi = masks.get(z + 1)!;
+      const union = Uint8Array.from(masks.get(z - 1)!, (v, p) => (v || hi[p] ? 1 : 0));
+      const s = await segmentOne(z, z - 1, union, "filled", unionProjection);
+      if (!s) {
+        emptyAt ??= z;
+        return;
       }
+      record(z, s, true);
+      masks.set(z, s.mask);
+      if (s.area === 0) emptyAt ??= z;
+    };
+    if (b - a === 2) await middle(a + 1);
+    else {
+      const mid = Math.floor((a + b) / 2);
+      const even = (b - a) % 2 === 0;
+      const up = await walk(a, 1, even ? mid : mid + 1, "edge", false);
+      const down = await walk(b, -1, mid, "edge", false);
+      for (const d of [up, down]) if (d.reason === "empty") emptyAt ??= d.stoppedAt;
+      if (even && !options.signal?.aborted && masks.has(mid - 1) && masks.has(mid + 1)) await middle(mid);
     }
+    const filled = [...masks.keys()].filter((z) => !before.has(z)).length;
+    for (let z = a + 1; z < b && emptyAt === undefined; z++) if (masks.has(z) && area(masks.get(z)!) === 0) emptyAt = z;
     gaps.push({ from: a, to: b, filled, ...(emptyAt !== undefined ? { emptyAt } : {}) });
   }
 

@@ -26,6 +26,13 @@ export interface LogitsMaskPrompt {
   readonly logits: Float32Array;
 }
 
+/**
+ * How a binary mask becomes logits (docs/inference.md §5): micro_sam 1.8's `_compute_logits_from_mask`
+ * (resize the binary mask, re-threshold, pad with the negative logit; default) or 1.7's (resize
+ * the +-6.9 logits themselves, pad with 0), which the paper's experiments ran with.
+ */
+export type MaskPromptRule = "micro_sam-1.8" | "micro_sam-1.7";
+
 /** A binary mask at the original image size, converted to logits as in docs/inference.md §5. */
 export interface BinaryMaskPrompt {
   readonly kind: "binary";
@@ -33,6 +40,8 @@ export interface BinaryMaskPrompt {
   readonly height: number;
   /** width*height, nonzero = foreground. */
   readonly mask: Uint8Array;
+  /** Default "micro_sam-1.8". */
+  readonly rule?: MaskPromptRule;
 }
 
 export type MaskPrompt = LogitsMaskPrompt | BinaryMaskPrompt;
