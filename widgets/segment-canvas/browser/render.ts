@@ -8,6 +8,7 @@
  * parts: dom.ts builds the elements, draw.ts draws, panel.ts fills the controls, input.ts
  * takes input; compose.ts, viewport.ts and keys.ts are their pure cores.
  */
+import { DEFAULT_BRUSH } from "../shared/brush.js";
 import { decodeRle, decodeStack, type SliceStack } from "../shared/mask-codec.js";
 import type { ActionRef, SegmentCanvasState } from "../shared/state.js";
 import { bytesOf, samplesOf } from "./compose.js";
@@ -46,6 +47,11 @@ export function render({ model, el: host }: RenderArgs): () => void {
     drag: undefined,
     hover: undefined,
     dismissedError: -1,
+    tool: "prompt",
+    brushRadius: DEFAULT_BRUSH,
+    brushTarget: 0,
+    stroke: undefined,
+    hidden: new Set(),
   };
   const image: ShownImage = {
     width: get("width"),
@@ -123,7 +129,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
   };
   const painter = new Painter(ctx);
   const panel = new Panel(ctx, outbox);
-  attachInput(ctx, panel);
+  attachInput(ctx, panel, painter);
 
   // ---- following the model ----------------------------------------------------------------------
   function readStack(key: "labels" | "current"): SliceStack | undefined {
@@ -205,7 +211,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     ["change:status_text", busy],
     ["change:error_seq", error],
     ["change:error", error],
-    ["change:objects", () => panel.objects()],
+    ["change:objects", () => (panel.objects(), panel.tools())],
     ["change:can_undo", buttons],
     ["change:can_redo", buttons],
     ["change:can_propagate", buttons],
@@ -232,6 +238,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
   panel.busy();
   panel.error();
   panel.objects();
+  panel.tools();
   panel.orientation();
   panel.header();
   ctx.schedule();

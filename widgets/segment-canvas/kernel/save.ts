@@ -12,6 +12,7 @@ import sharp from "sharp";
 import { labelDatatype, writeLabelMap } from "../../../kernel/io/nifti-labels.js";
 import { geometryFromAffine, writeNifti } from "../../../kernel/io/nifti-write.js";
 import { identityAffine } from "../../../kernel/io/volume.js";
+import { writeSidecar, type ObjectRecord } from "./load-labels.js";
 import type { CanvasSource } from "./source.js";
 
 export interface SaveResult {
@@ -35,8 +36,14 @@ function presentLabels(labels: Uint16Array): number[] {
   return [...seen].sort((a, b) => a - b);
 }
 
-/** Writes `labels` (in the source's layout) to `path`. */
-export async function saveLabels(path: string, source: CanvasSource, labels: Uint16Array): Promise<SaveResult> {
+/** Writes `labels` (in the source's layout) to `path`, and the objects' names beside it (load-labels.ts's sidecar) when given. */
+export async function saveLabels(path: string, source: CanvasSource, labels: Uint16Array, records?: readonly ObjectRecord[]): Promise<SaveResult> {
+  const result = await writeLabels(path, source, labels);
+  if (records) await writeSidecar(result.path, records);
+  return result;
+}
+
+async function writeLabels(path: string, source: CanvasSource, labels: Uint16Array): Promise<SaveResult> {
   const format = formatOf(path);
   const full = resolve(path);
   if (!format) {
