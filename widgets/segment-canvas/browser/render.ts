@@ -160,11 +160,22 @@ export function render({ model, el: host }: RenderArgs): () => void {
     panel.window();
     ctx.refresh();
   };
+  /** The kernel answered one of this view's actions (a mask or the labels changed for it): its latency, as an event. */
+  const answered = (ref: ActionRef | null) => {
+    const detail = outbox.answered(ref);
+    if (detail) {
+      dom.root.dataset.lastLatency = String(detail.ms);
+      dom.root.dispatchEvent(new CustomEvent<LatencyDetail>("msam-latency", { detail, bubbles: true }));
+    }
+  };
   const onLabels = () => {
     image.labels = readStack("labels");
     labelCache.clear();
-    ctx.refresh();
+    painter.invalidate();
     panel.cursor();
+    // Draw now: a brush stroke's latency is measured to the labels on screen.
+    painter.draw();
+    answered(get("labels_for") as ActionRef | null);
   };
   const onCurrent = () => {
     image.current = readStack("current");
@@ -173,11 +184,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     panel.buttons();
     // Draw now (not at the next frame) so the latency measured is what the user sees.
     painter.draw();
-    const detail = outbox.answered(get("current_for") as ActionRef | null);
-    if (detail) {
-      dom.root.dataset.lastLatency = String(detail.ms);
-      dom.root.dispatchEvent(new CustomEvent<LatencyDetail>("msam-latency", { detail, bubbles: true }));
-    }
+    answered(get("current_for") as ActionRef | null);
   };
   const onAck = () => {
     outbox.acknowledge(get("ack") as ActionRef | null);
