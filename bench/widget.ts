@@ -8,6 +8,10 @@
  * model; MEDICOSAM_BENCH_WIDGET_MODEL=<model folder> picks another (e.g. the ViT-B-sized
  * bench/.models/vit-b-random, whose decoder costs what MedicoSAM's does). Reports the kernel-side decoder time of the same clicks beside it ("most of the
  * latency should be the decoder"). Target: median under 100 ms.
+ *
+ * Then brush strokes on the same page (B, 40 pointer moves across the 512x512 slice, one stroke
+ * at a time, each undone): the view's own time per frame while painting (stamping + drawing;
+ * 60 fps needs <= 16 ms) and the stroke's latency (pointer up -> the kernel's mask on screen).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -39,6 +43,24 @@ function pickModel(modelDir?: string): { dir: string; name: string } {
   return { dir: join(REPO, "models", "analytic"), name: "analytic (demo model not built yet)" };
 }
 
+/** `strokes` brush strokes on the current object, each undone: frame times of all of them and each stroke's latency. */
+async function brushStrokes(cp: CanvasPage, id: string, strokes: number): Promise<{ frames: number[]; latency: number[] }> {
+  const before = (await cp.latencies()).length;
+  await cp.root(id).focus();
+  await cp.page.keyboard.press("b");
+  const frames: number[] = [];
+  for (let n = 0; n < strokes; n++) {
+    const y = 120 + 15 * n;
+    frames.push(...(await cp.stroke(id, [80, y], [430, y + 40], 40)));
+    await cp.idle(id);
+    await cp.page.keyboard.press("Control+z");
+    await cp.idle(id);
+  }
+  await cp.page.keyboard.press("b");
+  const latency = (await cp.latencies()).slice(before).filter((l) => l.action === "stroke").map((l) => l.ms);
+  return { frames, latency };
+}
+
 export async function benchWidget(options: { quick?: boolean; modelDir?: string } = {}): Promise<Record<string, unknown>> {
   if (!existsSync(CHROMIUM)) return { skipped: `no Chromium at ${CHROMIUM} (apt-get install chromium)` };
   if (!(await haveJupyterServer())) return { skipped: "Debian's jupyter server is missing (apt-get install python3-jupyter-server)" };
@@ -62,6 +84,8 @@ export async function benchWidget(options: { quick?: boolean; modelDir?: string 
     const decoder = await cp.json<number[]>(`console.log(JSON.stringify(w.timings.decoderMs.slice(${skip})))`);
     const latency = summarize(ms);
     const decode = summarize(decoder);
+    const strokes = options.quick ? 5 : 15;
+    const brush = await brushStrokes(cp, id, strokes);
     return {
       model: picked.name,
       image: "512x512",
@@ -69,6 +93,9 @@ export async function benchWidget(options: { quick?: boolean; modelDir?: string 
       "decoder in kernel ms": decode,
       "decoder share of median %": Math.round((100 * decode.median) / latency.median),
       "meets 100 ms target": latency.median < 100,
+      "brush frame ms": summarize(brush.frames),
+      "brush meets 16 ms per frame (p95)": summarize(brush.frames).p95 <= 16,
+      "stroke-to-mask ms": summarize(brush.latency),
     };
   } finally {
     await browser?.close();

@@ -40,6 +40,7 @@ export { segmentCanvas } from "../widgets/segment-canvas/kernel/create.js";
 export { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";
 export { volumePropagator } from "../widgets/segment-canvas/kernel/propagation.js";
 export type { SegmentCanvasOptions, CommitEvent, HistoryEntry, Propagator } from "../widgets/segment-canvas/kernel/types.js";
+export type { LabelsInput } from "../widgets/segment-canvas/kernel/load-labels.js";
 export type { Volume } from "./io/volume.js";
 export { openVolume } from "./io/volume-open.js";
 export { readNifti } from "./io/nifti-read.js";

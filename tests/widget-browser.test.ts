@@ -233,8 +233,10 @@ describe.runIf(run)("segmentation canvas in a browser", () => {
     const before = (await cp.documentKeys()).length;
     await cp.canvas(id).focus();
     await cp.root(id).focus();
-    for (const key of ["a", "b", "d", "Shift+Enter", "r"]) await cp.page.keyboard.press(key);
+    // (B turns the brush on and off: pressed twice, the canvas is back to prompts)
+    for (const key of ["a", "b", "b", "d", "Shift+Enter", "r"]) await cp.page.keyboard.press(key);
     expect((await cp.documentKeys()).length).toBe(before);
+    expect(await cp.root(id).getAttribute("data-tool")).toBe("prompt");
     const focused = () => cp.focusedTestId();
     expect(await focused()).toBe("segment-canvas");
     await cp.page.keyboard.press("Escape");

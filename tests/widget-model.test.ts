@@ -196,7 +196,7 @@ describe("segmentCanvas on a 2D image", () => {
     }
     expect(event.voxels).toBe(voxels);
     expect(Array.from(event.mask())).toEqual(Array.from(expected));
-    expect(s.objects).toEqual([{ label: 1, voxels, slices: [0] }]);
+    expect(s.objects).toEqual([{ label: 1, name: "object 1", voxels, slices: [0] }]);
     expect(s.next_label).toBe(2);
     expect(s.prompts).toEqual({ points: [], boxes: [] });
     expect(decodeStack(s.current as Uint8Array).slices.size).toBe(0);

@@ -97,7 +97,7 @@ interface KernelState {
   currentSlices: number;
   points: { x: number; y: number; z: number; positive: boolean }[];
   boxes: number;
-  objects: { label: number; voxels: number; slices: number[] }[];
+  objects: { label: number; name: string; voxels: number; slices: number[] }[];
   history: string[];
 }
 
@@ -118,6 +118,13 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
 
   const state = () => lp.json<KernelState>("console.log(JSON.stringify(e2eState()))");
   const shot = (name: string) => lp.screenshot(`canvas-${name}`);
+  /** The page with the canvas scrolled into view, and the widget alone (canvas-widget-<name>.png; the tutorial's picture is one). */
+  const widgetShot = async (name: string, where = scope) => {
+    await cv.root(where).scrollIntoViewIfNeeded();
+    await cv.nextFrame();
+    await cv.root(where).screenshot({ path: join(ARTIFACTS, `canvas-widget-${name}.png`) });
+    return lp.screenshot(`canvas-${name}`);
+  };
 
   beforeAll(async () => {
     liverMask = await organOnSlice(LIVER, Z);
@@ -232,9 +239,12 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
     const cells = () => lp.page.evaluate(() => (globalThis as unknown as LabWindow).jupyterapp.shell.currentWidget.content.model.cells.length);
     const before = await cells();
     await cv.focus(scope);
-    // In command mode Lab would insert a cell for A and B; in the canvas they do nothing.
+    // In command mode Lab would insert a cell for A and B; in the canvas A does nothing and B
+    // toggles the brush (pressed twice: back to prompts).
     await lp.page.keyboard.press("a");
     await lp.page.keyboard.press("b");
+    await lp.page.keyboard.press("b");
+    expect(await cv.root(scope).getAttribute("data-tool")).toBe("prompt");
     await lp.page.keyboard.press("c");
     await cv.idle(scope);
     const s = await state();
@@ -340,6 +350,105 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
     expect(counts).toEqual(back.counts);
   });
 
+  it("brush on object 1 paints it, the eraser takes it away (one undo step each); frame times recorded", async () => {
+    await lp.runCell(
+      [
+        `function e2eLabelAt(x: number, y: number, z: number): number {`,
+        `  const m = viewMapping(e2eVolume, "axial");`,
+        `  return extractSlice({ dims: e2eVolume.dims, affine: e2eVolume.affine, data: e2e.labels, channels: 1 }, m, z).data[y * m.width + x]!;`,
+        `}`,
+      ].join("\n"),
+    );
+    const labelAt = ([x, y]: XY) => lp.json<number>(`console.log(JSON.stringify(e2eLabelAt(${x}, ${y}, ${Z})))`);
+    expect(await cv.sliceShown(scope)).toBe(Z);
+    // a horizontal stroke through the middle of the slice, right of the liver's deepest point
+    const { width, height } = liverMask;
+    const y = Math.round(height * 0.75);
+    const from: XY = [Math.round(width * 0.3), y];
+    const to: XY = [Math.round(width * 0.6), y];
+    const mid: XY = [Math.round((from[0] + to[0]) / 2), y];
+    await cv.root(scope).locator('[data-testid="target-1"]').click();
+    await cv.focus(scope);
+    await lp.page.keyboard.press("b");
+    expect(await cv.root(scope).getAttribute("data-tool")).toBe("brush");
+    expect(await cv.root(scope).getAttribute("data-brush-target")).toBe("1");
+    const frames = await cv.stroke(scope, from, to, 40);
+    await cv.idle(scope);
+    expect(frames.length).toBeGreaterThan(10);
+    expect(await labelAt(mid)).toBe(1);
+    expect(tinted(await cv.pixel(scope, ...mid))).toBe(true);
+    await widgetShot("08-brush");
+    await cv.focus(scope); // running a cell took the focus
+    await lp.page.keyboard.press("e");
+    expect(await cv.root(scope).getAttribute("data-tool")).toBe("eraser");
+    await cv.stroke(scope, [mid[0], y - 8], [mid[0], y + 8], 10);
+    await cv.idle(scope);
+    expect(await labelAt(mid)).toBe(0);
+    expect(tinted(await cv.pixel(scope, ...mid))).toBe(false);
+    expect(await labelAt(from)).toBe(1);
+    await widgetShot("09-erase");
+    const s = await state();
+    expect(s.history.slice(-2)).toEqual(["frontend:stroke", "frontend:stroke"]);
+    await cv.focus(scope);
+    await lp.page.keyboard.press("e"); // back to prompts
+    expect(await cv.root(scope).getAttribute("data-tool")).toBe("prompt");
+    const sorted = [...frames].sort((a, b) => a - b);
+    const brush = { slice: `${width}x${height}`, frames: frames.length, medianMs: sorted[Math.floor(sorted.length / 2)], maxMs: sorted.at(-1) };
+    writeFileSync(join(ARTIFACTS, "brush-frames.json"), `${JSON.stringify(brush, null, 2)}\n`);
+    console.log(`brush stroke in JupyterLab: ${brush.frames} frames, median ${brush.medianMs?.toFixed(2)} ms, max ${brush.maxMs?.toFixed(2)} ms per frame`);
+  });
+
+  it("objects panel: rename, hide and show, go to the object's central slice, relabel", async () => {
+    const root = cv.root(scope);
+    await root.locator('[data-testid="name-2"]').fill("spleen");
+    await root.locator('[data-testid="name-2"]').press("Enter");
+    await cv.idle(scope);
+    let s = await state();
+    expect(s.objects.map((o) => [o.label, o.name])).toEqual([[1, "object 1"], [2, "spleen"]]);
+    expect(tinted(await cv.pixel(scope, ...spleenDeep))).toBe(true);
+    await root.locator('[data-testid="visible-2"]').click();
+    await cv.nextFrame();
+    expect(tinted(await cv.pixel(scope, ...spleenDeep)), "hidden").toBe(false);
+    await widgetShot("10-hidden");
+    await root.locator('[data-testid="visible-2"]').click();
+    await cv.nextFrame();
+    expect(tinted(await cv.pixel(scope, ...spleenDeep)), "shown again").toBe(true);
+    await cv.focus(scope);
+    for (let i = 0; i < 5; i++) await lp.page.keyboard.press("ArrowUp");
+    await cv.waitForCanvas(scope, "data-slice", "==", Z + 5);
+    await root.locator('[data-testid="goto-1"]').click();
+    const slices = s.objects[0]!.slices;
+    await cv.waitForCanvas(scope, "data-slice", "==", slices[Math.floor((slices.length - 1) / 2)]!);
+    await root.locator('[data-testid="relabel-2"]').fill("7");
+    await root.locator('[data-testid="relabel-2"]').press("Enter");
+    await cv.idle(scope);
+    s = await state();
+    expect(s.objects.map((o) => o.label)).toEqual([1, 7]);
+    expect(await root.locator('[data-testid="name-7"]').inputValue()).toBe("spleen");
+    await widgetShot("11-objects-panel");
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Home");
+    for (let i = 0; i < Z; i++) await lp.page.keyboard.press("ArrowUp");
+    await cv.waitForCanvas(scope, "data-slice", "==", Z);
+  });
+
+  it("w.loadLabels puts the sample's label map in as editable objects; Ctrl+Z in the canvas takes it back", async () => {
+    const sample = await readNifti(LABELS);
+    const expected = [...new Set(Array.from(sample.data as ArrayLike<number>).filter((v) => v > 0))].sort((a, b) => a - b);
+    const loaded = await lp.json<{ label: number; voxels: number }[]>(
+      `console.log(JSON.stringify(await e2e.loadLabels("../data/samples/ct-phantom-labels.nii.gz")))`,
+    );
+    expect(loaded.map((o) => o.label)).toEqual(expected);
+    await cv.idle(scope);
+    expect(await cv.root(scope).locator('[data-testid="objects"] li').count()).toBe(expected.length);
+    expect(tinted(await cv.pixel(scope, ...liver.points[0]!))).toBe(true);
+    await widgetShot("12-loaded-labels");
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Control+z");
+    await cv.idle(scope);
+    expect((await state()).objects.map((o) => o.label)).toEqual([1, 7]);
+  });
+
   it("click-to-mask latency over 20 clicks (measured, not asserted)", { timeout: 180_000 }, async () => {
     await cv.recordLatencies(); // the reload dropped the listener
     await cv.focus(scope);
@@ -372,6 +481,50 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
     };
     writeFileSync(join(ARTIFACTS, "latency.json"), `${JSON.stringify(report, null, 2)}\n`);
     console.log(`click-to-mask in JupyterLab (${model}): median ${report.clickToMaskMs.median} ms, p95 ${report.clickToMaskMs.p95} ms; to painted: median ${report.clickToPaintedMs.median} ms`);
+  });
+
+  it("autosave, kernel restart, reopen: the same objects and names come back", { timeout: 240_000 }, async () => {
+    const opened = await lp.runCell(
+      `const e2eS = segmentCanvas(model, e2eVolume, { window: "abdomen", slice: ${Z}, autosave: "../out/e2e/session.nii.gz", resume: false });\ne2eS`,
+    );
+    expect(opened.error).toBeNull();
+    const session = await lp.tagCell(opened.index, "session");
+    await cv.root(session).waitFor({ timeout: 30_000 });
+    await cv.idle(session);
+    await cv.click(session, ...liver.points[0]!);
+    await cv.idle(session);
+    await cv.focus(session);
+    await lp.page.keyboard.press("c");
+    await cv.idle(session);
+    await cv.root(session).locator('[data-testid="name-1"]').fill("liver");
+    await cv.root(session).locator('[data-testid="name-1"]').press("Enter");
+    await cv.idle(session);
+    const before = await lp.json<{ label: number; name: string; voxels: number; slices: number[] }[]>(`await e2eS.autosaved(); console.log(JSON.stringify(e2eS.objects))`);
+    expect(before.map((o) => [o.label, o.name])).toEqual([[1, "liver"]]);
+
+    await lp.command("kernelmenu:restart");
+    expect(await lp.acceptDialog()).toMatch(/Restart Kernel/i);
+    await lp.kernelIdle();
+    const first = await lp.runCellAt(await lp.firstCodeCell());
+    expect(first.error).toBeNull();
+    const reopened = await lp.runCell(
+      [
+        `import { openVolume, segmentCanvas } from "medicosam-notebook";`,
+        `const again = segmentCanvas(model, await openVolume("../data/samples/ct-phantom.nii.gz"), { window: "abdomen", slice: ${Z}, autosave: "../out/e2e/session.nii.gz" });`,
+        `console.log(JSON.stringify({ loaded: await again.loaded, objects: again.objects }));`,
+        `again`,
+      ].join("\n"),
+    );
+    expect(reopened.error).toBeNull();
+    const back = JSON.parse(reopened.stdout.trim().split("\n").pop()!) as { loaded: number; objects: typeof before };
+    expect(back.loaded).toBe(1);
+    expect(back.objects).toEqual(before);
+    const again = await lp.tagCell(reopened.index, "reopened");
+    await cv.root(again).waitFor({ timeout: 30_000 });
+    await cv.idle(again);
+    expect(await cv.root(again).locator('[data-testid="name-1"]').inputValue()).toBe("liver");
+    expect(tinted(await cv.pixel(again, ...liver.points[0]!))).toBe(true);
+    await widgetShot("13-reopened-after-restart", again);
   });
 
   it("no page errors, no console errors beyond the allow-list", () => {

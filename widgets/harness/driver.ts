@@ -206,6 +206,25 @@ export class CanvasPage {
     await this.page.mouse.up();
   }
 
+  /**
+   * A brush or eraser stroke from image pixel `from` to `to` in `moves` pointer moves (the tool
+   * must be on). Returns the view's own time of each frame drawn during the stroke (stamping +
+   * drawing, ms), which it records in the root's data-last-stroke-frames.
+   */
+  async stroke(modelId: string, from: [number, number], to: [number, number], moves = 30): Promise<number[]> {
+    const a = await this.screenOf(modelId, ...from);
+    const b = await this.screenOf(modelId, ...to);
+    await this.page.mouse.move(a.cx, a.cy);
+    await this.page.mouse.down();
+    for (let i = 1; i <= moves; i++) {
+      await this.page.mouse.move(a.cx + ((b.cx - a.cx) * i) / moves, a.cy + ((b.cy - a.cy) * i) / moves);
+      await this.nextFrame();
+    }
+    await this.page.mouse.up();
+    const frames = (await this.root(modelId).getAttribute("data-last-stroke-frames")) ?? "";
+    return frames ? frames.split(",").map(Number) : [];
+  }
+
   /** Waits until the view is not busy (no pending action, kernel status ready). */
   async idle(modelId: string, timeout = 30_000): Promise<void> {
     await this.root(modelId).locator("xpath=.").evaluate(() => undefined);

@@ -108,6 +108,17 @@ export function composeSlice<T extends Uint8ClampedArray>(out: T, base: Uint8Cla
   return out;
 }
 
+/** The label slice without the hidden labels (the slice itself when none is hidden). */
+export function hideLabels<T extends ArrayLike<number>>(labels: T | undefined, hidden: ReadonlySet<number>): T | Uint16Array | undefined {
+  if (!labels || hidden.size === 0) return labels;
+  const out = new Uint16Array(labels.length);
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i]!;
+    out[i] = hidden.has(v) ? 0 : v;
+  }
+  return out;
+}
+
 /** The cursor readout: position, the pixel's value(s) and its label. */
 export function cursorText(p: { x: number; y: number; z: number; depth: number; values: readonly number[]; label: number }): string {
   const value = p.values.map(formatValue).join(", ");

@@ -19,9 +19,9 @@ export interface ModelLike {
   send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): void;
 }
 
-/** A pointer drag in progress: a box (left), a pan (middle or Ctrl), window/level (right). */
+/** A pointer drag in progress: a box (left), a pan (middle or Ctrl), window/level (right), a brush stroke (left with the brush or eraser). */
 export interface Drag {
-  kind: "box" | "pan" | "right";
+  kind: "box" | "pan" | "right" | "paint";
   pointerId: number;
   startX: number;
   startY: number;
@@ -29,6 +29,25 @@ export interface Drag {
   lastY: number;
   moved: boolean;
   shift: boolean;
+}
+
+export type Tool = "prompt" | "brush" | "eraser";
+
+/**
+ * A brush or eraser stroke being drawn: its footprint grows in `mask` as the pointer moves and
+ * goes to the kernel once, run-length encoded, when the pointer is released.
+ */
+export interface Stroke {
+  readonly z: number;
+  /** 0 = the current object, else a committed label. */
+  readonly target: number;
+  readonly erase: boolean;
+  readonly mask: Uint8Array;
+  /** Last pointer position in image pixels (fractional). */
+  last: { x: number; y: number };
+  /** Time spent stamping since the last frame, and each frame's work (stamping + drawing), in ms. */
+  workMs: number;
+  readonly frames: number[];
 }
 
 /** The image as the kernel sent it, decoded. */
@@ -55,9 +74,18 @@ export interface LocalState {
   /** False until the view is fitted to the stage (again after a resize or new pixels). */
   fitted: boolean;
   drag: Drag | undefined;
-  hover: { x: number; y: number } | undefined;
+  /** The pixel under the pointer, and the pointer in pixel units (pixel centres at integers). */
+  hover: { x: number; y: number; fx: number; fy: number } | undefined;
   /** error_seq of the error the user closed. */
   dismissedError: number;
+  tool: Tool;
+  /** Brush radius in image pixels. */
+  brushRadius: number;
+  /** What the brush paints: 0 = the current object, else a committed label (picked in the objects list). */
+  brushTarget: number;
+  stroke: Stroke | undefined;
+  /** Labels the user hid (drawn neither filled nor outlined; still in `w.labels`). */
+  hidden: Set<number>;
 }
 
 export interface CanvasContext {

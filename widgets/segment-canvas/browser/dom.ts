@@ -31,6 +31,9 @@ export interface CanvasDom {
   readonly root: HTMLDivElement;
   readonly title: HTMLDivElement;
   readonly modeBtn: HTMLButtonElement;
+  readonly brushBtn: HTMLButtonElement;
+  readonly eraserBtn: HTMLButtonElement;
+  readonly brushOut: HTMLSpanElement;
   readonly segmentBtn: HTMLButtonElement;
   readonly commitBtn: HTMLButtonElement;
   readonly clearBtn: HTMLButtonElement;
@@ -70,6 +73,10 @@ export function buildDom(doc: Document, host: HTMLElement): CanvasDom {
     return b;
   };
   const modeBtn = button("mode", "", "click mode: T toggles; Shift+click or right click is always negative");
+  const brushBtn = button("brush", "Brush (B)", "paint the current object, or the object picked in the list; [ and ] size it");
+  const eraserBtn = button("eraser", "Eraser (E)", "erase from the current object, or from the object picked in the list");
+  const brushOut = el(doc, "span", { "data-testid": "brush-size" });
+  toolbar.appendChild(brushOut);
   const segmentBtn = button("segment", "Segment (S)", "segment now");
   const commitBtn = button("commit", "Commit (C)", "commit the current object as a new label");
   const clearBtn = button("clear", "Clear (⇧C)", "clear the current object's prompts and mask");
@@ -131,6 +138,9 @@ export function buildDom(doc: Document, host: HTMLElement): CanvasDom {
     root,
     title,
     modeBtn,
+    brushBtn,
+    eraserBtn,
+    brushOut,
     segmentBtn,
     commitBtn,
     clearBtn,

@@ -4,13 +4,16 @@
  * Everything visual happens here without the kernel; only actions go to it, on click or key
  * press. Nothing is sent on mouse moves.
  */
+import { stampSegment, stepBrush } from "../shared/brush.js";
+import { encodeRle, toBase64 } from "../shared/mask-codec.js";
 import type { NamedWindow } from "../shared/state.js";
-import type { CanvasContext, Drag } from "./context.js";
+import type { CanvasContext, Drag, Tool } from "./context.js";
+import type { Painter } from "./draw.js";
 import { bindingFor, type Command } from "./keys.js";
 import type { Panel } from "./panel.js";
 import { CLICK_SLOP, dragBox, hitPrompt, toImage, zoomAt } from "./viewport.js";
 
-export function attachInput(ctx: CanvasContext, panel: Panel): void {
+export function attachInput(ctx: CanvasContext, panel: Panel, painter: Painter): void {
   const { dom, local, image } = ctx;
   const { canvas, root } = dom;
 
@@ -45,6 +48,58 @@ export function attachInput(ctx: CanvasContext, panel: Panel): void {
     ctx.schedule();
   }
 
+  function setTool(tool: Tool): void {
+    local.tool = local.tool === tool ? "prompt" : tool;
+    panel.tools();
+    ctx.schedule();
+  }
+
+  /** Stamps the brush from the stroke's last point to (fx, fy) and redraws the touched pixels. */
+  function stamp(fx: number, fy: number): void {
+    const stroke = local.stroke;
+    if (!stroke) return;
+    const t0 = performance.now();
+    const rect = stampSegment(stroke.mask, image.width, image.height, stroke.last.x, stroke.last.y, fx, fy, local.brushRadius);
+    stroke.last = { x: fx, y: fy };
+    if (rect) painter.strokeChanged(rect);
+    stroke.workMs += performance.now() - t0;
+    ctx.schedule();
+  }
+
+  function beginStroke(clientX: number, clientY: number): void {
+    const p = imagePoint(clientX, clientY);
+    local.stroke = {
+      z: local.slice,
+      target: local.brushTarget,
+      erase: local.tool === "eraser",
+      mask: new Uint8Array(image.width * image.height),
+      last: { x: p.fx - 0.5, y: p.fy - 0.5 },
+      workMs: 0,
+      frames: [],
+    };
+    painter.beginStroke();
+    stamp(p.fx - 0.5, p.fy - 0.5);
+  }
+
+  /** The stroke ends: its footprint goes to the kernel as one action (one undo step), run-length encoded. */
+  function endStroke(): void {
+    const stroke = local.stroke;
+    if (!stroke) return;
+    local.stroke = undefined;
+    let painted = 0;
+    for (let i = 0; i < stroke.mask.length; i++) painted += stroke.mask[i]!;
+    if (painted > 0) {
+      const rle = encodeRle(stroke.mask);
+      ctx.act({ type: "stroke", z: stroke.z, target: stroke.target, erase: stroke.erase, mask: toBase64(rle) });
+      const detail = { frames: stroke.frames, pixels: painted, bytes: rle.length };
+      dom.root.dataset.lastStrokeFrames = stroke.frames.map((f) => f.toFixed(2)).join(",");
+      dom.root.dispatchEvent(new CustomEvent("msam-stroke", { detail, bubbles: true }));
+    }
+    // The layer stays on screen until the kernel's answer replaces it (labels or current mask).
+    painter.endStroke();
+    ctx.refresh();
+  }
+
   function click(clientX: number, clientY: number, positive: boolean): void {
     const { sx, sy } = onStage(clientX, clientY);
     const hit = hitPrompt(ctx.get("prompts"), local.slice, local.view, image.aspect, sx, sy);
@@ -60,8 +115,9 @@ export function attachInput(ctx: CanvasContext, panel: Panel): void {
   function onPointerDown(e: PointerEvent): void {
     root.focus({ preventScroll: true });
     const pan = e.button === 1 || (e.button === 0 && (e.ctrlKey || e.metaKey || e.altKey));
-    const kind: Drag["kind"] = pan ? "pan" : e.button === 2 ? "right" : "box";
+    const kind: Drag["kind"] = pan ? "pan" : e.button === 2 ? "right" : local.tool !== "prompt" ? "paint" : "box";
     if (e.button > 2) return;
+    if (kind === "paint") beginStroke(e.clientX, e.clientY);
     local.drag = { kind, pointerId: e.pointerId, startX: e.clientX, startY: e.clientY, lastX: e.clientX, lastY: e.clientY, moved: false, shift: e.shiftKey };
     canvas.setPointerCapture?.(e.pointerId);
     e.preventDefault();
@@ -69,8 +125,13 @@ export function attachInput(ctx: CanvasContext, panel: Panel): void {
 
   function onPointerMove(e: PointerEvent): void {
     const p = imagePoint(e.clientX, e.clientY);
-    local.hover = { x: p.x, y: p.y };
+    local.hover = { x: p.x, y: p.y, fx: p.fx - 0.5, fy: p.fy - 0.5 };
     panel.cursor();
+    if (local.tool !== "prompt") ctx.schedule();
+    if (local.drag?.kind === "paint" && e.pointerId === local.drag.pointerId) {
+      stamp(p.fx - 0.5, p.fy - 0.5);
+      return;
+    }
     const drag = local.drag;
     if (!drag || e.pointerId !== drag.pointerId) return;
     const dx = e.clientX - drag.lastX;
@@ -99,6 +160,10 @@ export function attachInput(ctx: CanvasContext, panel: Panel): void {
     local.drag = undefined;
     canvas.releasePointerCapture?.(e.pointerId);
     if (d.kind === "pan") return;
+    if (d.kind === "paint") {
+      endStroke();
+      return;
+    }
     if (d.kind === "right") {
       if (!d.moved) click(e.clientX, e.clientY, false);
       return;
@@ -125,6 +190,14 @@ export function attachInput(ctx: CanvasContext, panel: Panel): void {
         return;
       case "toggle-mode":
         toggleMode();
+        return;
+      case "tool":
+        setTool(command.tool);
+        return;
+      case "brush-size":
+        local.brushRadius = stepBrush(local.brushRadius, command.up);
+        panel.tools();
+        ctx.schedule();
         return;
       case "slice-step":
         ctx.setSlice(local.slice + command.by);
@@ -158,6 +231,12 @@ export function attachInput(ctx: CanvasContext, panel: Panel): void {
     // A focused slider or select keeps its own navigation keys; letters stay shortcuts.
     const navigation = /^(Arrow|Page|Home$|End$|Tab$|Enter$| $)/.test(e.key);
     if (target && target !== root && (target.tagName === "INPUT" || target.tagName === "SELECT") && navigation) return;
+    // Typing a name (or a label) in the objects list: every key is the field's.
+    const typing = target && target !== root && target.tagName === "INPUT" && ["text", "number"].includes((target as HTMLInputElement).type);
+    if (typing) {
+      if (e.key === "Escape") root.focus();
+      return;
+    }
     const binding = bindingFor(e);
     if (!binding) return;
     run(binding.command);
@@ -180,6 +259,8 @@ export function attachInput(ctx: CanvasContext, panel: Panel): void {
   root.addEventListener("keypress", stop);
 
   dom.modeBtn.addEventListener("click", toggleMode);
+  dom.brushBtn.addEventListener("click", () => setTool("brush"));
+  dom.eraserBtn.addEventListener("click", () => setTool("eraser"));
   dom.segmentBtn.addEventListener("click", () => ctx.act({ type: "segment" }));
   dom.commitBtn.addEventListener("click", () => ctx.act({ type: "commit" }));
   dom.clearBtn.addEventListener("click", () => ctx.act({ type: "clear" }));

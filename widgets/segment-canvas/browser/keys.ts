@@ -12,6 +12,9 @@ import type { Action } from "../shared/state.js";
 export type Command =
   | { readonly kind: "act"; readonly action: Action }
   | { readonly kind: "toggle-mode" }
+  /** Brush or eraser on (again: back to prompts). */
+  | { readonly kind: "tool"; readonly tool: "brush" | "eraser" }
+  | { readonly kind: "brush-size"; readonly up: boolean }
   | { readonly kind: "slice-step"; readonly by: number }
   | { readonly kind: "slice-end"; readonly end: "first" | "last" }
   | { readonly kind: "reset-view" }
@@ -41,6 +44,11 @@ const act = (action: Action): Command => ({ kind: "act", action });
 
 export const KEY_TABLE: readonly KeyBinding[] = [
   { label: "T", does: "toggle positive/negative", keys: [{ key: "t" }], command: { kind: "toggle-mode" } },
+  // napari's label-layer keys, where micro_sam's annotators paint: P paints (B as in most editors), E erases, [ ] size the brush.
+  { label: "B/P", does: "brush on/off", keys: [{ key: "b" }, { key: "p" }], command: { kind: "tool", tool: "brush" } },
+  { label: "E", does: "eraser on/off", keys: [{ key: "e" }], command: { kind: "tool", tool: "eraser" } },
+  { label: "[", does: "smaller brush", keys: [{ key: "[" }], command: { kind: "brush-size", up: false } },
+  { label: "]", does: "larger brush", keys: [{ key: "]" }], command: { kind: "brush-size", up: true } },
   { label: "Backspace/Del", does: "remove last", keys: [{ key: "Backspace" }, { key: "Delete" }], command: act({ type: "remove_last" }) },
   { label: "S", does: "segment", keys: [{ key: "s", shift: false }], command: act({ type: "segment" }) },
   { label: "C", does: "commit", keys: [{ key: "c", shift: false }], command: act({ type: "commit" }) },
@@ -65,7 +73,7 @@ export const KEY_TABLE: readonly KeyBinding[] = [
 export const POINTER_HELP: readonly { readonly label: string; readonly does: string }[] = [
   { label: "click", does: "point" },
   { label: "Shift/right click", does: "negative" },
-  { label: "drag", does: "box" },
+  { label: "drag", does: "box, or paint with brush or eraser" },
   { label: "click a prompt", does: "delete" },
   { label: "wheel", does: "zoom" },
   { label: "middle/Ctrl drag", does: "pan" },

@@ -90,17 +90,64 @@ export class Panel {
     this.showError(n === this.ctx.local.dismissedError ? "" : this.ctx.get("error"));
   }
 
+  /** The brush and eraser buttons, the brush size and what it paints. */
+  tools(): void {
+    const { dom, local } = this.ctx;
+    dom.brushBtn.setAttribute("aria-pressed", String(local.tool === "brush"));
+    dom.eraserBtn.setAttribute("aria-pressed", String(local.tool === "eraser"));
+    dom.root.dataset.tool = local.tool;
+    dom.root.dataset.brushTarget = String(local.brushTarget);
+    const target = local.brushTarget === 0 ? "current object" : (this.ctx.get("objects").find((o) => o.label === local.brushTarget)?.name ?? `object ${local.brushTarget}`);
+    dom.brushOut.textContent = local.tool === "prompt" ? "" : `${local.tool} ${local.brushRadius} px → ${target}`;
+  }
+
+  /**
+   * The objects list: colour (click: the brush paints this object; again: the current object),
+   * visibility, name (editable), label id (editable: relabel), size and slices, go to its
+   * central slice, remove.
+   */
   objects(): void {
-    const { dom, doc } = this.ctx;
+    const { dom, doc, local } = this.ctx;
     const palette = this.ctx.get("palette");
+    const objects = this.ctx.get("objects") as ObjectSummary[];
+    const labels = new Set(objects.map((o) => o.label));
+    for (const l of [...local.hidden]) if (!labels.has(l)) local.hidden.delete(l);
+    if (local.brushTarget !== 0 && !labels.has(local.brushTarget)) local.brushTarget = 0;
     dom.objectsList.replaceChildren();
-    for (const o of this.ctx.get("objects") as ObjectSummary[]) {
-      const li = el(doc, "li", { "data-label": String(o.label) });
+    for (const o of objects) {
+      const id = (what: string) => ({ "data-testid": `${what}-${o.label}`, tabindex: "-1" });
+      const li = el(doc, "li", { "data-label": String(o.label), "aria-selected": String(local.brushTarget === o.label) });
       const [r, g, b] = labelColour(palette, o.label);
-      li.append(el(doc, "span", { class: CLASS.swatch, style: `background: rgb(${r},${g},${b})` }), el(doc, "span", {}, `${o.label} · ${o.voxels} px`));
-      const del = el(doc, "button", { type: "button", title: `remove object ${o.label}`, tabindex: "-1", "data-testid": `remove-${o.label}` }, "×");
+      const swatch = el(doc, "button", { ...id("target"), type: "button", class: CLASS.swatch, style: `background: rgb(${r},${g},${b})`, title: "brush and eraser work on this object (click again: the current object)" });
+      swatch.addEventListener("click", () => {
+        local.brushTarget = local.brushTarget === o.label ? 0 : o.label;
+        this.objects();
+        this.tools();
+      });
+      const visible = el(doc, "input", { ...id("visible"), type: "checkbox", title: "show this object" });
+      visible.checked = !local.hidden.has(o.label);
+      visible.addEventListener("change", () => {
+        if (visible.checked) local.hidden.delete(o.label);
+        else local.hidden.add(o.label);
+        this.ctx.refresh();
+      });
+      const name = el(doc, "input", { ...id("name"), type: "text", value: o.name, size: "12", title: "rename (Enter)" });
+      name.addEventListener("change", () => {
+        if (name.value.trim() && name.value.trim() !== o.name) this.ctx.act({ type: "rename_object", label: o.label, name: name.value });
+      });
+      const label = el(doc, "input", { ...id("relabel"), type: "number", min: "1", max: "65535", value: String(o.label), title: "label id (change: relabel)", style: "width: 4em" });
+      label.addEventListener("change", () => {
+        const to = Number(label.value);
+        if (Number.isInteger(to) && to !== o.label) this.ctx.act({ type: "relabel_object", label: o.label, to });
+      });
+      const span = o.slices.length > 1 ? `slices ${o.slices[0]}–${o.slices[o.slices.length - 1]}` : o.slices.length === 1 && this.ctx.image.depth > 1 ? `slice ${o.slices[0]}` : "";
+      const size = el(doc, "span", { "data-testid": `size-${o.label}` }, `${o.voxels} px${span ? ` · ${span}` : ""}`);
+      const go = el(doc, "button", { ...id("goto"), type: "button", title: "go to its central slice" }, "go");
+      go.hidden = this.ctx.image.depth <= 1;
+      go.addEventListener("click", () => this.ctx.setSlice(centralSlice(o.slices)));
+      const del = el(doc, "button", { ...id("remove"), type: "button", title: `remove object ${o.label}` }, "×");
       del.addEventListener("click", () => this.ctx.act({ type: "remove_object", label: o.label }));
-      li.appendChild(del);
+      li.append(swatch, visible, name, label, size, go, del);
       dom.objectsList.appendChild(li);
     }
   }
@@ -131,4 +178,9 @@ export class Panel {
     const label = this.ctx.labelSlice(local.slice)?.[hover.y * image.width + hover.x] ?? 0;
     dom.cursorOut.textContent = cursorText({ x: hover.x, y: hover.y, z: local.slice, depth: image.depth, values, label });
   }
+}
+
+/** The slice in the middle of an object's slices (what "go to object" shows). */
+export function centralSlice(slices: readonly number[]): number {
+  return slices.length === 0 ? 0 : slices[Math.floor((slices.length - 1) / 2)]!;
 }

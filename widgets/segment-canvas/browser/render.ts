@@ -8,6 +8,7 @@
  * parts: dom.ts builds the elements, draw.ts draws, panel.ts fills the controls, input.ts
  * takes input; compose.ts, viewport.ts and keys.ts are their pure cores.
  */
+import { DEFAULT_BRUSH } from "../shared/brush.js";
 import { decodeRle, decodeStack, type SliceStack } from "../shared/mask-codec.js";
 import type { ActionRef, SegmentCanvasState } from "../shared/state.js";
 import { bytesOf, samplesOf } from "./compose.js";
@@ -46,6 +47,11 @@ export function render({ model, el: host }: RenderArgs): () => void {
     drag: undefined,
     hover: undefined,
     dismissedError: -1,
+    tool: "prompt",
+    brushRadius: DEFAULT_BRUSH,
+    brushTarget: 0,
+    stroke: undefined,
+    hidden: new Set(),
   };
   const image: ShownImage = {
     width: get("width"),
@@ -123,7 +129,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
   };
   const painter = new Painter(ctx);
   const panel = new Panel(ctx, outbox);
-  attachInput(ctx, panel);
+  attachInput(ctx, panel, painter);
 
   // ---- following the model ----------------------------------------------------------------------
   function readStack(key: "labels" | "current"): SliceStack | undefined {
@@ -154,11 +160,22 @@ export function render({ model, el: host }: RenderArgs): () => void {
     panel.window();
     ctx.refresh();
   };
+  /** The kernel answered one of this view's actions (a mask or the labels changed for it): its latency, as an event. */
+  const answered = (ref: ActionRef | null) => {
+    const detail = outbox.answered(ref);
+    if (detail) {
+      dom.root.dataset.lastLatency = String(detail.ms);
+      dom.root.dispatchEvent(new CustomEvent<LatencyDetail>("msam-latency", { detail, bubbles: true }));
+    }
+  };
   const onLabels = () => {
     image.labels = readStack("labels");
     labelCache.clear();
-    ctx.refresh();
+    painter.invalidate();
     panel.cursor();
+    // Draw now: a brush stroke's latency is measured to the labels on screen.
+    painter.draw();
+    answered(get("labels_for") as ActionRef | null);
   };
   const onCurrent = () => {
     image.current = readStack("current");
@@ -167,11 +184,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     panel.buttons();
     // Draw now (not at the next frame) so the latency measured is what the user sees.
     painter.draw();
-    const detail = outbox.answered(get("current_for") as ActionRef | null);
-    if (detail) {
-      dom.root.dataset.lastLatency = String(detail.ms);
-      dom.root.dispatchEvent(new CustomEvent<LatencyDetail>("msam-latency", { detail, bubbles: true }));
-    }
+    answered(get("current_for") as ActionRef | null);
   };
   const onAck = () => {
     outbox.acknowledge(get("ack") as ActionRef | null);
@@ -205,7 +218,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     ["change:status_text", busy],
     ["change:error_seq", error],
     ["change:error", error],
-    ["change:objects", () => panel.objects()],
+    ["change:objects", () => (panel.objects(), panel.tools())],
     ["change:can_undo", buttons],
     ["change:can_redo", buttons],
     ["change:can_propagate", buttons],
@@ -232,6 +245,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
   panel.busy();
   panel.error();
   panel.objects();
+  panel.tools();
   panel.orientation();
   panel.header();
   ctx.schedule();

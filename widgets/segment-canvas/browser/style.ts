@@ -39,7 +39,9 @@ export const CSS = `
 .msam-error[hidden] { display: none; }
 .msam-objects { list-style: none; padding: 0; margin: 4px 0; display: flex; flex-wrap: wrap; gap: 4px; }
 .msam-objects li { border: 1px solid #ccc; border-radius: 3px; padding: 1px 4px; display: flex; gap: 4px; align-items: center; }
-.msam-swatch { width: 10px; height: 10px; display: inline-block; border: 1px solid #0004; }
+.msam-swatch { width: 14px; height: 14px; display: inline-block; border: 1px solid #0004; padding: 0; cursor: pointer; }
+.msam-objects li[aria-selected="true"] { border-color: #1a73e8; box-shadow: 0 0 0 1px #1a73e8; }
+.msam-objects input[type=text], .msam-objects input[type=number] { font: inherit; padding: 0 2px; }
 .msam-notice { color: #8a6d00; }
 .msam-help { color: var(--jp-ui-font-color2, #666); font-size: 11px; }
 .msam-controls input[type=range] { width: 120px; }

@@ -5,7 +5,7 @@
  */
 import { LabelStore } from "../shared/labels.js";
 import { decodeRle } from "../shared/mask-codec.js";
-import { initialHistory, present, reduce, type History, type ReducerAction, type ResultAction, type Snapshot } from "../shared/reducer.js";
+import { initialHistory, present, reduce, type CommittedObject, type History, type ReducerAction, type ResultAction, type Snapshot } from "../shared/reducer.js";
 import type { ActionRef, ObjectSummary } from "../shared/state.js";
 import type { CanvasSource } from "./source.js";
 import type { CommitEvent } from "./types.js";
@@ -15,6 +15,8 @@ export class Annotation {
   readonly store: LabelStore;
   /** The action the current mask answers (a view measures its latency by it). */
   currentFor: ActionRef | null = null;
+  /** The action the committed objects last changed for. */
+  labelsFor: ActionRef | null = null;
 
   constructor(
     private readonly source: CanvasSource,
@@ -22,6 +24,13 @@ export class Annotation {
     private readonly changed: () => void,
   ) {
     this.store = new LabelStore(source);
+  }
+
+  /** Starts over from these committed objects (the labels a canvas opens with: not an undo step). */
+  start(objects: readonly CommittedObject[]): void {
+    this.state = initialHistory({ objects });
+    this.currentFor = null;
+    this.changed();
   }
 
   get history(): History {
@@ -35,8 +44,10 @@ export class Annotation {
   /** Applies a user's action (or a propagation); `ref` is the action a changed mask answers. */
   change(action: ReducerAction, ref: ActionRef): void {
     const beforeCurrent = this.present.current;
+    const beforeObjects = this.present.objects;
     this.state = reduce(this.state, action);
     if (this.present.current !== beforeCurrent) this.currentFor = ref;
+    if (this.present.objects !== beforeObjects) this.labelsFor = ref;
     this.changed();
   }
 
@@ -68,7 +79,7 @@ export class Annotation {
   }
 
   objects(): ObjectSummary[] {
-    return this.present.objects.map((o) => ({ label: o.label, voxels: o.voxels, slices: [...o.slices.keys()] }));
+    return this.present.objects.map((o) => ({ label: o.label, name: o.name, voxels: o.voxels, slices: [...o.slices.keys()] }));
   }
 
   /** What `onCommit` listeners get for the committed object `label` (its mask decoded only when asked for). */
@@ -77,6 +88,7 @@ export class Annotation {
     const n = this.source.width * this.source.height;
     return {
       label,
+      name: object.name,
       voxels: object.voxels,
       slices: [...object.slices.keys()],
       prompts: object.prompts,

@@ -10,6 +10,7 @@ const AUTOSAVE_DELAY_MS = 300;
 export class Autosave {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private writing: Promise<void> = Promise.resolve();
+  private disabled = false;
 
   constructor(
     private readonly path: string | undefined,
@@ -20,7 +21,7 @@ export class Autosave {
   /** The labels changed: write them soon (nothing without a path). */
   schedule(): void {
     const path = this.path;
-    if (!path) return;
+    if (!path || this.disabled) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -31,6 +32,13 @@ export class Autosave {
           (err: unknown) => this.report(new Error(`autosave to ${path} failed: ${err instanceof Error ? err.message : String(err)}`)),
         );
     }, AUTOSAVE_DELAY_MS);
+  }
+
+  /** Stops writing (the file could not be reopened: it must not be overwritten). */
+  disable(): void {
+    this.disabled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Resolves when the last scheduled write has finished (at once without autosave). */

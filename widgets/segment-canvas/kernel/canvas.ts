@@ -36,10 +36,13 @@ import {
   type SegmentCanvasState,
   type WirePrompts,
 } from "../shared/state.js";
+import { existsSync } from "node:fs";
+import { encodeRle, toBase64 } from "../shared/mask-codec.js";
 import { ActionQueue } from "./action-queue.js";
 import { Annotation } from "./annotation.js";
 import { Autosave } from "./autosave.js";
 import { SliceEmbedder } from "./embedder.js";
+import { objectsFromLabels, readLabelsInput, type LabelsInput, type ObjectRecord } from "./load-labels.js";
 import { refOf, reviewFrontendChange } from "./messages.js";
 import { noPropagatorReason, propagateObject, propagatorFor } from "./propagation.js";
 import { Publisher, statusLine } from "./publish.js";
@@ -77,6 +80,12 @@ export class SegmentCanvas implements Displayable {
   private propagation: string | undefined;
   private readonly autoSegment: boolean;
   private readonly prefetchRadius: number;
+  /**
+   * Resolves with the number of objects the canvas opened with, once its starting labels (the
+   * `labels` option, or the reopened `autosave` file) are in; 0 when it starts empty. Never rejects:
+   * a file that cannot be read is reported in the widget.
+   */
+  readonly loaded: Promise<number>;
 
   /** Use `segmentCanvas(model, image, options)`. */
   constructor(
@@ -99,7 +108,7 @@ export class SegmentCanvas implements Displayable {
     );
     this.autoSegment = options.autoSegment ?? true;
     this.prefetchRadius = options.prefetch ?? 2;
-    this.work = new Annotation(source, () => this.publisher.publish(this.work.history, this.work.currentFor, () => this.objects));
+    this.work = new Annotation(source, () => this.publisher.publish(this.work.history, { current: this.work.currentFor, labels: this.work.labelsFor }, () => this.objects));
     this.embedder = new SliceEmbedder(model, (z) => source.sliceImage(z), source.depth, options.intensity, () => this.refreshStatus());
     this.loop = new SegmentLoop(
       {
@@ -114,13 +123,41 @@ export class SegmentCanvas implements Displayable {
       this.embedder,
       options.multimask,
     );
-    this.autosave = new Autosave(options.autosave, (path) => saveLabels(path, this.source, this.labels), (err) => this.report(err));
+    this.autosave = new Autosave(options.autosave, (path) => saveLabels(path, this.source, this.labels, { records: this.records() }), (err) => this.report(err));
     this.publisher = new Publisher(this.widget, source, this.work.store, () => this.autosave.schedule());
     this.widget.onCustom((content) => {
       this.onMessage(content);
     });
     this.widget.onChange((change) => this.frontendChange(change));
     this.warmUp(initial.slice);
+    this.loaded = this.openLabels();
+  }
+
+  /** The starting labels: the `labels` option, else an existing autosave file (a reopened session). */
+  private openLabels(): Promise<number> {
+    const { labels, autosave, resume } = this.options;
+    const fromAutosave = labels === undefined;
+    const input = labels ?? (autosave !== undefined && resume !== false && existsSync(autosave) ? autosave : undefined);
+    if (input === undefined) return Promise.resolve(0);
+    return this.queue.run(async () => {
+      try {
+        const { data, names } = await readLabelsInput(input, this.source);
+        const objects = objectsFromLabels(this.source, data, names);
+        this.work.start(objects);
+        return objects.length;
+      } catch (err) {
+        // Never overwrite a file we could not read: that file may be the only copy of the work.
+        if (fromAutosave) this.autosave.disable();
+        const what = typeof input === "string" ? input : "the labels";
+        this.report(new Error(`could not open ${what}: ${errorText(err)}${fromAutosave ? "; autosave is off, so that file stays as it is" : ""}`));
+        return 0;
+      }
+    });
+  }
+
+  /** Label and name of each object, for the sidecar beside saved labels. */
+  private records(): ObjectRecord[] {
+    return this.work.present.objects.map((o) => ({ label: o.label, name: o.name }));
   }
 
   // ---- notebook API --------------------------------------------------------------------------
@@ -205,11 +242,57 @@ export class SegmentCanvas implements Displayable {
 
   /**
    * Writes the committed labels: NIfTI with the source geometry for volumes; PNG or NIfTI for
-   * 2D images; a DICOM SEG (.dcm) for DICOM series, its segments coloured as on screen.
+   * 2D images; a DICOM SEG (.dcm) for DICOM series, its segments named and coloured as on screen
+   * (`names` overrides the objects' names). The names also go to a sidecar beside the labels.
    */
   async save(path: string, options: { names?: readonly string[] } = {}): Promise<SaveResult> {
     await this.settled();
-    return saveLabels(path, this.source, this.labels, { ...options, colors: this.widget.get("palette") });
+    return saveLabels(path, this.source, this.labels, { ...options, colors: this.widget.get("palette"), records: this.records() });
+  }
+
+  /**
+   * Replaces the committed objects with the labels of a label map (array in the source's
+   * layout, a previous `w.labels`, or a NIfTI / PNG path; names from its sidecar), each label
+   * an editable object; one undo step. `{replace: false}` adds them to the objects there are.
+   */
+  async loadLabels(input: LabelsInput, options: { replace?: boolean } = {}): Promise<ObjectSummary[]> {
+    const { data, names } = await readLabelsInput(input, this.source);
+    const objects = objectsFromLabels(this.source, data, names);
+    const ref = { client: KERNEL_CLIENT, seq: ++this.kernelSeq };
+    await this.queue.run(async () => {
+      try {
+        this.work.change({ type: "load", objects, replace: options.replace ?? true }, ref);
+        this.record({ time: new Date(), origin: "kernel", action: { type: "load_labels", objects: objects.length }, ok: true });
+      } catch (err) {
+        this.record({ time: new Date(), origin: "kernel", action: { type: "load_labels", objects: objects.length }, ok: false, error: errorText(err) });
+        this.report(err);
+        throw err;
+      }
+    });
+    return this.objects;
+  }
+
+  /**
+   * A brush stroke from code: `mask` (0/1, the displayed slice, row-major) is added to the
+   * current object (`label` 0, the default) or to committed object `label`; one undo step.
+   */
+  paint(mask: ArrayLike<number>, options: { z?: number; label?: number; erase?: boolean } = {}): Promise<void> {
+    const n = this.width * this.height;
+    if (mask.length !== n) return Promise.reject(new Error(`the stroke has ${mask.length} pixels; a slice has ${n} (${this.width}x${this.height})`));
+    const footprint = Uint8Array.from(mask, (v) => (v ? 1 : 0));
+    const action: Action = { type: "stroke", z: options.z ?? this.slice, target: options.label ?? 0, erase: options.erase ?? false, mask: toBase64(encodeRle(footprint)) };
+    return this.api(action).then(() => undefined);
+  }
+  /** An eraser stroke from code: as `paint`, taking the pixels away. */
+  erase(mask: ArrayLike<number>, options: { z?: number; label?: number } = {}): Promise<void> {
+    return this.paint(mask, { ...options, erase: true });
+  }
+  renameObject(label: number, name: string): Promise<void> {
+    return this.api({ type: "rename_object", label, name }).then(() => undefined);
+  }
+  /** Gives object `label` the id `to` (which must be free). */
+  relabelObject(label: number, to: number): Promise<void> {
+    return this.api({ type: "relabel_object", label, to }).then(() => undefined);
   }
 
   addPoint(x: number, y: number, options: { positive?: boolean; z?: number } = {}): Promise<void> {
@@ -333,6 +416,11 @@ export class SegmentCanvas implements Displayable {
         return undefined;
       case "propagate":
         await this.runPropagation(ref);
+        return undefined;
+      case "stroke":
+        // A stroke on the current object lands on the mask the user sees: the decoder finishes first.
+        if (action.target === 0) await this.loop.settle();
+        this.work.change(action, ref);
         return undefined;
       case "commit": {
         await this.loop.settle();

@@ -64,6 +64,7 @@ export function segmentCanvas(model: CanvasModel, input: CanvasInput, options: S
     current: encodeStack(source, new Map()),
     current_for: null,
     labels: store.encode(),
+    labels_for: null,
     objects: [],
     next_label: 1,
     can_undo: false,

@@ -20,7 +20,7 @@ export class Publisher {
     private readonly labelsChanged: () => void,
   ) {}
 
-  publish(history: History, currentFor: ActionRef | null, objects: () => ObjectSummary[]): void {
+  publish(history: History, answers: { current: ActionRef | null; labels: ActionRef | null }, objects: () => ObjectSummary[]): void {
     if (this.widget.closed) return;
     const s = present(history);
     const patch: Partial<SegmentCanvasState> = {
@@ -36,12 +36,13 @@ export class Publisher {
       const rles = new Map<number, Uint8Array>();
       for (const [z, m] of s.current) rles.set(z, m.rle);
       patch.current = encodeStack(this.shape, rles);
-      patch.current_for = currentFor;
+      patch.current_for = answers.current;
       this.published.current = s.current;
     }
     if (this.store.sync(s.objects)) {
       patch.labels = this.store.encode();
       patch.objects = objects();
+      patch.labels_for = answers.labels;
       this.labelsChanged();
     }
     this.widget.set(patch);

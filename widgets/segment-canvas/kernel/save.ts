@@ -14,6 +14,7 @@ import sharp from "sharp";
 import { labelDatatype, writeLabelMap } from "../../../kernel/io/nifti-labels.js";
 import { geometryFromAffine, writeNifti } from "../../../kernel/io/nifti-write.js";
 import { identityAffine } from "../../../kernel/io/volume.js";
+import { writeSidecar, type ObjectRecord } from "./load-labels.js";
 import type { CanvasSource } from "./source.js";
 
 export interface SaveResult {
@@ -28,6 +29,8 @@ export interface SaveResult {
 export interface SaveOptions {
   readonly names?: readonly string[];
   readonly colors?: readonly (readonly [number, number, number])[];
+  /** The canvas's objects: written to the names sidecar, and the segment names where `names` is not given. */
+  readonly records?: readonly ObjectRecord[];
 }
 
 function formatOf(path: string): "nifti" | "png" | "dicom-seg" | undefined {
@@ -44,8 +47,25 @@ function presentLabels(labels: Uint16Array): number[] {
   return [...seen].sort((a, b) => a - b);
 }
 
-/** Writes `labels` (in the source's layout) to `path`. */
+/**
+ * Writes `labels` (in the source's layout) to `path`, and the objects' names beside it
+ * (load-labels.ts's sidecar) when `records` are given.
+ */
 export async function saveLabels(path: string, source: CanvasSource, labels: Uint16Array, options: SaveOptions = {}): Promise<SaveResult> {
+  const result = await writeLabels(path, source, labels, options);
+  if (options.records) await writeSidecar(result.path, options.records);
+  return result;
+}
+
+/** Segment names by label id (names[0] for label 1) from the objects' records; unnamed ones stay "object N". */
+function namesByLabel(records: readonly ObjectRecord[]): string[] {
+  const max = records.reduce((m, r) => Math.max(m, r.label), 0);
+  const names = Array.from({ length: max }, (_, i) => `object ${i + 1}`);
+  for (const r of records) if (r.name) names[r.label - 1] = r.name;
+  return names;
+}
+
+async function writeLabels(path: string, source: CanvasSource, labels: Uint16Array, options: SaveOptions): Promise<SaveResult> {
   const format = formatOf(path);
   const full = resolve(path);
   if (!format) {
@@ -57,7 +77,8 @@ export async function saveLabels(path: string, source: CanvasSource, labels: Uin
     }
     await mkdir(dirname(full), { recursive: true });
     const { writeDicomSeg } = await import("../../../kernel/io/dicom-seg.js");
-    const result = await writeDicomSeg(labels, source.volume!, { ...options, out: full });
+    const names = options.names ?? (options.records ? namesByLabel(options.records) : undefined);
+    const result = await writeDicomSeg(labels, source.volume!, { names, colors: options.colors, out: full });
     const present = [...result.segments];
     return { path: full, format, maxLabel: present[present.length - 1] ?? 0, labels: present };
   }

@@ -36,6 +36,10 @@ export interface CanvasSource {
   sliceImage(z: number): Image2D;
   /** Display slices -> the source's layout (row-major image, or voxel order i fastest). */
   toSourceLayout<T extends Uint8Array | Uint16Array>(slices: ReadonlyMap<number, T>, make: (n: number) => T): T;
+  /** The way in: a label map in the source's layout -> display slice z (row-major label ids). */
+  sliceOfSourceLayout(data: PixelArray, z: number): ArrayLike<number>;
+  /** Values a label map in the source's layout must have. */
+  readonly voxels: number;
   /** All slices for the browser, little-endian bytes. Built on request: the widget sends it once. */
   pixelBytes(): Uint8Array;
 }
@@ -140,6 +144,8 @@ export function imageSource(image: Image2D): CanvasSource {
       if (s) out.set(s);
       return out;
     },
+    voxels: width * height,
+    sliceOfSourceLayout: (data) => data,
     pixelBytes: () => bytesOf(displayData()),
   };
 }
@@ -169,6 +175,8 @@ export function volumeSource(volume: Volume, view: ViewName = "axial"): CanvasSo
       for (const [z, s] of slices) writeSliceOf(out, volume.dims, mapping, z, s);
       return out;
     },
+    voxels: voxelCount(volume.dims),
+    sliceOfSourceLayout: (data, z) => extractSlice({ dims: volume.dims, affine: volume.affine, data, channels: 1 }, mapping, z).data,
     pixelBytes() {
       const n = width * height * channels;
       const out = allocate(dtype, n * depth);

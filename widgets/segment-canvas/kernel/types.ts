@@ -11,6 +11,7 @@ import type { Prompt } from "../../../kernel/sam/prompt.js";
 import type { SegmentResult } from "../../../kernel/sam/segment-result.js";
 import type { MultimaskMode } from "../../../kernel/sam/select.js";
 import type { Action, WindowLevel, WirePrompts } from "../shared/state.js";
+import type { LabelsInput } from "./load-labels.js";
 
 /** What the canvas needs from a model: `SamModel` satisfies it. */
 export interface CanvasModel {
@@ -57,6 +58,14 @@ export interface SegmentCanvasOptions {
    * kernel crash or a re-run cell loses nothing that was committed.
    */
   autosave?: string;
+  /**
+   * Committed objects to start from: a label map in the source's layout (e.g. a previous
+   * `w.labels` or another model's prediction), or a NIfTI / PNG path. Each label becomes an
+   * editable object. Without it, an existing `autosave` file is reopened (see `resume`).
+   */
+  labels?: LabelsInput;
+  /** Reopen the `autosave` file when it exists and no `labels` are given (default true); false starts empty and overwrites it. */
+  resume?: boolean;
   title?: string;
   /** The kernel to talk to (tests); default the running one. */
   runtime?: KernelRuntime;
@@ -64,6 +73,7 @@ export interface SegmentCanvasOptions {
 
 export interface CommitEvent {
   readonly label: number;
+  readonly name: string;
   readonly voxels: number;
   /** Display slices the object covers. */
   readonly slices: readonly number[];
@@ -75,7 +85,8 @@ export interface CommitEvent {
 export interface HistoryEntry {
   readonly time: Date;
   readonly origin: "frontend" | "kernel";
-  readonly action: Action;
+  /** The action, or a label map loaded from code (`w.loadLabels`). */
+  readonly action: Action | { readonly type: "load_labels"; readonly objects: number };
   readonly ok: boolean;
   readonly error?: string;
 }

@@ -13,19 +13,21 @@
  * Segmentation results are not undo steps: they are attached to the snapshot whose prompts
  * they answer (its `key`), so undo shows the earlier mask at once, without the decoder.
  */
-import { rleArea } from "./mask-codec.js";
+import { fromBase64, rleArea, rleCombine, rleIsEmpty } from "./mask-codec.js";
 import { ActionError, type Action, type WireBox, type WirePoint, type WirePrompts } from "./state.js";
 
 export interface SliceMask {
   /** mask-codec RLE of a 0/1 slice. */
   readonly rle: Uint8Array;
   readonly area: number;
-  /** promptKey() of the prompts it answers, or "propagated". */
+  /** promptKey() of the prompts it answers, "propagated", or "painted" (a brush on a slice without prompts). */
   readonly source: string;
 }
 
 export interface CommittedObject {
   readonly label: number;
+  /** "object <label>" until the user renames it. */
+  readonly name: string;
   /** z -> RLE of the object's 0/1 mask on that slice (non-empty slices only). */
   readonly slices: ReadonlyMap<number, Uint8Array>;
   readonly voxels: number;
@@ -62,7 +64,35 @@ export interface PropagatedAction {
   readonly slices: ReadonlyMap<number, Uint8Array>;
 }
 
-export type ReducerAction = Exclude<Action, { type: "segment" } | { type: "propagate" }> | ResultAction | PropagatedAction;
+/**
+ * Committed objects from a label map (`segmentCanvas(..., {labels})`, `w.loadLabels`, a
+ * reopened autosave): one undo step. `replace` drops the objects there were; otherwise a loaded
+ * label that is already taken is refused.
+ */
+export interface LoadAction {
+  readonly type: "load";
+  readonly objects: readonly CommittedObject[];
+  readonly replace: boolean;
+}
+
+export type ReducerAction = Exclude<Action, { type: "segment" } | { type: "propagate" }> | ResultAction | PropagatedAction | LoadAction;
+
+export function defaultName(label: number): string {
+  return `object ${label}`;
+}
+
+/** A committed object from its slices (empty slices dropped, voxels counted). */
+export function makeObject(label: number, slices: ReadonlyMap<number, Uint8Array>, options: { name?: string; prompts?: WirePrompts } = {}): CommittedObject {
+  const kept = new Map<number, Uint8Array>();
+  let voxels = 0;
+  for (const [z, rle] of [...slices].sort((a, b) => a[0] - b[0])) {
+    const area = rleArea(rle);
+    if (area === 0) continue;
+    kept.set(z, rle);
+    voxels += area;
+  }
+  return { label, name: options.name ?? defaultName(label), slices: kept, voxels, prompts: options.prompts ?? EMPTY_PROMPTS };
+}
 
 /** Label ids are stored in 16 bits (kernel label slices and saved maps of up to 65535 objects). */
 export const MAX_LABEL = 0xffff;
@@ -136,7 +166,7 @@ function replacePresent(h: History, next: Snapshot): History {
 function dropOrphans(current: ReadonlyMap<number, SliceMask>, prompts: WirePrompts, changedZ: number): Map<number, SliceMask> {
   const out = new Map(current);
   const mask = out.get(changedZ);
-  if (mask && mask.source !== "propagated" && slicesWithPrompts(prompts).indexOf(changedZ) < 0) out.delete(changedZ);
+  if (mask && mask.source !== "propagated" && mask.source !== "painted" && slicesWithPrompts(prompts).indexOf(changedZ) < 0) out.delete(changedZ);
   return out;
 }
 
@@ -188,7 +218,7 @@ export function reduce(h: History, action: ReducerAction): History {
       }
       if (voxels === 0) throw new ActionError("nothing to commit: click the object (or draw a box) until a mask shows, then commit");
       if (s.nextLabel > MAX_LABEL) throw new ActionError(`cannot commit more than ${MAX_LABEL} objects in one widget`);
-      const object: CommittedObject = { label: s.nextLabel, slices, voxels, prompts: s.prompts };
+      const object: CommittedObject = { label: s.nextLabel, name: defaultName(s.nextLabel), slices, voxels, prompts: s.prompts };
       return push(h, {
         ...s,
         prompts: EMPTY_PROMPTS,
@@ -205,6 +235,37 @@ export function reduce(h: History, action: ReducerAction): History {
       }
       return push(h, { ...s, objects: s.objects.filter((o) => o.label !== action.label), cause: action.type });
     }
+    case "stroke":
+      return stroke(h, s, action);
+    case "rename_object": {
+      const object = findObject(s, action.label);
+      if (object.name === action.name) return h;
+      return push(h, { ...s, objects: s.objects.map((o) => (o === object ? { ...o, name: action.name } : o)), cause: action.type });
+    }
+    case "relabel_object": {
+      const object = findObject(s, action.label);
+      if (action.to === action.label) return h;
+      if (s.objects.some((o) => o.label === action.to)) throw new ActionError(`label ${action.to} is taken by '${s.objects.find((o) => o.label === action.to)!.name}'; remove or relabel that one first`);
+      const renamed = object.name === defaultName(object.label) ? defaultName(action.to) : object.name;
+      return push(h, {
+        ...s,
+        objects: s.objects.map((o) => (o === object ? { ...o, label: action.to, name: renamed } : o)),
+        nextLabel: Math.max(s.nextLabel, action.to + 1),
+        cause: action.type,
+      });
+    }
+    case "load": {
+      const kept = action.replace ? [] : s.objects;
+      const taken = new Set(kept.map((o) => o.label));
+      for (const o of action.objects) {
+        if (o.label < 1 || o.label > MAX_LABEL) throw new ActionError(`label ${o.label} is outside 1..${MAX_LABEL}`);
+        if (taken.has(o.label)) throw new ActionError(`label ${o.label} is already an object of this canvas; load with replace, or relabel it first`);
+        taken.add(o.label);
+      }
+      const objects = [...kept, ...action.objects];
+      const nextLabel = objects.reduce((m, o) => Math.max(m, o.label + 1), action.replace ? 1 : s.nextLabel);
+      return push(h, { ...s, objects, nextLabel, cause: action.type });
+    }
     case "undo":
       return canUndo(h) ? { snapshots: h.snapshots, index: h.index - 1 } : h;
     case "redo":
@@ -212,6 +273,8 @@ export function reduce(h: History, action: ReducerAction): History {
     case "result": {
       if (promptKey(s.prompts, action.z) !== action.key) return h;
       if (slicesWithPrompts(s.prompts).indexOf(action.z) < 0) return h;
+      // Already answered (a brush stroke made it the answer to these prompts): a late result must not undo the paint.
+      if (s.current.get(action.z)?.source === action.key) return h;
       const current = new Map(s.current);
       current.set(action.z, sliceMask(action.rle, action.key));
       return replacePresent(h, { ...s, current });
@@ -226,4 +289,69 @@ export function reduce(h: History, action: ReducerAction): History {
       return push(h, { ...s, current, cause: action.type });
     }
   }
+}
+
+function findObject(s: Snapshot, label: number): CommittedObject {
+  const object = s.objects.find((o) => o.label === label);
+  if (!object) {
+    const known = s.objects.map((o) => o.label);
+    throw new ActionError(`there is no object with label ${label} (committed labels: ${known.length ? known.join(", ") : "none"})`);
+  }
+  return object;
+}
+
+/** `slices` with slice z replaced by `rle` (dropped when empty). */
+function withSlice(slices: ReadonlyMap<number, Uint8Array>, z: number, rle: Uint8Array): Map<number, Uint8Array> {
+  const out = new Map(slices);
+  if (rleIsEmpty(rle) || rleArea(rle) === 0) out.delete(z);
+  else out.set(z, rle);
+  return out;
+}
+
+/**
+ * A brush or eraser stroke: one undo step. On the current object it changes the mask of slice
+ * z (which then answers the slice's prompts as painted, so the decoder does not redo it). On a
+ * committed object, paint also takes the stroke's pixels from every other object (a label map
+ * has one label per pixel, as napari's label brush), and an object erased to nothing is removed.
+ */
+function stroke(h: History, s: Snapshot, action: Extract<ReducerAction, { type: "stroke" }>): History {
+  const footprint = fromBase64(action.mask);
+  const op = action.erase ? "subtract" : "union";
+  if (action.target === 0) {
+    if (staleSlices(s).includes(action.z)) throw new ActionError(`the mask of slice ${action.z} is still being computed; paint when it shows`);
+    const before = s.current.get(action.z);
+    const rle = rleCombine(before?.rle ?? new Uint8Array(0), footprint, op);
+    const prompted = slicesWithPrompts(s.prompts).includes(action.z);
+    const source = prompted ? promptKey(s.prompts, action.z) : "painted";
+    const empty = rleArea(rle) === 0;
+    if (before ? before.source === source && sameRle(rle, before.rle) : empty) return h;
+    const current = new Map(s.current);
+    if (empty && !prompted) current.delete(action.z);
+    else current.set(action.z, sliceMask(rle, source));
+    return push(h, { ...s, current, cause: action.type });
+  }
+  const target = findObject(s, action.target);
+  let changed = false;
+  const objects: CommittedObject[] = [];
+  for (const o of s.objects) {
+    const old = o.slices.get(action.z);
+    let next: Uint8Array | undefined;
+    if (o === target) next = rleCombine(old ?? new Uint8Array(0), footprint, op);
+    else if (!action.erase && old) next = rleCombine(old, footprint, "subtract");
+    if (next === undefined || (old !== undefined && sameRle(next, old)) || (old === undefined && rleArea(next) === 0)) {
+      objects.push(o);
+      continue;
+    }
+    changed = true;
+    const updated = makeObject(o.label, withSlice(o.slices, action.z, next), { name: o.name, prompts: o.prompts });
+    if (updated.voxels > 0) objects.push(updated);
+  }
+  if (!changed) return h;
+  return push(h, { ...s, objects, cause: action.type });
+}
+
+function sameRle(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

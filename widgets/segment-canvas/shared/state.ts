@@ -11,6 +11,8 @@
  * at integers, and z = slice index in the displayed view. A 2D image has depth 1.
  */
 
+import { decodeRle, fromBase64 } from "./mask-codec.js";
+
 /** npm name of the front-end package: the module the widget manager loads our classes from. */
 export const MODULE_NAME = "medicosam-widgets";
 export const MODULE_VERSION = "0.1.0";
@@ -49,6 +51,8 @@ export interface WirePrompts {
 
 export interface ObjectSummary {
   readonly label: number;
+  /** The user's name for it ("object 3" until renamed); saved beside the labels. */
+  readonly name: string;
   readonly voxels: number;
   /** Slices the object covers, ascending. */
   readonly slices: readonly number[];
@@ -108,6 +112,8 @@ export type SegmentCanvasState = {
   current_for: ActionRef | null;
   /** Committed labels, mask-codec stack of label ids. */
   labels: Uint8Array;
+  /** The action the shown labels answer (a brush stroke's latency is measured by it). */
+  labels_for: ActionRef | null;
   objects: ObjectSummary[];
   next_label: number;
   can_undo: boolean;
@@ -137,7 +143,15 @@ export type Action =
   | { readonly type: "undo" }
   | { readonly type: "redo" }
   | { readonly type: "segment" }
-  | { readonly type: "propagate" };
+  | { readonly type: "propagate" }
+  /**
+   * A brush (erase false) or eraser stroke on slice z: `mask` is the stroke's footprint, a
+   * mask-codec RLE slice in base64, sent once when the stroke ends. `target` 0 is the current
+   * object, otherwise a committed label.
+   */
+  | { readonly type: "stroke"; readonly z: number; readonly target: number; readonly erase: boolean; readonly mask: string }
+  | { readonly type: "rename_object"; readonly label: number; readonly name: string }
+  | { readonly type: "relabel_object"; readonly label: number; readonly to: number };
 
 export type ActionType = Action["type"];
 
@@ -172,7 +186,13 @@ const FIELDS: Readonly<Record<ActionType, readonly string[]>> = {
   redo: [],
   segment: [],
   propagate: [],
+  stroke: ["z", "target", "erase", "mask"],
+  rename_object: ["label", "name"],
+  relabel_object: ["label", "to"],
 };
+
+/** Longest object name accepted. */
+export const MAX_NAME = 120;
 
 export const ACTION_TYPES = Object.keys(FIELDS) as ActionType[];
 
@@ -243,6 +263,27 @@ export function parseAction(raw: unknown, bounds: Bounds): Action {
       return { type: t, id: integer(raw, "id", what, 0, Number.MAX_SAFE_INTEGER) };
     case "remove_object":
       return { type: t, label: integer(raw, "label", what, 1, 2 ** 32 - 1) };
+    case "stroke": {
+      const target = integer(raw, "target", what, 0, 2 ** 32 - 1);
+      if (typeof raw.erase !== "boolean") throw new ActionError(`${what}: 'erase' must be true or false, got ${describe(raw.erase)}`);
+      if (typeof raw.mask !== "string") throw new ActionError(`${what}: 'mask' must be a base64 string, got ${describe(raw.mask)}`);
+      try {
+        const rle = fromBase64(raw.mask);
+        decodeRle(rle, bounds.width * bounds.height);
+      } catch (err) {
+        throw new ActionError(`${what}: 'mask' is not an RLE slice of ${bounds.width}x${bounds.height} pixels: ${(err as Error).message}`);
+      }
+      return { type: t, z: z(), target, erase: raw.erase, mask: raw.mask };
+    }
+    case "rename_object": {
+      const label = integer(raw, "label", what, 1, 2 ** 32 - 1);
+      if (typeof raw.name !== "string" || raw.name.trim().length === 0 || raw.name.length > MAX_NAME) {
+        throw new ActionError(`${what}: 'name' must be a non-empty string of at most ${MAX_NAME} characters, got ${describe(raw.name)}`);
+      }
+      return { type: t, label, name: raw.name.trim() };
+    }
+    case "relabel_object":
+      return { type: t, label: integer(raw, "label", what, 1, 2 ** 32 - 1), to: integer(raw, "to", what, 1, 0xffff) };
     default:
       return { type: t } as Action;
   }
