@@ -22,7 +22,7 @@ export { toRgb8 } from "./intensity/normalize.js";
 export { parseIntensity } from "./intensity/parse.js";
 export type { Point, Box, Prompt, MaskPrompt } from "./sam/prompt.js";
 export type { Embedding } from "./sam/embedding.js";
-export type { SegmentResult } from "./sam/segment-result.js";
+export type { MaskCandidate, SegmentResult } from "./sam/segment-result.js";
 export type { ModelManifest } from "./sam/manifest.js";
 export type { MultimaskMode } from "./sam/select.js";
 export { SamModel, type LoadOptions, type EmbedOptions, type SegmentOptions } from "./sam/model.js";

@@ -59,6 +59,35 @@ describe("medicosam segment", () => {
     expect(result.maskArea).toBe(area);
   });
 
+  it("result.json lists every candidate; --save-candidates writes their masks and logits", async () => {
+    const plain = join(out, "click");
+    const listed = JSON.parse(readFileSync(join(plain, "result.json"), "utf8"));
+    expect(listed.candidates.map((c: { token: number }) => c.token)).toEqual([0, 1, 2, 3]);
+    expect(listed.candidates.map((c: { iou: number }) => c.iou)).toEqual(listed.ious);
+    expect(listed.candidates.filter((c: { chosen: boolean }) => c.chosen).map((c: { token: number }) => c.token)).toEqual([listed.token]);
+    expect(listed.candidates[listed.token].maskArea).toBe(listed.maskArea);
+    expect(existsSync(join(plain, "candidate-0.png"))).toBe(false); // only on request
+
+    const dir = join(out, "candidates");
+    const r = medicosam("segment", "--model", "models/analytic", "data/phantom-slice.png", "--point", "140,150,1", "--save-candidates", "--out", dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/candidates: token 0: \d+ px, IoU 0\.950; .*token 2: \d+ px, IoU 0\.900 \(chosen\)/);
+    const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8"));
+    const areas: number[] = [];
+    for (const c of result.candidates) {
+      expect(c.files).toEqual({ mask: `candidate-${c.token}.png`, lowResLogits: `candidate-${c.token}.f32` });
+      const mask = await readMask(join(dir, c.files.mask));
+      const area = mask.data.reduce((n, v) => n + (v ? 1 : 0), 0);
+      expect(area).toBe(c.maskArea);
+      areas.push(area);
+      expect(statSync(join(dir, c.files.lowResLogits)).size).toBe(256 * 256 * 4);
+    }
+    // The analytic decoder's discs have radii 96, 32, 64, 128: areas in that order.
+    expect(areas[1]! < areas[2]! && areas[2]! < areas[0]! && areas[0]! < areas[3]!).toBe(true);
+    expect((await readMask(join(dir, "candidate-2.png"))).data).toEqual((await readMask(join(dir, "mask.png"))).data);
+    expect(readFileSync(join(dir, "candidate-2.f32"))).toEqual(readFileSync(join(dir, "low_res_logits.f32")));
+  });
+
   it("reads its own low_res_logits.f32 back with --mask-input", async () => {
     const first = join(out, "click");
     const dir = join(out, "again");

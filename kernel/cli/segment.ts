@@ -17,7 +17,8 @@ export const USAGE = `usage: medicosam segment (--model DIR | --encoder F --deco
 
 Segments IMAGE (PNG, JPEG, TIFF) from a prompt and writes DIR/mask.png (0/255),
 DIR/low_res_logits.f32 (256x256 float32 little-endian: feed it back with --mask-input)
-and DIR/result.json (every predicted IoU, the chosen token, original and resized sizes).
+and DIR/result.json (the chosen token, every candidate mask's token, predicted IoU and
+area, original and resized sizes).
 
 model:
 ${MODEL_USAGE}
@@ -33,6 +34,8 @@ options:
                          | window:LEVEL,WIDTH | a CT preset such as ct-abdomen
   --page N               TIFF page (default 0)
   --embedding DIR        reuse an embedding written by \`medicosam embed\` (skips the encoder)
+  --save-candidates      also write every token's mask, DIR/candidate-<token>.png, and its
+                         low-res logits, DIR/candidate-<token>.f32 (from the same decoder run)
   --out DIR              output folder (created)`;
 
 const MULTIMASK: readonly MultimaskMode[] = ["auto", "on", "off"];
@@ -49,6 +52,7 @@ export async function run(args: string[]): Promise<number> {
       intensity: { type: "string" },
       page: { type: "string" },
       embedding: { type: "string" },
+      "save-candidates": { type: "boolean" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
@@ -102,8 +106,17 @@ export async function run(args: string[]): Promise<number> {
       mkdirSync(out, { recursive: true });
       await writeMaskPng(join(out, "mask.png"), result.mask, result.width, result.height);
       writeFileSync(join(out, "low_res_logits.f32"), toLittleEndian(result.lowResLogits));
-      let area = 0;
-      for (const v of result.mask) area += v;
+      const saveCandidates = values["save-candidates"] === true;
+      const candidates = [];
+      for (const c of result.candidates) {
+        const files = saveCandidates ? { mask: `candidate-${c.token}.png`, lowResLogits: `candidate-${c.token}.f32` } : undefined;
+        if (files) {
+          await writeMaskPng(join(out, files.mask), c.mask, result.width, result.height);
+          writeFileSync(join(out, files.lowResLogits), toLittleEndian(c.lowResLogits));
+        }
+        candidates.push({ token: c.token, iou: c.iou, chosen: c.chosen, maskArea: countOnes(c.mask), ...(files ? { files } : {}) });
+      }
+      const area = countOnes(result.mask);
       const report = {
         model: model.name,
         ...(model.notice ? { notice: model.notice } : {}),
@@ -116,13 +129,24 @@ export async function run(args: string[]): Promise<number> {
         iou: result.iou,
         ious: result.ious,
         maskArea: area,
+        candidates,
         files: { mask: "mask.png", lowResLogits: "low_res_logits.f32" },
       };
       writeFileSync(join(out, "result.json"), JSON.stringify(report, null, 2) + "\n");
       console.log(`mask: ${area} pixels, token ${result.token}, predicted IoU ${result.iou.toFixed(3)} -> ${out}`);
+      if (result.candidates.length > 1) {
+        const list = candidates.map((c) => `token ${c.token}: ${c.maskArea} px, IoU ${c.iou.toFixed(3)}${c.chosen ? " (chosen)" : ""}`);
+        console.log(`candidates: ${list.join("; ")}`);
+      }
       return 0;
     } finally {
       await model.dispose();
     }
   });
+}
+
+function countOnes(mask: Uint8Array): number {
+  let n = 0;
+  for (const v of mask) n += v;
+  return n;
 }
