@@ -59,6 +59,7 @@ export { protocolFigure, explainedVarianceFigure, similarityFigure, tokenScatter
 export { pcaView, PcaView, type PcaViewOptions } from "./display/figures-pca.js";
 export { protocolReport, ProtocolReport, tableBundle } from "./display/figures-protocol.js";
 export { teachingView } from "./display/figures-teaching.js";
+export { candidatesView } from "./display/figures-candidates.js";
 export { fitPca, projectEmbedding, pcaOfEmbeddings } from "./analysis/pca.js";
 export { cosineSimilarityAt, cosineSimilarityTo, similarityImage } from "./analysis/similarity.js";
 export { dice, iou } from "./analysis/metrics.js";
