@@ -55,6 +55,7 @@ export {
 export { PlotlyChart, plotlyLibrary, setPlotlyDefaults, type PlotlyFigure, type PlotlyDisplayOptions } from "./display/plotly.js";
 export { ImageGrid, type Panel, type ImageGridOptions } from "./display/figures-images.js";
 export { overlayPng, drawOutline, labelColor } from "./display/overlay.js";
+export { toDisplayScale, displaySize, type PixelSpacing } from "./display/display-scale.js";
 export { protocolFigure, explainedVarianceFigure, similarityFigure, tokenScatterFigure } from "./display/figures.js";
 export { pcaView, PcaView, type PcaViewOptions } from "./display/figures-pca.js";
 export { protocolReport, ProtocolReport, tableBundle } from "./display/figures-protocol.js";
