@@ -19,7 +19,8 @@ export interface SegmentResult {
    * SamOnnxModel export, 1 for a single-mask decoder), from the same decoder run as the chosen
    * one. SAM's decoder always answers with all of its tokens; the choice rule
    * (docs/inference.md §6) only decides which one becomes `mask`. Showing them teaches what
-   * the rule threw away: "one click, three answers".
+   * the rule threw away: "one click, three answers". The chosen candidate's `mask` and
+   * `lowResLogits` are the same arrays as the result's own.
    */
   readonly candidates: readonly MaskCandidate[];
 }
