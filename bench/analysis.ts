@@ -132,7 +132,7 @@ export async function benchAnalysis(options: { quick?: boolean } = {}): Promise<
   for (let i = 0; i < fixed.length; i++) fixed[i] = labels.data[i] && i % 7 ? 1 : 0;
   const instant: ProtocolEngine = {
     async segment(): Promise<SegmentResult> {
-      return { width: 512, height: 512, mask: fixed, logits: new Float32Array(0), iou: 1, token: 0, ious: [1], lowResLogits: new Float32Array(65536) };
+      return { width: 512, height: 512, mask: fixed, logits: new Float32Array(0), iou: 1, token: 0, ious: [1], lowResLogits: new Float32Array(65536), candidates: [] };
     },
   };
   const embedding: Embedding = { ...one, originalSize: { height: 512, width: 512 } };

@@ -78,7 +78,7 @@ function discStack(depth: number, discs: { cx: number; cy: number; mask: Uint8Ar
       const cx = (b.x0 + b.x1) / 2;
       const cy = (b.y0 + b.y1) / 2;
       const nearest = discs.reduce((a, d) => (Math.hypot(d.cx - cx, d.cy - cy) < Math.hypot(a.cx - cx, a.cy - cy) ? d : a));
-      return Promise.resolve({ width: W, height: H, mask: nearest.mask, logits: new Float32Array(0), iou: 0.9, token: 0, ious: [0.9], lowResLogits: new Float32Array(0) });
+      return Promise.resolve({ width: W, height: H, mask: nearest.mask, logits: new Float32Array(0), iou: 0.9, token: 0, ious: [0.9], lowResLogits: new Float32Array(0), candidates: [] });
     },
   };
   return { stack, segmenter };

@@ -91,7 +91,10 @@ describe("protocol with the analytic model", () => {
     const run = await runObject(model, embedding, object, { start: "point", seed: 3, keepMasks: true, corrections: 3 });
     const grid = teachingView(image, run, { target: object.mask, names: ["background", "ellipse"] });
     expect(grid.panels).toHaveLength(4);
-    expect(grid.panels[0]!.caption).toBe(`point start · Dice ${run.rounds[0]!.dice.toFixed(3)}`);
+    const r0 = run.rounds[0]!;
+    expect(grid.panels[0]!.caption).toBe(
+      `point start · Dice ${r0.dice.toFixed(3)}\nIoU ${r0.iou.toFixed(2)} · predicted ${r0.predictedIou.toFixed(2)}\nstart: one click, token 2`,
+    );
     // The newest points are drawn: the start point's cross is green at the centre of panel 0.
     const p0 = grid.panels[0]!.image;
     const at = (img: RgbImage8, x: number, y: number) => Array.from(img.data.subarray(3 * (y * img.width + x), 3 * (y * img.width + x) + 3));

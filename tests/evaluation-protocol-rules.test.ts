@@ -88,7 +88,7 @@ describe("per-class ground truth", () => {
     const object = Uint8Array.from(labels, (v, p) => (v && Math.floor(p / w) < 10 ? 1 : 0));
     // the model answers every prompt with the big object exactly
     const engine: ProtocolEngine = {
-      segment: () => Promise.resolve({ width: w, height: h, mask: object, logits: new Float32Array(w * h), iou: 1, token: 0, ious: [1], lowResLogits: new Float32Array(65536) }),
+      segment: () => Promise.resolve({ width: w, height: h, mask: object, logits: new Float32Array(w * h), iou: 1, token: 0, ious: [1], lowResLogits: new Float32Array(65536), candidates: [] }),
     };
     const embedding = { originalSize: { width: w, height: h } } as unknown as Embedding;
     const ev = await evaluateImage(engine, embedding, { width: w, height: h, data: labels }, { start: "box", corrections: 0 });

@@ -204,7 +204,8 @@ class ScriptedEngine implements ProtocolEngine {
     this.calls.push({ prompt, multimask: options?.multimask });
     const mask = this.masks(call);
     const lowResLogits = new Float32Array(256 * 256).fill(call);
-    return { width: W, height: H, mask, logits: new Float32Array(W * H), iou: 0.5, token: 0, ious: [0.5], lowResLogits };
+    return { width: W, height: H, mask, logits: new Float32Array(W * H), iou: 0.5, token: 0, ious: [0.5], lowResLogits,
+      candidates: [{ token: 0, mask, iou: 0.5, chosen: true, lowResLogits }] };
   }
 }
 
@@ -285,7 +286,7 @@ describe("protocol runner", () => {
       async segment(_e, prompt) {
         const p = prompt.points![0]!;
         const m = p.x === 2 ? a.mask : p.x === 16 ? c.mask : new Uint8Array(W * H);
-        return { width: W, height: H, mask: m, logits: new Float32Array(W * H), iou: 1, token: 0, ious: [1], lowResLogits: new Float32Array(65536) };
+        return { width: W, height: H, mask: m, logits: new Float32Array(W * H), iou: 1, token: 0, ious: [1], lowResLogits: new Float32Array(65536), candidates: [] };
       },
     };
     const ev = await evaluateObjects(engine, embedding, [a, b, c], { start: "point", corrections: 1 });

@@ -154,7 +154,7 @@ function scripted(truth: (z: number) => Uint8Array, depth: number) {
       const z = stack.index.get(embedding)!;
       calls.push({ z, prompt });
       const mask = truth(z);
-      return Promise.resolve({ width: W, height: H, mask, logits: new Float32Array(0), iou: 0.9, token: 0, ious: [0.9], lowResLogits: new Float32Array(0) });
+      return Promise.resolve({ width: W, height: H, mask, logits: new Float32Array(0), iou: 0.9, token: 0, ious: [0.9], lowResLogits: new Float32Array(0), candidates: [] });
     },
   };
   return { stack, segmenter, calls };

@@ -41,24 +41,31 @@ function pngChunk(type: string, body: Uint8Array): Buffer {
 
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
+type PngColorType = 0 | 2 | 3 | 4 | 6;
+type PngBitDepth = 1 | 2 | 4 | 8 | 16;
+
+/** Samples below 8 bits are packed into bytes, leftmost pixel in the high bits, as PNG says. */
 function png(
   width: number,
   height: number,
-  colorType: 0 | 2 | 3 | 4 | 6,
-  bitDepth: 8 | 16,
+  colorType: PngColorType,
+  bitDepth: PngBitDepth,
   samples: ArrayLike<number>,
   extra: { plte?: number[]; trns?: number[] } = {},
 ): Buffer {
   const ch = PNG_CHANNELS[colorType]!;
-  const bps = bitDepth / 8;
-  const rowBytes = width * ch * bps;
+  const rowBytes = Math.ceil((width * ch * bitDepth) / 8);
   const raw = Buffer.alloc(height * (rowBytes + 1));
   for (let y = 0; y < height; y++) {
     for (let i = 0; i < width * ch; i++) {
       const v = samples[y * width * ch + i]!;
-      const at = y * (rowBytes + 1) + 1 + i * bps;
-      if (bps === 2) raw.writeUInt16BE(v, at);
-      else raw[at] = v;
+      const row = y * (rowBytes + 1) + 1;
+      if (bitDepth === 16) raw.writeUInt16BE(v, row + i * 2);
+      else if (bitDepth === 8) raw[row + i] = v;
+      else {
+        const bit = i * bitDepth;
+        raw[row + (bit >> 3)]! |= v << (8 - bitDepth - (bit & 7));
+      }
     }
   }
   const ihdr = Buffer.alloc(13);
@@ -211,20 +218,36 @@ describe("PNG written by a minimal encoder reads back exactly", () => {
       const max = c.depth === 16 ? 65535 : 255;
       // Distinct values per sample, hitting 0 and the maximum.
       const samples = ramp(c.ctor, w * h * ch, (i) => (i === 0 ? 0 : i === 1 ? max : (i * 7919 + 13) % (max + 1)));
-      const image = await readImage(png(w, h, c.colorType, c.depth, samples));
+      const file = png(w, h, c.colorType, c.depth, samples);
+      const image = await readImage(file, { keepAlpha: true, onNote: () => expect.unreachable("a note with keepAlpha") });
       expect({ width: image.width, height: image.height, channels: image.channels }).toEqual({ width: w, height: h, channels: ch });
       expect(image.data).toBeInstanceOf(c.ctor);
       expect(Array.from(image.data)).toEqual(Array.from(samples));
+      // By default a PNG's alpha band is dropped (with a note) and the colour bands stay exact.
+      const notes: string[] = [];
+      const read = await readImage(file, { name: "x.png", onNote: (n) => notes.push(n) });
+      const hasAlpha = c.colorType === 4 || c.colorType === 6;
+      const colour = hasAlpha ? ch - 1 : ch;
+      expect(read.channels).toBe(colour);
+      expect(read.data).toBeInstanceOf(c.ctor);
+      expect(Array.from(read.data)).toEqual(Array.from(samples).filter((_, i) => i % ch < colour));
+      expect(notes).toHaveLength(hasAlpha ? 1 : 0);
+      if (hasAlpha) expect(notes[0]).toMatch(/^note: x\.png is a (gray|RGB)\+alpha PNG; its alpha band .*was dropped/);
     });
   }
 
-  it("palette PNG expands to RGB, and to RGBA with a transparency chunk", async () => {
+  it("palette PNG expands to RGB, and to RGBA with a transparency chunk when alpha is kept", async () => {
     const plte = [10, 20, 30, 200, 100, 0, 0, 0, 255];
     const idx = [0, 1, 2, 1, 0, 2];
     const rgb = await readImage(png(3, 2, 3, 8, idx, { plte }));
     expect(rgb.channels).toBe(3);
     expect(Array.from(rgb.data)).toEqual(idx.flatMap((i) => plte.slice(i * 3, i * 3 + 3)));
-    const rgba = await readImage(png(3, 2, 3, 8, idx, { plte, trns: [255, 128] }));
+    const notes: string[] = [];
+    const dropped = await readImage(png(3, 2, 3, 8, idx, { plte, trns: [255, 128] }), { onNote: (n) => notes.push(n) });
+    expect(dropped.channels).toBe(3);
+    expect(Array.from(dropped.data)).toEqual(Array.from(rgb.data));
+    expect(notes).toEqual([expect.stringMatching(/RGB\+alpha PNG; its alpha band \(33\.3 % of pixels were not opaque.*read as RGB/)]);
+    const rgba = await readImage(png(3, 2, 3, 8, idx, { plte, trns: [255, 128] }), { keepAlpha: true });
     expect(rgba.channels).toBe(4);
     const alpha = [255, 128, 255];
     expect(Array.from(rgba.data)).toEqual(idx.flatMap((i) => [...plte.slice(i * 3, i * 3 + 3), alpha[i]!]));
@@ -377,7 +400,7 @@ json.dump(out, sys.stdout)
     }[];
     const kinds: Record<string, string> = { "|u1": "Uint8Array", "<u2": "Uint16Array", "<f4": "Float32Array", "<i4": "Int32Array" };
     for (const f of files) {
-      const image = await readImage(join(work, f.name));
+      const image = await readImage(join(work, f.name), { keepAlpha: true }); // numpy sees the alpha band
       const [hh, ww, cc = 1] = f.shape;
       expect({ file: f.name, h: image.height, w: image.width, c: image.channels, type: image.data.constructor.name }).toEqual({
         file: f.name,
@@ -395,6 +418,107 @@ json.dump(out, sys.stdout)
     for (let k = 0; k < 4; k++) {
       const image = await readImage(multi, { page: k });
       expect(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength).equals(readFileSync(`${multi}.${k}.raw`))).toBe(true);
+    }
+  });
+});
+
+describe("every PNG colour type and bit depth reads as Pillow decodes it, alpha dropped", () => {
+  it("gray 1/2/4/8/16, RGB 8/16, palette 1/2/4/8 (each also with tRNS), gray+alpha and RGBA 8/16", async () => {
+    if (!canRun(hasPillow, "python3 with numpy and PIL (Debian python3-pil, python3-numpy) not found")) return;
+    const dir = mkdtempSync(join(work, "png-kinds-"));
+    const w = 13; // odd, so packed rows end inside a byte
+    const h = 5;
+    const combos: [PngColorType, PngBitDepth[]][] = [
+      [0, [1, 2, 4, 8, 16]],
+      [2, [8, 16]],
+      [3, [1, 2, 4, 8]],
+      [4, [8, 16]],
+      [6, [8, 16]],
+    ];
+    const files: { name: string; colorType: PngColorType; depth: PngBitDepth; trns: boolean }[] = [];
+    let seed = 1;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (const [colorType, depths] of combos) {
+      for (const depth of depths) {
+        for (const trns of colorType === 4 || colorType === 6 ? [false] : [false, true]) {
+          const levels = 2 ** depth;
+          const ch = PNG_CHANNELS[colorType]!;
+          const samples = Array.from({ length: w * h * ch }, () => rand(levels));
+          const extra: { plte?: number[]; trns?: number[] } = {};
+          if (colorType === 3) extra.plte = Array.from({ length: 3 * levels }, () => rand(256));
+          const two = (v: number) => [v >> 8, v & 255];
+          if (trns) {
+            // tRNS: palette alphas; or the one gray / RGB value that is transparent (taken from a pixel)
+            extra.trns =
+              colorType === 3
+                ? Array.from({ length: levels }, () => rand(256))
+                : colorType === 0
+                  ? two(samples[3]!)
+                  : [...two(samples[3]!), ...two(samples[4]!), ...two(samples[5]!)];
+          }
+          const name = `t${colorType}-${depth}${trns ? "-trns" : ""}.png`;
+          writeFileSync(join(dir, name), png(w, h, colorType, depth, samples, extra));
+          files.push({ name, colorType, depth, trns });
+        }
+      }
+    }
+    // What Pillow decodes, reduced to what SAM should see: gray or RGB, no alpha. Pillow keeps
+    // only the high byte of 16-bit RGB/RGBA/LA ("truncated"), and decodes 16-bit gray+alpha as
+    // RGBA with the gray repeated; 16-bit gray comes out whole.
+    const script = `
+import sys, json, numpy as np
+from PIL import Image
+d = sys.argv[1]
+out = []
+for name in sys.argv[2:]:
+    im = Image.open(f"{d}/{name}")
+    alpha = im.mode in ("LA", "RGBA", "PA") or "transparency" in im.info
+    if im.mode == "1":
+        im = im.convert("L")
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    a = np.asarray(im)
+    if im.mode in ("LA", "RGBA"):
+        a = a[..., :-1]
+        if open(f"{d}/{name}", "rb").read()[25] == 4:  # IHDR colour type: gray+alpha
+            a = a[..., 0]
+    if a.dtype != np.uint8:
+        a = a.astype(np.uint16)
+    a = np.ascontiguousarray(a)
+    a.astype(a.dtype.newbyteorder("<")).tofile(f"{d}/{name}.raw")
+    out.append({"name": name, "mode": im.mode, "dtype": a.dtype.str, "shape": list(a.shape), "alpha": bool(alpha)})
+json.dump(out, sys.stdout)
+`;
+    const refs = JSON.parse(execFileSync(PYTHON, ["-c", script, dir, ...files.map((f) => f.name)], { encoding: "utf8" })) as {
+      name: string;
+      dtype: string;
+      shape: number[];
+      alpha: boolean;
+    }[];
+    expect(refs).toHaveLength(26);
+    for (const [k, f] of files.entries()) {
+      const ref = refs[k]!;
+      const notes: string[] = [];
+      const image = await readImage(join(dir, f.name), { onNote: (n) => notes.push(n) });
+      const [rh, rw, rc = 1] = ref.shape;
+      const truncated = f.depth === 16 && ref.dtype === "|u1";
+      const summary = { file: f.name, w: image.width, h: image.height, c: image.channels, type: image.data.constructor.name, notes: notes.length };
+      expect(summary).toEqual({
+        file: f.name,
+        w: rw,
+        h: rh,
+        c: rc,
+        type: f.depth === 16 ? "Uint16Array" : "Uint8Array",
+        notes: ref.alpha ? 1 : 0,
+      });
+      const bytes = readFileSync(join(dir, `${f.name}.raw`));
+      const want = ref.dtype === "<u2" ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2) : new Uint8Array(bytes);
+      const ours = truncated ? Array.from(image.data, (v) => v >> 8) : Array.from(image.data);
+      expect({ file: f.name, equal: ours.every((v, i) => v === want[i]) && ours.length === want.length }).toEqual({ file: f.name, equal: true });
+      if (ref.alpha) expect(notes[0]).toMatch(image.channels === 1 ? /gray\+alpha PNG.*read as gray/ : /RGB\+alpha PNG.*read as RGB/);
     }
   });
 });

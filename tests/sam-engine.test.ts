@@ -222,6 +222,73 @@ describe("multimask choice", () => {
   });
 });
 
+describe("candidates: every token's answer", () => {
+  it("a click returns all four masks with their predicted IoU, the chosen one marked, from one decoder run", async () => {
+    const e = await model.embed(grayImage(512, 512));
+    const decoder = (model as unknown as { decoder: { run: (...a: unknown[]) => Promise<unknown> } }).decoder;
+    const run = decoder.run.bind(decoder);
+    let runs = 0;
+    decoder.run = (...a: unknown[]) => {
+      runs++;
+      return run(...a);
+    };
+    let r;
+    try {
+      r = await model.segment(e, { points: [{ x: 256, y: 256, positive: true }] });
+    } finally {
+      decoder.run = run;
+    }
+    expect(runs).toBe(1);
+    expect(r.candidates.map((c) => c.token)).toEqual([0, 1, 2, 3]);
+    expect(r.candidates.map((c) => c.iou)).toEqual(r.ious);
+    expect(r.candidates.map((c) => c.chosen)).toEqual([false, false, true, false]);
+    expect(r.candidates[r.token]!.mask).toEqual(r.mask);
+    expect(r.candidates[r.token]!.lowResLogits).toEqual(r.lowResLogits);
+    // The analytic decoder draws a disc of radius 96, 32, 64, 128 (1024 frame; 512 px image -> half).
+    [96, 32, 64, 128].forEach((radius, t) => {
+      const s = stats(r.candidates[t]!.mask, 512);
+      expect(s.area / (Math.PI * origRadius(radius, 512, 512) ** 2)).toBeCloseTo(1, 1);
+      expect(Math.abs(s.cx - 256)).toBeLessThanOrEqual(1);
+    });
+  });
+
+  it("a candidate's low-res logits continue from that candidate as a mask prompt", async () => {
+    const e = await model.embed(grayImage(512, 512));
+    const r = await model.segment(e, { points: [{ x: 200, y: 300, positive: true }] });
+    const big = r.candidates[3]!;
+    const next = await model.segment(e, { mask: { kind: "logits", logits: big.lowResLogits } });
+    expect(next.mask).toEqual(big.mask);
+  });
+
+  it("a richer prompt still returns every token, with token 0 chosen", async () => {
+    const e = await model.embed(grayImage(512, 512));
+    const r = await model.segment(e, { points: [{ x: 256, y: 256, positive: true }], box: { x0: 180, y0: 180, x1: 330, y1: 330 } });
+    expect(r.candidates).toHaveLength(4);
+    expect(r.candidates.filter((c) => c.chosen).map((c) => c.token)).toEqual([0]);
+    expect(r.candidates[0]!.mask).toEqual(r.mask);
+    expect(r.candidates[1]!.mask).not.toEqual(r.mask);
+  });
+
+  it("a single-mask decoder returns its one candidate", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "medicosam-single-cand-"));
+    try {
+      await writeAnalyticModel(dir, { numMasks: 1 });
+      const single = await loadModel(dir);
+      try {
+        const e = await single.embed(grayImage(256, 256));
+        const r = await single.segment(e, { points: [{ x: 128, y: 128, positive: true }] });
+        expect(r.candidates).toHaveLength(1);
+        expect(r.candidates[0]).toMatchObject({ token: 0, chosen: true, iou: r.iou });
+        expect(r.candidates[0]!.mask).toEqual(r.mask);
+      } finally {
+        await single.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("prompt tensors", () => {
   const original = { width: 300, height: 457 };
   const resized = { width: 672, height: 1024 }; // floor(300 * 1024/457 + 0.5) = 672

@@ -12,6 +12,7 @@ import { DISPLAY, type MimeBundle } from "./plotly.js";
 
 export interface Panel {
   readonly image: RgbImage8;
+  /** Shown under the panel; "\n" starts a new line. */
   readonly caption?: string;
 }
 
@@ -34,6 +35,8 @@ function escapeHtml(s: string): string {
 }
 
 const CAPTION_HEIGHT = 22;
+/** Each further caption line. */
+const CAPTION_LINE = 16;
 const GAP = 10;
 const TITLE_HEIGHT = 30;
 
@@ -74,7 +77,7 @@ export class ImageGrid {
       return (
         `<figure style="margin:0;display:inline-block;vertical-align:top;text-align:center">` +
         `<img src="${src}" width="${width}" height="${height}" style="image-rendering:pixelated"/>` +
-        (p.caption ? `<figcaption style="font-size:13px;color:#333">${escapeHtml(p.caption)}</figcaption>` : "") +
+        (p.caption ? `<figcaption style="font-size:13px;color:#333">${escapeHtml(p.caption).replace(/\n/g, "<br>")}</figcaption>` : "") +
         `</figure>`
       );
     });
@@ -104,9 +107,10 @@ export class ImageGrid {
     const rows = Math.ceil(this.panels.length / cols);
     const sizes = this.panels.map((p) => this.panelSize(p));
     const colWidth = Array.from({ length: cols }, (_, c) => Math.max(...sizes.filter((_, i) => i % cols === c).map((s) => s.width)));
-    const hasCaptions = this.panels.some((p) => p.caption);
+    const captionLines = Math.max(0, ...this.panels.map((p) => (p.caption ? p.caption.split("\n").length : 0)));
+    const captionHeight = captionLines === 0 ? 0 : CAPTION_HEIGHT + (captionLines - 1) * CAPTION_LINE;
     const rowHeight = Array.from({ length: rows }, (_, r) =>
-      Math.max(...sizes.slice(r * cols, (r + 1) * cols).map((s) => s.height)) + (hasCaptions ? CAPTION_HEIGHT : 0),
+      Math.max(...sizes.slice(r * cols, (r + 1) * cols).map((s) => s.height)) + captionHeight,
     );
     const top = this.options.title ? TITLE_HEIGHT : 0;
     let legendPng: Buffer | undefined;
@@ -135,9 +139,10 @@ export class ImageGrid {
       const input =
         s.width === p.image.width ? pngs[i]! : await sharp(pngs[i]!).resize(s.width, s.height, { kernel: s.width > p.image.width ? "nearest" : "lanczos3" }).png().toBuffer();
       composites.push({ input, left: x, top: y });
-      if (p.caption) {
-        texts.push(`<text x="${x + s.width / 2}" y="${y + s.height + 16}" text-anchor="middle" font-size="13" ${font} fill="#333">${escapeHtml(p.caption)}</text>`);
-      }
+      p.caption?.split("\n").forEach((line, k) => {
+        const ly = y + s.height + 16 + k * CAPTION_LINE;
+        texts.push(`<text x="${x + s.width / 2}" y="${ly}" text-anchor="middle" font-size="13" ${font} fill="#333">${escapeHtml(line)}</text>`);
+      });
     }
     if (texts.length) {
       const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${texts.join("")}</svg>`;

@@ -4,6 +4,7 @@
  */
 import type { RgbImage8 } from "../io/image.js";
 import type { Point } from "../sam/prompt.js";
+import { pointToDisplayScale, scaleBands, toDisplayScale, type PixelSpacing } from "./display-scale.js";
 
 /** Distinguishable colours (Tableau 10), label 1 first. */
 export const LABEL_COLORS: readonly (readonly [number, number, number])[] = [
@@ -158,14 +159,25 @@ export function legendSvg(entries: readonly LegendEntry[], options: { points?: b
 /**
  * Image + masks + prompts as PNG, with a legend to the right naming each label (fonts come from
  * the system through librsvg; without any font the swatches still show, the names do not).
+ * `aspect` (mm per pixel along x and y, e.g. a ViewMapping's `pixelSpacing`) draws an
+ * anisotropic slice at millimetre scale (toDisplayScale), masks and points with it.
  */
 export async function overlayPng(
   base: RgbImage8,
   layers: readonly OverlayLayer[],
   points: readonly Point[] = [],
-  options: { alpha?: number; names?: readonly string[] | Readonly<Record<number, string>>; legend?: boolean } = {},
+  options: { alpha?: number; names?: readonly string[] | Readonly<Record<number, string>>; legend?: boolean; aspect?: PixelSpacing } = {},
 ): Promise<Buffer> {
   const { default: sharp } = await import("sharp");
+  const aspect = options.aspect;
+  if (aspect) {
+    for (const l of layers) {
+      if (l.mask.length !== base.width * base.height) throw new Error(`mask has ${l.mask.length} pixels, the image ${base.width}x${base.height}.`);
+    }
+    layers = layers.map((l) => ({ ...l, mask: scaleBands(l.mask, base.width, base.height, 1, aspect).data }));
+    points = points.map((p) => pointToDisplayScale(p, base.width, base.height, aspect));
+    base = toDisplayScale(base, aspect);
+  }
   const img = drawOverlay(base, layers, points, options.alpha);
   const raw = { raw: { width: img.width, height: img.height, channels: 3 as const } };
   if (options.legend === false || (layers.length === 0 && points.length === 0)) {

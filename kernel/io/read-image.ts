@@ -20,9 +20,16 @@
  * are int16) to zero on output, whatever the options, and libvips refuses 64-bit float TIFF.
  * Signed pages, and TIFF files libvips cannot open, go through utif2 (image-tiff-utif.ts).
  *
- * Channels are as stored: gray 1, gray+alpha 2, RGB 3, RGBA 4; palette images are expanded to
- * RGB (RGBA when the palette has transparency), as imageio does. 1/2/4-bit images come out as
- * 8-bit with the levels spread over 0..255 (libpng's expansion).
+ * Channels: gray 1, RGB 3; palette images are expanded to RGB, as imageio does. 1/2/4-bit
+ * images come out as 8-bit with the levels spread over 0..255 (libpng's expansion).
+ *
+ * A PNG's alpha (gray+alpha, RGBA, a palette or gray/RGB image with a tRNS chunk) is dropped by
+ * default, with a note: alpha is transparency, not an image channel, and SAM takes gray or RGB.
+ * Kept, it would reach the encoder as a colour channel: micro_sam's 3-channel rule turns
+ * gray+alpha into (gray, alpha, 0), so after per-channel normalisation an opaque gray+alpha
+ * slice arrives as red only and gives another mask than the same slice saved as plain gray
+ * (ImageMagick writes gray+alpha for some gray images). `keepAlpha: true` keeps the band.
+ * TIFF extra samples are kept as stored: there a second band is often real data.
  */
 import { readFile } from "node:fs/promises";
 import sharp, { type ColourspaceEnum, type Metadata, type OutputInfo } from "sharp";
@@ -34,6 +41,10 @@ export interface ReadImageOptions {
   readonly page?: number;
   /** Name to use in error messages when reading from a buffer. */
   readonly name?: string;
+  /** Keep a PNG's alpha band as the last channel (default false: dropped, with a note). */
+  readonly keepAlpha?: boolean;
+  /** Where notes about the conversion go (a dropped alpha band); default console.warn. */
+  readonly onNote?: (message: string) => void;
 }
 
 export type ImageFormat = "png" | "jpeg" | "tiff" | "dicom";
@@ -172,9 +183,9 @@ export async function readImage(pathOrBuffer: string | Uint8Array, opts: ReadIma
     const { readDicomImage } = await import("./dicom-image.js");
     return readDicomImage(src.bytes, src.name, page);
   }
-  if (src.format !== "tiff") return readWithSharp(src, page);
+  if (src.format !== "tiff") return readWithSharp(src, page, opts);
   try {
-    return await readWithSharp(src, page);
+    return await readWithSharp(src, page, opts);
   } catch (err) {
     if (err instanceof PageRangeError) throw err;
     // libvips could not open it: utif2 may (64-bit float); if not, libvips' error stands.
@@ -200,7 +211,7 @@ function readWithUtif(src: Source, page: number): Image2D {
   }
 }
 
-async function readWithSharp(src: Source, page: number): Promise<Image2D> {
+async function readWithSharp(src: Source, page: number, opts: ReadImageOptions): Promise<Image2D> {
   let meta: Metadata;
   try {
     meta = await sharp(src.bytes, SHARP_INPUT).metadata();
@@ -228,9 +239,11 @@ async function readWithSharp(src: Source, page: number): Promise<Image2D> {
     throw new Error(`cannot read image ${src.name}: unsupported sample format "${depth}" (complex or unknown).`);
   }
   const space = meta.space as keyof ColourspaceEnum as string | undefined;
+  const dropAlpha = src.format === "png" && meta.hasAlpha === true && opts.keepAlpha !== true;
   const decode = async (band?: number): Promise<{ data: Buffer; info: OutputInfo }> => {
     try {
       let pipeline = sharp(src.bytes, { ...SHARP_INPUT, page });
+      if (dropAlpha) pipeline = pipeline.removeAlpha();
       if (band !== undefined) pipeline = pipeline.extractChannel(band as 0 | 1 | 2 | 3);
       if (space) pipeline = pipeline.toColourspace(space);
       return await pipeline.raw({ depth: depth as Depth }).toBuffer({ resolveWithObject: true });
@@ -240,9 +253,9 @@ async function readWithSharp(src: Source, page: number): Promise<Image2D> {
   };
   const raw = await decode();
   const { width, height } = raw.info;
-  let channels = raw.info.channels;
+  let channels: number = raw.info.channels;
   let bytes: Uint8Array = raw.data;
-  const stored = meta.channels ?? channels;
+  const stored = (meta.channels ?? channels) - (dropAlpha ? 1 : 0);
   if (channels !== stored) {
     // Converting gray+alpha to its own gray space drops the alpha band in libvips: decode the
     // bands one at a time (each stays gray) and interleave them.
@@ -267,7 +280,24 @@ async function readWithSharp(src: Source, page: number): Promise<Image2D> {
       `cannot read image ${src.name}: decoder returned ${data.length} samples for ${height}x${width}x${channels} (${depth}).`,
     );
   }
+  if (dropAlpha) (opts.onNote ?? console.warn)(await alphaNote(src, page, stored));
   return { width, height, channels, data };
+}
+
+/** Says what was dropped and whether it mattered (how much of the image was not opaque). */
+async function alphaNote(src: Source, page: number, colourBands: number): Promise<string> {
+  const kind = colourBands === 1 ? "gray+alpha" : "RGB+alpha";
+  let coverage = "";
+  try {
+    const { data, info } = await sharp(src.bytes, { ...SHARP_INPUT, page }).extractChannel("alpha").raw().toBuffer({ resolveWithObject: true });
+    let transparent = 0;
+    for (let i = 0; i < info.width * info.height; i++) if (data[i]! < 255) transparent++;
+    coverage = transparent === 0 ? " (every pixel was opaque)" : ` (${((100 * transparent) / (info.width * info.height)).toFixed(1)} % of pixels were not opaque; their stored values are used)`;
+  } catch {
+    // the note stands without the coverage
+  }
+  const as = colourBands === 1 ? "gray" : "RGB";
+  return `note: ${src.name} is a ${kind} PNG; its alpha band${coverage} was dropped and the image is read as ${as}. Pass { keepAlpha: true } to keep it.`;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Image2D } from "../io/image.js";
 import { MemoryEmbeddingCache } from "../cache/memory-cache.js";
 import { toRgb8 } from "../intensity/normalize.js";
 import { DEFAULT_INTENSITY, type IntensitySpec } from "../intensity/spec.js";
-import { SamDecoder } from "./decoder.js";
+import { LOW_RES_SIDE, SamDecoder } from "./decoder.js";
 import type { Embedding } from "./embedding.js";
 import type { EncoderSettings } from "./encoder-protocol.js";
 import { EncoderProcess } from "./encoder.js";
@@ -19,7 +19,7 @@ import { SAM_IMAGE_SIZE, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
 import { resolveModel, type ModelSource, type Precision } from "./model-files.js";
 import type { Prompt } from "./prompt.js";
 import { encodePrompt, PromptError } from "./prompt-encoding.js";
-import type { SegmentResult } from "./segment-result.js";
+import type { MaskCandidate, SegmentResult } from "./segment-result.js";
 import { chooseToken, wantsMultimask, type MultimaskMode } from "./select.js";
 import { samSessionOptions } from "./session-options.js";
 
@@ -203,19 +203,31 @@ export class SamModel {
     const out = await this.decoder.run(embedding.data, tensors, maskInput, original);
     const token = chooseToken(out.ious, wantsMultimask(prompt, mode));
     const n = original.height * original.width;
-    const logits = out.masks.slice(token * n, (token + 1) * n);
-    const mask = new Uint8Array(n);
-    for (let i = 0; i < n; i++) mask[i] = logits[i]! > 0 ? 1 : 0;
-    const lowN = 256 * 256;
+    const lowN = LOW_RES_SIDE * LOW_RES_SIDE;
+    const candidates: MaskCandidate[] = [];
+    for (let t = 0; t < out.numMasks; t++) {
+      const mask = new Uint8Array(n);
+      const logits = out.masks.subarray(t * n, (t + 1) * n);
+      for (let i = 0; i < n; i++) mask[i] = logits[i]! > 0 ? 1 : 0;
+      candidates.push({
+        token: t,
+        mask,
+        iou: out.ious[t]!,
+        chosen: t === token,
+        lowResLogits: out.lowRes.slice(t * lowN, (t + 1) * lowN),
+      });
+    }
+    const chosen = candidates[token]!;
     const result: SegmentResult = {
       width: original.width,
       height: original.height,
-      mask,
-      logits,
-      iou: out.ious[token]!,
+      mask: chosen.mask,
+      logits: out.masks.slice(token * n, (token + 1) * n),
+      iou: chosen.iou,
       token,
       ious: Array.from(out.ious),
-      lowResLogits: out.lowRes.slice(token * lowN, (token + 1) * lowN),
+      lowResLogits: chosen.lowResLogits,
+      candidates,
     };
     this.timings.decoderMs = performance.now() - t0;
     return result;
