@@ -197,6 +197,10 @@ export function planScene(seed: number): ScenePlan {
   let nextLabel = 1;
   const makeLook = (base: readonly number[], avoid?: readonly number[]): Look => {
     let cnr = logUniform(rng, 1.8, 25);
+    // Contrast must also survive the uint8 the encoder sees: with air in the image, min/max
+    // spreads ~1100 HU over 255 levels, and 5 HU (a 1.8 CNR at low noise) is one level.
+    const minContrast = modality === "ct" ? (field ? 30 : 15) : modality === "mr" ? 0.08 * base[0]! : 8;
+    cnr = Math.max(cnr, minContrast / noise);
     let sign = rng.chance(0.5) ? 1 : -1;
     if (modality === "ct" && rng.chance(0.08)) cnr = Math.max(cnr, 600 / noise); // bone- or gas-like
     if (avoid) {
@@ -302,7 +306,9 @@ export function renderScene(plan: ScenePlan, slice: 0 | 1): RenderedSlice {
     }
   }
   const perturb = new Rng(plan.seed * 15485863 + 3);
-  const paint = (shape: Shape, look: Look, label: number, mask?: Uint8Array) => {
+  // Coverage of the field per pixel: objects are drawn only inside it, as their labels are.
+  const fieldAlpha = plan.field ? new Float32Array(n) : undefined;
+  const paint = (shape: Shape, look: Look, label: number) => {
     const e = extent(shape) + 2 + look.edgeBlur * 3;
     const x0 = Math.max(0, Math.floor(shape.cx - e));
     const x1 = Math.min(w, Math.ceil(shape.cx + e));
@@ -320,12 +326,9 @@ export function renderScene(plan: ScenePlan, slice: 0 | 1): RenderedSlice {
     for (let y = y0; y < y1; y++) {
       for (let x = x0; x < x1; x++) {
         const j = (y - y0) * bw + x - x0;
-        const a = alpha[j]!;
         const i = y * w + x;
-        if (sd[j]! >= 0) {
-          if (mask) mask[i] = 1;
-          else labels[i] = label;
-        }
+        const a = fieldAlpha ? alpha[j]! * fieldAlpha[i]! : alpha[j]!;
+        if (sd[j]! >= 0) labels[i] = label;
         if (a <= 0) continue;
         const t = tex ? look.texture!.amp * tex.at(x, y) : 0;
         const rimA = look.rim ? Math.min(1, Math.max(0, look.rim.width + 0.5 - sd[j]!)) * Math.min(1, Math.max(0, sd[j]! + 0.5)) : 0;
@@ -345,6 +348,7 @@ export function renderScene(plan: ScenePlan, slice: 0 | 1): RenderedSlice {
         const s = signedDistance(fieldShape, x + 0.5, y + 0.5);
         const a = Math.min(1, Math.max(0, s + 0.5));
         const i = y * w + x;
+        fieldAlpha![i] = a;
         if (s >= 0) body[i] = 1;
         for (let c = 0; c < C; c++) signal[c]![i] = a * signal[c]![i]! + (1 - a) * plan.field.outside[c]!;
       }
@@ -355,7 +359,7 @@ export function renderScene(plan: ScenePlan, slice: 0 | 1): RenderedSlice {
     if (slice && o.ends) continue;
     paint(shape, o.look, o.label);
   }
-  // Objects outside the field are cut by it, as organs are by the body outline.
+  // Objects are cut by the field's outline, as organs are by the body's: in the image and in the labels.
   if (plan.field) for (let i = 0; i < n; i++) if (!body[i]) labels[i] = 0;
   for (const s of signal) gaussianBlur(s, w, h, plan.psf);
   const biasField = plan.bias > 0 ? new Fbm(new Rng(plan.seed + 99), { scale: Math.max(w, h) / 1.5, octaves: 2, gain: 0.5, stretch: 1, angle: 0 }) : undefined;
