@@ -77,6 +77,17 @@ def pool_input(img):
     return pad.reshape(256, 4, 256, 4).mean((1, 3))
 
 
+def pooled_input(img, entry, rgb_blob):
+    """pool_input of the gray slice, or [3,256,256] pooled per channel where the entry is an RGB
+    scene (shapes-set.ts writes its RGB to rgb.u8 at `rgbOffset`; images.u8 holds its luma), so
+    the encoder trains on the three different channels a colour image gives it at inference."""
+    if entry.get("rgbOffset") is None or rgb_blob is None:
+        return pool_input(img)
+    h, w, o = entry["height"], entry["width"], entry["rgbOffset"]
+    rgb = rgb_blob[o:o + 3 * h * w].reshape(h, w, 3)
+    return np.stack([pool_input(np.ascontiguousarray(rgb[..., c])) for c in range(3)])
+
+
 def valid_fraction(nh, nw):
     fy = np.clip(nh - 4 * np.arange(256), 0, 4) / 4.0
     fx = np.clip(nw - 4 * np.arange(256), 0, 4) / 4.0
@@ -108,6 +119,8 @@ def load_set(folder):
     with open(os.path.join(folder, "index.json")) as f:
         index = json.load(f)
     blobs = {n: np.fromfile(os.path.join(folder, f"{n}.u8"), dtype=np.uint8) for n in ("images", "labels", "body")}
+    rgb_path = os.path.join(folder, "rgb.u8")
+    rgb_blob = np.fromfile(rgb_path, dtype=np.uint8) if os.path.exists(rgb_path) else None
     slices = []
     by_pair = {}
     for e in index["slices"]:
@@ -120,7 +133,7 @@ def load_set(folder):
         by_pair.setdefault(e["pair"], []).append(len(slices))
         slices.append(Slice(
             entry=e, height=h, width=w, resized_height=nh, resized_width=nw,
-            pooled=pool_input(img).astype(np.float16), labels=lab.copy(), body=body.copy(),
+            pooled=pooled_input(img, e, rgb_blob).astype(np.float16), labels=lab.copy(), body=body.copy(),
             object_map=objmap, objects=objects))
     for idxs in by_pair.values():
         for i in idxs:
@@ -166,7 +179,7 @@ def continuation(t, obj_mask, label):
 
 
 def encoder_input(G, nh, nw, aug=None):
-    """[3,256,256] from the pooled gray (exactly pooling the normalized, padded image).
+    """[3,256,256] from the pooled gray or pooled RGB (exactly pooling the normalized, padded image).
     `aug`: (gain, offset, gamma) applied to the unpadded gray."""
     Fv = valid_fraction(nh, nw)
     g = G.astype(np.float32)
@@ -175,7 +188,7 @@ def encoder_input(G, nh, nw, aug=None):
         base = np.where(Fv > 0, g / np.maximum(Fv, 1e-6), 0.0)
         base = 255.0 * np.power(np.clip(base / 255.0, 0, 1), gamma)
         g = np.clip(a * base + b, 0, 255) * Fv
-    x = np.stack([(g - PIXEL_MEAN[c] * Fv) / PIXEL_STD[c] for c in range(3)])
+    x = np.stack([((g[c] if g.ndim == 3 else g) - PIXEL_MEAN[c] * Fv) / PIXEL_STD[c] for c in range(3)])
     return torch.from_numpy(x.astype(np.float32))
 
 

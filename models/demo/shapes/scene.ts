@@ -201,7 +201,7 @@ export function planScene(seed: number): ScenePlan {
     // spreads ~1100 HU over 255 levels, and 5 HU (a 1.8 CNR at low noise) is one level.
     const minContrast = modality === "ct" ? (field ? 30 : 15) : modality === "mr" ? 0.08 * base[0]! : 8;
     cnr = Math.max(cnr, minContrast / noise);
-    let sign = rng.chance(0.5) ? 1 : -1;
+    const sign = rng.chance(0.5) ? 1 : -1;
     if (modality === "ct" && rng.chance(0.08)) cnr = Math.max(cnr, 600 / noise); // bone- or gas-like
     if (avoid) {
       // A touching neighbour must differ from the object it touches, not only from the background.
