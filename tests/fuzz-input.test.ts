@@ -19,6 +19,7 @@ import { readImage } from "../kernel/io/read-image.js";
 import { writeNifti } from "../kernel/io/nifti-write.js";
 import { openVolume } from "../kernel/io/volume-open.js";
 import { encodeDicomFile, sliceElements } from "./helpers/dicom-writer.js";
+import { SeededRandom } from "../kernel/analysis/rng.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20);
 const CASES_PER_KIND = Number(process.env.FUZZ_CASES ?? 60);
@@ -27,18 +28,6 @@ afterAll(() => {
   if (!process.env.FUZZ_KEEP) rmSync(dir, { recursive: true, force: true });
   else console.log(`fuzz files kept in ${dir}`);
 });
-
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Kind {
   readonly name: string;
@@ -162,7 +151,8 @@ describe(`fuzzed files (seed ${SEED}): read, or refused naming the file`, () => 
   for (let k = 0; k < kinds.length; k++) {
     it(`${kinds[k]!.name}: ${CASES_PER_KIND} mutations`, async () => {
       const kind = kinds[k]!;
-      const r = rng(SEED * 1000 + k);
+      const seeded = new SeededRandom(SEED * 1000 + k);
+      const r = () => seeded.next();
       const failures: string[] = [];
       let refused = 0;
       for (let c = 0; c < CASES_PER_KIND; c++) {

@@ -16,7 +16,7 @@ import { baseAffine, bestAffine, qfacOf, qformAffine, sformAffine, type NiftiGeo
 import { affineProblem, saneVoxelSizes } from "./geometry-sanity.js";
 import { outputBytesPerComponent } from "./nifti-datatypes.js";
 import { VoxelDecoder } from "./nifti-voxels.js";
-import { orientationCode, type Affine, type AffineSource, type Vec3, type Volume } from "./volume.js";
+import { orientationCode, type Affine, type AffineSource, type AnalyzeSourceInfo, type HeaderSourceInfo, type NiftiSourceInfo, type Vec3, type Volume } from "./volume.js";
 
 export interface ReadNiftiOptions {
   /** Which 3D volume of a 4D (or higher) file to read; default 0. */
@@ -165,37 +165,44 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
   }
   const spacing = [1, 2, 3].map((k) => (k <= ndim ? fixed.sizes[k - 1]! : 1)) as unknown as Vec3;
 
-  if (h.analyze) {
-    return {
-      dims,
-      channels: h.datatype.components,
-      data,
-      spacing,
-      affine,
-      affineSource: source,
-      orientation: orientationCode(affine),
-      warnings,
-      source: {
+  const stored: HeaderSourceInfo = {
+    path: files.header,
+    ...(files.pair ? { imagePath: files.image } : {}),
+    compressed: imageGz,
+    littleEndian: h.littleEndian,
+    datatype: h.datatype.name,
+    datatypeCode: h.datatypeCode,
+    fullDims: h.dims.slice(1, ndim + 1),
+    volumeIndex,
+    volumeCount,
+    pixdim: h.pixdim,
+    scaling,
+    voxOffset,
+    description: h.description,
+  };
+  const volumeSource: NiftiSourceInfo | AnalyzeSourceInfo = h.analyze
+    ? {
+        ...stored,
         format: "analyze",
-        path: files.header,
         imagePath: files.image,
-        compressed: imageGz,
-        littleEndian: h.littleEndian,
-        datatype: h.datatype.name,
-        datatypeCode: h.datatypeCode,
-        fullDims: h.dims.slice(1, ndim + 1),
-        volumeIndex,
-        volumeCount,
-        pixdim: h.pixdim,
-        scaling,
         scalingSource: scaling ? h.analyze.scalingSource : "none",
         originator: h.analyze.originator,
         originatorUsed: h.analyze.originatorUsed,
-        voxOffset,
-        description: h.description,
-      },
-    };
-  }
+      }
+    : {
+        ...stored,
+        format: "nifti",
+        version: h.version,
+        qform: {
+          code: h.qformCode,
+          quaternion: h.quaternion,
+          offset: h.qoffset,
+          qfac: qfacOf(h.pixdim[0]!),
+          affine: qformAffine(h),
+        },
+        sform: { code: h.sformCode, affine: sformAffine(h) },
+        units: decodeUnits(h.xyztUnits),
+      };
   return {
     dims,
     channels: h.datatype.components,
@@ -205,32 +212,7 @@ export async function readNifti(path: string, options: ReadNiftiOptions = {}): P
     affineSource: source,
     orientation: orientationCode(affine),
     warnings,
-    source: {
-      format: "nifti",
-      version: h.version,
-      path: files.header,
-      ...(files.pair ? { imagePath: files.image } : {}),
-      compressed: imageGz,
-      littleEndian: h.littleEndian,
-      datatype: h.datatype.name,
-      datatypeCode: h.datatypeCode,
-      fullDims: h.dims.slice(1, ndim + 1),
-      volumeIndex,
-      volumeCount,
-      pixdim: h.pixdim,
-      scaling,
-      qform: {
-        code: h.qformCode,
-        quaternion: h.quaternion,
-        offset: h.qoffset,
-        qfac: qfacOf(h.pixdim[0]!),
-        affine: qformAffine(h),
-      },
-      sform: { code: h.sformCode, affine: sformAffine(h) },
-      voxOffset,
-      units: decodeUnits(h.xyztUnits),
-      description: h.description,
-    },
+    source: volumeSource,
   };
 }
 

@@ -24,9 +24,8 @@ export type Affine = readonly [
  */
 export type AffineSource = "sform" | "qform" | "pixdim" | "dicom" | "analyze";
 
-export interface NiftiSourceInfo {
-  readonly format: "nifti";
-  readonly version: 1 | 2;
+/** What a NIfTI or Analyze header says of the stored data (the two formats share the layout). */
+export interface HeaderSourceInfo {
   /** The file read (the .hdr for pairs) and, for pairs, the .img. */
   readonly path: string;
   readonly imagePath?: string;
@@ -43,6 +42,13 @@ export interface NiftiSourceInfo {
   readonly pixdim: readonly number[];
   /** Scaling applied to the stored values (nibabel's rule), or null when none applied. */
   readonly scaling: { readonly slope: number; readonly inter: number } | null;
+  readonly voxOffset: number;
+  readonly description: string;
+}
+
+export interface NiftiSourceInfo extends HeaderSourceInfo {
+  readonly format: "nifti";
+  readonly version: 1 | 2;
   readonly qform: {
     readonly code: number;
     readonly quaternion: Vec3;
@@ -52,10 +58,8 @@ export interface NiftiSourceInfo {
     readonly affine: Affine;
   };
   readonly sform: { readonly code: number; readonly affine: Affine };
-  readonly voxOffset: number;
   /** Spatial and temporal units (xyzt_units), decoded. */
   readonly units: { readonly spatial: string; readonly temporal: string };
-  readonly description: string;
 }
 
 export interface DicomSourceInfo {
@@ -75,26 +79,14 @@ export interface DicomSourceInfo {
 }
 
 /** An Analyze 7.5 .hdr/.img pair (read with nibabel's Spm2AnalyzeImage rules). */
-export interface AnalyzeSourceInfo {
+export interface AnalyzeSourceInfo extends HeaderSourceInfo {
   readonly format: "analyze";
-  readonly path: string;
   readonly imagePath: string;
-  readonly compressed: boolean;
-  readonly littleEndian: boolean;
-  readonly datatype: string;
-  readonly datatypeCode: number;
-  readonly fullDims: readonly number[];
-  readonly volumeIndex: number;
-  readonly volumeCount: number;
-  readonly pixdim: readonly number[];
-  readonly scaling: { readonly slope: number; readonly inter: number } | null;
   /** funused1/funused2 (SPM), glmax/glmin with cal_max/cal_min, or none. */
   readonly scalingSource: "funused1" | "cal/gl" | "none";
   /** SPM originator (1-based voxel at world 0) when set, and whether the affine used it. */
   readonly originator: Vec3 | null;
   readonly originatorUsed: boolean;
-  readonly voxOffset: number;
-  readonly description: string;
 }
 
 export type VolumeSourceInfo = NiftiSourceInfo | AnalyzeSourceInfo | DicomSourceInfo;
