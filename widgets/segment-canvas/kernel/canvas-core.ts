@@ -18,6 +18,7 @@ import {
 } from "../shared/state.js";
 import { Annotation } from "./annotation.js";
 import { Autosave } from "./autosave.js";
+import { Candidates } from "./candidates.js";
 import { CommitListeners } from "./commit-listeners.js";
 import { ActionDispatcher, errorText } from "./dispatch.js";
 import { openFailure, readObjects, startingLabels } from "./editing.js";
@@ -45,9 +46,12 @@ export class CanvasCore {
   protected readonly publisher: Publisher;
   protected readonly autosave: Autosave;
   protected readonly commits = new CommitListeners((err) => this.report(err));
+  protected readonly candidateStore = new Candidates();
+  /** The candidates last sent, as JSON (sent again only when they change). */
+  private sentCandidates = "null";
   protected latestRef: ActionRef | null = null;
   /** The propagation's progress line while one runs. */
-  protected propagation: string | undefined;
+  protected propagationLine: string | undefined;
   protected readonly autoSegment: boolean;
   protected readonly prefetchRadius: number;
   /**
@@ -78,14 +82,20 @@ export class CanvasCore {
     );
     this.autoSegment = options.autoSegment ?? true;
     this.prefetchRadius = options.prefetch ?? 2;
-    this.work = new Annotation(source, () => this.publisher.publish(this.work.history, { current: this.work.currentFor, labels: this.work.labelsFor }, () => this.work.objects()));
+    this.work = new Annotation(source, () => {
+      this.publisher.publish(this.work.history, { current: this.work.currentFor, labels: this.work.labelsFor }, () => this.work.objects());
+      this.publishCandidates();
+    });
     this.embedder = new SliceEmbedder(model, (z) => source.sliceImage(z), source.depth, options.intensity, () => this.refreshStatus());
     this.loop = new SegmentLoop(
       {
         snapshot: () => this.work.present,
         latestRef: () => this.latestRef,
         shownSlice: () => this.widget.get("slice"),
-        applyResult: (result, ref) => this.work.applyResult(result, ref),
+        applyResult: (result, ref, full) => {
+          this.candidateStore.offerResult(this.work.present, result.z, result.key, full);
+          this.work.applyResult(result, ref);
+        },
         status: (force) => this.refreshStatus(force),
         report: (err) => this.report(err),
       },
@@ -161,6 +171,10 @@ export class CanvasCore {
       case "propagate":
         await this.runPropagation(ref);
         return undefined;
+      case "pick_candidate":
+        await this.loop.settle();
+        this.work.change(this.candidateStore.pick(this.work.present, action.token), ref);
+        return undefined;
       case "stroke":
         // A stroke on the current object lands on the mask the user sees: the decoder finishes first.
         if (action.target === 0) await this.loop.settle();
@@ -190,14 +204,23 @@ export class CanvasCore {
       shape: this.source,
       snapshot: this.work.present,
       progress: (text) => {
-        this.propagation = text;
+        this.propagationLine = text;
         this.refreshStatus();
       },
     }).finally(() => {
-      this.propagation = undefined;
+      this.propagationLine = undefined;
       this.refreshStatus();
     });
     this.work.change({ type: "propagated", slices }, ref);
+  }
+
+  private publishCandidates(): void {
+    if (this.widget.closed) return;
+    const wire = this.candidateStore.wire(this.work.present);
+    const json = JSON.stringify(wire);
+    if (json === this.sentCandidates) return;
+    this.sentCandidates = json;
+    this.widget.set({ candidates: wire });
   }
 
   /** Shows an error in every view (and keeps the kernel running). */
@@ -234,7 +257,7 @@ export class CanvasCore {
     if (this.widget.closed) return;
     this.widget.set(
       statusLine({
-        propagation: this.propagation,
+        propagation: this.propagationLine,
         force,
         segmenting: this.loop?.active !== undefined,
         embedding: this.embedder?.busyWith,

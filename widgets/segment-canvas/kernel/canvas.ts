@@ -22,6 +22,7 @@ import { DISPLAY_SYMBOL, type Displayable, type MimeBundle } from "../../../kern
 import { parseSlice, type Action, type ObjectSummary, type WirePrompts } from "../shared/state.js";
 import { CanvasCore } from "./canvas-core.js";
 import { readObjects, strokeAction, type StrokeOptions } from "./editing.js";
+import type { Candidate } from "./candidates.js";
 import type { LabelsInput } from "./load-labels.js";
 import { saveLabels, type SaveResult } from "./save.js";
 import type { CommitEvent, HistoryEntry } from "./types.js";
@@ -84,6 +85,19 @@ export class SegmentCanvas extends CanvasCore implements Displayable {
 
   get objects(): ObjectSummary[] {
     return this.work.objects();
+  }
+
+  /**
+   * SAM's three masks (tokens 1-3) for the single click the current mask answers, with their
+   * predicted IoU, the one micro_sam's rule chose and the one shown; null for any other prompts.
+   */
+  get candidates(): { z: number; items: Candidate[] } | null {
+    return this.candidateStore.list(this.work.present, this.width * this.height);
+  }
+
+  /** Shows SAM's candidate `token` (1-3) for the single click instead of the rule's choice; one undo step. */
+  pickCandidate(token: number): Promise<void> {
+    return this.api({ type: "pick_candidate", token }).then(() => undefined);
   }
 
   /** Milliseconds of each decoder call (prompt to mask, in the kernel), oldest first: where click latency goes. */
