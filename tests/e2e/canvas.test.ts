@@ -449,6 +449,70 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
     expect((await state()).objects.map((o) => o.label)).toEqual([1, 7]);
   });
 
+  it("a single click shows SAM's three candidates with their IoU; keys 1-3 show each, Ctrl+Z goes back to micro_sam's choice", async () => {
+    const root = cv.root(scope);
+    expect(await root.locator('[data-testid="candidates"]').isHidden()).toBe(true);
+    await cv.click(scope, ...liver.points[0]!);
+    await cv.idle(scope);
+    await root.locator('[data-testid="candidate-3"]').waitFor({ timeout: 10_000 });
+    type Listed = { z: number; items: { token: number; iou: number; chosen: boolean; shown: boolean; area: number }[] };
+    const listed = () => lp.json<Listed>(`const e2eC = e2e.candidates; console.log(JSON.stringify(e2eC && { z: e2eC.z, items: e2eC.items.map(({ mask: _m, ...rest }) => rest) }))`);
+    // (the current object also has the prompts of the next slice, left by the propagation test: count slice Z only)
+    await lp.runCell(
+      [
+        `function e2eAreaOn(z: number): number {`,
+        `  const cur = e2e.current;`,
+        `  if (!cur) return 0;`,
+        `  const m = viewMapping(e2eVolume, "axial");`,
+        `  return Array.from(extractSlice({ dims: e2eVolume.dims, affine: e2eVolume.affine, data: cur, channels: 1 }, m, z).data).filter((v) => v).length;`,
+        `}`,
+      ].join("\n"),
+    );
+    const before = await listed();
+    expect(before.z).toBe(Z);
+    expect(before.items.map((c) => c.token)).toEqual([1, 2, 3]);
+    const chosen = before.items.find((c) => c.chosen)!;
+    // micro_sam's rule: the highest predicted IoU among tokens 1-3 is what the click shows
+    expect(chosen.iou).toBe(Math.max(...before.items.map((c) => c.iou)));
+    expect(chosen.shown).toBe(true);
+    for (const c of before.items) {
+      expect(Number(await root.locator(`[data-testid="candidate-${c.token}"]`).getAttribute("data-iou"))).toBeCloseTo(c.iou, 6);
+      expect(await root.locator(`[data-testid="candidate-${c.token}"]`).getAttribute("aria-pressed")).toBe(String(c.chosen));
+    }
+    await widgetShot("14-candidates");
+    for (const token of [1, 2, 3]) {
+      await cv.focus(scope);
+      await lp.page.keyboard.press(String(token));
+      await cv.idle(scope);
+      const now = await lp.json<{ area: number; shown: number }>(`console.log(JSON.stringify({ area: e2eAreaOn(${Z}), shown: e2e.candidates!.items.find((c) => c.shown)?.token ?? 0 }))`);
+      expect(now.area, `candidate ${token}'s mask is the current mask of slice ${Z}`).toBe(before.items[token - 1]!.area);
+      expect(now.shown).toBe(token);
+      expect(await root.locator(`[data-testid="candidate-${token}"]`).getAttribute("aria-pressed")).toBe("true");
+    }
+    await widgetShot("15-candidate-3");
+    const shown = async () => (await lp.json<{ t: number }>(`console.log(JSON.stringify({ t: e2e.candidates!.items.find((c) => c.shown)?.token ?? 0 }))`)).t;
+    // each pick that changed the mask is one undo step: 3 -> 2 -> 1 (-> micro_sam's choice, unless that was 1)
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Control+z");
+    await cv.idle(scope);
+    expect(await shown()).toBe(2);
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Control+z");
+    await cv.idle(scope);
+    expect(await shown()).toBe(1);
+    if (chosen.token !== 1) {
+      await cv.focus(scope);
+      await lp.page.keyboard.press("Control+z");
+      await cv.idle(scope);
+    }
+    expect(await shown()).toBe(chosen.token);
+    expect(await lp.json<number>(`console.log(JSON.stringify(e2eAreaOn(${Z})))`)).toBe(chosen.area);
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Backspace");
+    await cv.idle(scope);
+    expect(await root.locator('[data-testid="candidates"]').isHidden()).toBe(true);
+  });
+
   it("click-to-mask latency over 20 clicks (measured, not asserted)", { timeout: 180_000 }, async () => {
     await cv.recordLatencies(); // the reload dropped the listener
     await cv.focus(scope);

@@ -59,6 +59,8 @@ export interface CanvasDom {
   readonly errorText: HTMLSpanElement;
   readonly errorClose: HTMLButtonElement;
   readonly objectsList: HTMLUListElement;
+  /** SAM's three masks for a single click (candidates.ts fills it). */
+  readonly candidatesBox: HTMLDivElement;
 }
 
 /** Builds the elements and appends them to `host`. */
@@ -132,7 +134,9 @@ export function buildDom(doc: Document, host: HTMLElement): CanvasDom {
   errorBox.append(errorText, errorClose);
   const objectsList = el(doc, "ul", { class: CLASS.objects, "data-testid": "objects" });
   const help = el(doc, "div", { class: CLASS.help }, helpLine());
-  root.append(title, toolbar, stage, controls, status, errorBox, objectsList, help);
+  const candidatesBox = el(doc, "div", { class: CLASS.candidates, "data-testid": "candidates" });
+  candidatesBox.hidden = true;
+  root.append(title, toolbar, stage, controls, status, errorBox, candidatesBox, objectsList, help);
   host.appendChild(root);
   return {
     root,
@@ -166,5 +170,6 @@ export function buildDom(doc: Document, host: HTMLElement): CanvasDom {
     errorText,
     errorClose,
     objectsList,
+    candidatesBox,
   };
 }

@@ -66,6 +66,8 @@ export const KEY_TABLE: readonly KeyBinding[] = [
   { label: "-", does: "zoom out", keys: [{ key: "-" }], command: { kind: "zoom", factor: 0.8 } },
   { label: "R", does: "reset view", keys: [{ key: "r" }], command: { kind: "reset-view" } },
   { label: "O", does: "outline only", keys: [{ key: "o" }], command: { kind: "toggle-outline" } },
+  // SAM's three answers to a single click (candidates.ts); micro_sam's rule shows the best predicted IoU first.
+  ...[1, 2, 3].map((token) => ({ label: String(token), does: `SAM's candidate ${token}`, keys: [{ key: String(token) }], command: act({ type: "pick_candidate", token }) })),
   { label: "Esc", does: "leave", keys: [{ key: "Escape", ctrl: "any" }], command: { kind: "leave" } },
 ];
 

@@ -13,6 +13,7 @@ import { decodeRle, decodeStack, type SliceStack } from "../shared/mask-codec.js
 import type { ActionRef, SegmentCanvasState } from "../shared/state.js";
 import { bytesOf, samplesOf } from "./compose.js";
 import type { CanvasContext, LocalState, ModelLike, ShownImage } from "./context.js";
+import { renderCandidates } from "./candidates.js";
 import { buildDom } from "./dom.js";
 import { Painter } from "./draw.js";
 import { attachInput } from "./input.js";
@@ -103,6 +104,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
       if (next === local.slice) return;
       local.slice = next;
       panel.slice();
+      renderCandidates(ctx);
       ctx.refresh();
       panel.cursor();
       if (sliceTimer) clearTimeout(sliceTimer);
@@ -228,6 +230,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     ["change:title", header],
     ["change:notice", header],
     ["change:orientation", () => panel.orientation()],
+    ["change:candidates", () => renderCandidates(ctx)],
   ];
   for (const [event, fn] of listeners) model.on(event, fn);
 
@@ -248,6 +251,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
   panel.tools();
   panel.orientation();
   panel.header();
+  renderCandidates(ctx);
   ctx.schedule();
 
   return () => {

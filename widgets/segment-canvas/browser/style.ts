@@ -21,6 +21,8 @@ export const CLASS = {
   objects: "msam-objects",
   swatch: "msam-swatch",
   help: "msam-help",
+  candidates: "msam-candidates",
+  thumb: "msam-thumb",
 } as const;
 
 export const CSS = `
@@ -42,6 +44,11 @@ export const CSS = `
 .msam-swatch { width: 14px; height: 14px; display: inline-block; border: 1px solid #0004; padding: 0; cursor: pointer; }
 .msam-objects li[aria-selected="true"] { border-color: #1a73e8; box-shadow: 0 0 0 1px #1a73e8; }
 .msam-objects input[type=text], .msam-objects input[type=number] { font: inherit; padding: 0 2px; }
+.msam-candidates { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
+.msam-candidates[hidden] { display: none; }
+.msam-candidates button { font: inherit; display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 2px; cursor: pointer; border: 2px solid transparent; background: none; }
+.msam-candidates button[aria-pressed="true"] { border-color: #1a73e8; }
+.msam-thumb { width: 72px; height: 72px; image-rendering: pixelated; }
 .msam-notice { color: #8a6d00; }
 .msam-help { color: var(--jp-ui-font-color2, #666); font-size: 11px; }
 .msam-controls input[type=range] { width: 120px; }

@@ -19,149 +19,22 @@
  *   failure can change them; only a user's undo/remove can.
  */
 import { DISPLAY_SYMBOL, type Displayable, type MimeBundle } from "../../../kernel/jupyter/display.js";
-import { Widget, type WidgetChange } from "../../../kernel/jupyter/widgets/widget.js";
-import {
-  ActionError,
-  MODEL_NAME,
-  MODULE_NAME,
-  MODULE_SEMVER,
-  VIEW_NAME,
-  parseAction,
-  parseActionMessage,
-  parseSlice,
-  type Action,
-  type ActionRef,
-  type CanvasStatus,
-  type ObjectSummary,
-  type SegmentCanvasState,
-  type WirePrompts,
-} from "../shared/state.js";
-import { existsSync } from "node:fs";
-import { encodeRle, toBase64 } from "../shared/mask-codec.js";
-import { ActionQueue } from "./action-queue.js";
-import { Annotation } from "./annotation.js";
-import { Autosave } from "./autosave.js";
-import { SliceEmbedder } from "./embedder.js";
-import { objectsFromLabels, readLabelsInput, type LabelsInput, type ObjectRecord } from "./load-labels.js";
-import { refOf, reviewFrontendChange } from "./messages.js";
-import { noPropagatorReason, propagateObject, propagatorFor } from "./propagation.js";
-import { Publisher, statusLine } from "./publish.js";
+import { parseSlice, type Action, type ObjectSummary, type WirePrompts } from "../shared/state.js";
+import { CanvasCore } from "./canvas-core.js";
+import { readObjects, strokeAction, type StrokeOptions } from "./editing.js";
+import type { Candidate } from "./candidates.js";
+import type { LabelsInput } from "./load-labels.js";
 import { saveLabels, type SaveResult } from "./save.js";
-import { MAX_TIMINGS, SegmentLoop } from "./segment-loop.js";
-import type { CanvasSource } from "./source.js";
-import type { CanvasModel, CommitEvent, HistoryEntry, SegmentCanvasOptions } from "./types.js";
-
-const KERNEL_CLIENT = "kernel";
-/** Entries kept in `w.history` (the log; the undo history is separate and capped on its own). */
-const MAX_LOG = MAX_TIMINGS;
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+import type { CommitEvent, HistoryEntry } from "./types.js";
 
 /**
  * Holds a widget (the comm and synced state) rather than being one: the notebook API stays
  * small and reads like the task (labels, current, commit), and the raw state stays internal.
+ *//**
+ * Holds a widget (the comm and synced state) rather than being one: the notebook API stays
+ * small and reads like the task (labels, current, commit), and the raw state stays internal.
  */
-export class SegmentCanvas implements Displayable {
-  /** The synced ipywidgets model behind the canvas (state, comm); for tests and advanced use. */
-  readonly widget: Widget<SegmentCanvasState>;
-  private readonly work: Annotation;
-  private readonly embedder: SliceEmbedder;
-  private readonly loop: SegmentLoop;
-  private readonly queue = new ActionQueue();
-  private readonly publisher: Publisher;
-  private readonly autosave: Autosave;
-  private readonly log: HistoryEntry[] = [];
-  private readonly commitListeners = new Set<(event: CommitEvent) => void>();
-  private latestRef: ActionRef | null = null;
-  private kernelSeq = 0;
-  /** The propagation's progress line while one runs. */
-  private propagation: string | undefined;
-  private readonly autoSegment: boolean;
-  private readonly prefetchRadius: number;
-  /**
-   * Resolves with the number of objects the canvas opened with, once its starting labels (the
-   * `labels` option, or the reopened `autosave` file) are in; 0 when it starts empty. Never rejects:
-   * a file that cannot be read is reported in the widget.
-   */
-  readonly loaded: Promise<number>;
-
-  /** Use `segmentCanvas(model, image, options)`. */
-  constructor(
-    readonly model: CanvasModel,
-    readonly source: CanvasSource,
-    private readonly options: SegmentCanvasOptions,
-    initial: SegmentCanvasState,
-  ) {
-    this.widget = new Widget<SegmentCanvasState>(
-      {
-        _model_module: MODULE_NAME,
-        _model_module_version: MODULE_SEMVER,
-        _model_name: MODEL_NAME,
-        _view_module: MODULE_NAME,
-        _view_module_version: MODULE_SEMVER,
-        _view_name: VIEW_NAME,
-      },
-      initial,
-      options.runtime ? { runtime: options.runtime } : {},
-    );
-    this.autoSegment = options.autoSegment ?? true;
-    this.prefetchRadius = options.prefetch ?? 2;
-    this.work = new Annotation(source, () => this.publisher.publish(this.work.history, { current: this.work.currentFor, labels: this.work.labelsFor }, () => this.objects));
-    this.embedder = new SliceEmbedder(model, (z) => source.sliceImage(z), source.depth, options.intensity, () => this.refreshStatus());
-    this.loop = new SegmentLoop(
-      {
-        snapshot: () => this.work.present,
-        latestRef: () => this.latestRef,
-        shownSlice: () => this.slice,
-        applyResult: (result, ref) => this.work.applyResult(result, ref),
-        status: (force) => this.refreshStatus(force),
-        report: (err) => this.report(err),
-      },
-      model,
-      this.embedder,
-      options.multimask,
-    );
-    this.autosave = new Autosave(options.autosave, (path) => saveLabels(path, this.source, this.labels, { records: this.records() }), (err) => this.report(err));
-    this.publisher = new Publisher(this.widget, source, this.work.store, () => this.autosave.schedule());
-    this.widget.onCustom((content) => {
-      this.onMessage(content);
-    });
-    this.widget.onChange((change) => this.frontendChange(change));
-    this.warmUp(initial.slice);
-    this.loaded = this.openLabels();
-  }
-
-  /** The starting labels: the `labels` option, else an existing autosave file (a reopened session). */
-  private openLabels(): Promise<number> {
-    const { labels, autosave, resume } = this.options;
-    const fromAutosave = labels === undefined;
-    const input = labels ?? (autosave !== undefined && resume !== false && existsSync(autosave) ? autosave : undefined);
-    if (input === undefined) return Promise.resolve(0);
-    return this.queue.run(async () => {
-      try {
-        const { data, names } = await readLabelsInput(input, this.source);
-        const objects = objectsFromLabels(this.source, data, names);
-        this.work.start(objects);
-        return objects.length;
-      } catch (err) {
-        // Never overwrite a file we could not read: that file may be the only copy of the work.
-        if (fromAutosave) this.autosave.disable();
-        const what = typeof input === "string" ? input : "the labels";
-        this.report(new Error(`could not open ${what}: ${errorText(err)}${fromAutosave ? "; autosave is off, so that file stays as it is" : ""}`));
-        return 0;
-      }
-    });
-  }
-
-  /** Label and name of each object, for the sidecar beside saved labels. */
-  private records(): ObjectRecord[] {
-    return this.work.present.objects.map((o) => ({ label: o.label, name: o.name }));
-  }
-
-  // ---- notebook API --------------------------------------------------------------------------
-
+export class SegmentCanvas extends CanvasCore implements Displayable {
   get modelId(): string {
     return this.widget.modelId;
   }
@@ -214,6 +87,19 @@ export class SegmentCanvas implements Displayable {
     return this.work.objects();
   }
 
+  /**
+   * SAM's three masks (tokens 1-3) for the single click the current mask answers, with their
+   * predicted IoU, the one micro_sam's rule chose and the one shown; null for any other prompts.
+   */
+  get candidates(): { z: number; items: Candidate[] } | null {
+    return this.candidateStore.list(this.work.present, this.width * this.height);
+  }
+
+  /** Shows SAM's candidate `token` (1-3) for the single click instead of the rule's choice; one undo step. */
+  pickCandidate(token: number): Promise<void> {
+    return this.api({ type: "pick_candidate", token }).then(() => undefined);
+  }
+
   /** Milliseconds of each decoder call (prompt to mask, in the kernel), oldest first: where click latency goes. */
   get timings(): { readonly decoderMs: readonly number[] } {
     return { decoderMs: this.loop.decoderMs };
@@ -221,23 +107,17 @@ export class SegmentCanvas implements Displayable {
 
   /** Every action applied or rejected, oldest first. */
   get history(): readonly HistoryEntry[] {
-    return this.log;
+    return this.dispatch.log;
   }
 
   /** Calls `listener` after each commit (from the browser or from code). Returns a function that removes it. */
   onCommit(listener: (event: CommitEvent) => void): () => void {
-    this.commitListeners.add(listener);
-    return () => this.commitListeners.delete(listener);
+    return this.commits.add(listener);
   }
 
   /** Resolves at the next commit: `const obj = await w.nextCommit()` waits for the user to press C. */
   nextCommit(): Promise<CommitEvent> {
-    return new Promise((resolve) => {
-      const off = this.onCommit((e) => {
-        off();
-        resolve(e);
-      });
-    });
+    return this.commits.next();
   }
 
   /**
@@ -256,18 +136,10 @@ export class SegmentCanvas implements Displayable {
    * an editable object; one undo step. `{replace: false}` adds them to the objects there are.
    */
   async loadLabels(input: LabelsInput, options: { replace?: boolean } = {}): Promise<ObjectSummary[]> {
-    const { data, names } = await readLabelsInput(input, this.source);
-    const objects = objectsFromLabels(this.source, data, names);
-    const ref = { client: KERNEL_CLIENT, seq: ++this.kernelSeq };
-    await this.queue.run(async () => {
-      try {
-        this.work.change({ type: "load", objects, replace: options.replace ?? true }, ref);
-        this.record({ time: new Date(), origin: "kernel", action: { type: "load_labels", objects: objects.length }, ok: true });
-      } catch (err) {
-        this.record({ time: new Date(), origin: "kernel", action: { type: "load_labels", objects: objects.length }, ok: false, error: errorText(err) });
-        this.report(err);
-        throw err;
-      }
+    const objects = await readObjects(input, this.source);
+    const ref = this.dispatch.kernelRef();
+    await this.dispatch.runLogged({ type: "load_labels", objects: objects.length }, async () => {
+      this.work.change({ type: "load", objects, replace: options.replace ?? true }, ref);
     });
     return this.objects;
   }
@@ -276,11 +148,13 @@ export class SegmentCanvas implements Displayable {
    * A brush stroke from code: `mask` (0/1, the displayed slice, row-major) is added to the
    * current object (`label` 0, the default) or to committed object `label`; one undo step.
    */
-  paint(mask: ArrayLike<number>, options: { z?: number; label?: number; erase?: boolean } = {}): Promise<void> {
-    const n = this.width * this.height;
-    if (mask.length !== n) return Promise.reject(new Error(`the stroke has ${mask.length} pixels; a slice has ${n} (${this.width}x${this.height})`));
-    const footprint = Uint8Array.from(mask, (v) => (v ? 1 : 0));
-    const action: Action = { type: "stroke", z: options.z ?? this.slice, target: options.label ?? 0, erase: options.erase ?? false, mask: toBase64(encodeRle(footprint)) };
+  paint(mask: ArrayLike<number>, options: StrokeOptions = {}): Promise<void> {
+    let action: Action;
+    try {
+      action = strokeAction(mask, options, this.source, this.slice);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.api(action).then(() => undefined);
   }
   /** An eraser stroke from code: as `paint`, taking the pixels away. */
@@ -345,173 +219,5 @@ export class SegmentCanvas implements Displayable {
   /** Resolves when the last autosave has been written (immediately without autosave). */
   autosaved(): Promise<void> {
     return this.autosave.flushed();
-  }
-
-  /** Queued actions applied and masks up to date; background embedding may go on. */
-  private async settled(): Promise<void> {
-    while (this.busy) {
-      await this.queue.drained();
-      const running = this.loop.active;
-      if (running) await running.catch(() => undefined);
-    }
-  }
-
-  private get busy(): boolean {
-    return this.queue.size > 0 || this.loop.active !== undefined;
-  }
-
-  // ---- actions in ----------------------------------------------------------------------------
-
-  /** A custom message from a front end: checked here, applied in order, never awaited by the comm. */
-  private onMessage(content: unknown): void {
-    let message;
-    try {
-      message = parseActionMessage(content, this.source);
-    } catch (err) {
-      const ref = refOf(content);
-      this.report(err);
-      if (ref) this.widget.set({ ack: ref });
-      return;
-    }
-    void this.enqueue(message.action, { client: message.client, seq: message.seq }, "frontend").catch(() => undefined);
-  }
-
-  private api(raw: Action): Promise<CommitEvent | undefined> {
-    let action: Action;
-    try {
-      action = parseAction(raw, this.source);
-    } catch (err) {
-      this.report(err);
-      return Promise.reject(err);
-    }
-    const p = this.enqueue(action, { client: KERNEL_CLIENT, seq: ++this.kernelSeq }, "kernel");
-    return p.then(async (event) => {
-      if (this.autoSegment || action.type === "segment") await this.settled();
-      return event;
-    });
-  }
-
-  private enqueue(action: Action, ref: ActionRef, origin: HistoryEntry["origin"]): Promise<CommitEvent | undefined> {
-    return this.queue.run(async () => {
-      try {
-        const event = await this.apply(action, ref);
-        this.record({ time: new Date(), origin, action, ok: true });
-        if (this.widget.get("error") !== "" && origin === "frontend") this.widget.set({ error: "" });
-        return event;
-      } catch (err) {
-        this.record({ time: new Date(), origin, action, ok: false, error: errorText(err) });
-        this.report(err);
-        throw err;
-      } finally {
-        if (!this.widget.closed) this.widget.set({ ack: ref });
-      }
-    });
-  }
-
-  private async apply(action: Action, ref: ActionRef): Promise<CommitEvent | undefined> {
-    this.latestRef = ref;
-    switch (action.type) {
-      case "segment":
-        this.loop.kick();
-        return undefined;
-      case "propagate":
-        await this.runPropagation(ref);
-        return undefined;
-      case "stroke":
-        // A stroke on the current object lands on the mask the user sees: the decoder finishes first.
-        if (action.target === 0) await this.loop.settle();
-        this.work.change(action, ref);
-        return undefined;
-      case "commit": {
-        await this.loop.settle();
-        this.work.change(action, ref);
-        const s = this.work.present;
-        const event = this.work.commitEvent(s.objects[s.objects.length - 1]!.label);
-        for (const listener of [...this.commitListeners]) {
-          try {
-            listener(event);
-          } catch (err) {
-            this.report(new Error(`an onCommit listener failed: ${errorText(err)}`));
-          }
-        }
-        return event;
-      }
-      default:
-        this.work.change(action, ref);
-        if (this.autoSegment) this.loop.kick();
-        return undefined;
-    }
-  }
-
-  private async runPropagation(ref: ActionRef): Promise<void> {
-    const propagate = propagatorFor(this.options.propagate, this.depth);
-    if (!propagate) throw new ActionError(noPropagatorReason(this.depth));
-    await this.loop.settle();
-    try {
-      const slices = await propagateObject({
-        propagate,
-        model: this.model,
-        embed: (z) => this.embedder.get(z),
-        shape: this.source,
-        snapshot: this.work.present,
-        progress: (text) => {
-          this.propagation = text;
-          this.refreshStatus();
-        },
-      });
-      this.work.change({ type: "propagated", slices }, ref);
-    } finally {
-      this.propagation = undefined;
-      this.refreshStatus();
-    }
-  }
-
-  private record(entry: HistoryEntry): void {
-    this.log.push(entry);
-    if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
-  }
-
-  /** Shows an error in every view (and keeps the kernel running). */
-  private report(err: unknown): void {
-    if (this.widget.closed) return;
-    this.widget.set({ error: errorText(err), error_seq: this.widget.get("error_seq") + 1 });
-  }
-
-  private frontendChange(change: WidgetChange<SegmentCanvasState>): void {
-    if (change.origin !== "frontend") return;
-    const { revert, problems } = reviewFrontendChange(change, this.depth, (z) => this.sliceChanged(z));
-    if (problems.length > 0) {
-      this.widget.set(revert);
-      this.report(new ActionError(`rejected an update from the front end: ${problems.join("; ")}`));
-    }
-  }
-
-  // ---- embedding and state out -----------------------------------------------------------------
-
-  private sliceChanged(z: number): void {
-    this.embedder.prefetch(z, this.prefetchRadius);
-    this.refreshStatus();
-  }
-
-  private warmUp(z: number): void {
-    this.embedder.get(z).then(
-      () => this.refreshStatus(),
-      (err: unknown) => this.report(new Error(`could not embed slice ${z}: ${errorText(err)}`)),
-    );
-    this.embedder.prefetch(z, this.prefetchRadius);
-  }
-
-  private refreshStatus(force?: CanvasStatus): void {
-    if (this.widget.closed) return;
-    this.widget.set(
-      statusLine({
-        propagation: this.propagation,
-        force,
-        segmenting: this.loop?.active !== undefined,
-        embedding: this.embedder?.busyWith,
-        shownSlice: this.slice,
-        depth: this.depth,
-      }),
-    );
   }
 }

@@ -66,6 +66,7 @@ export function segmentCanvas(model: CanvasModel, input: CanvasInput, options: S
     labels: store.encode(),
     labels_for: null,
     objects: [],
+    candidates: null,
     next_label: 1,
     can_undo: false,
     can_redo: false,

@@ -27,13 +27,11 @@ export function volumePropagator(options: Omit<PropagateOptions, "onSlice"> = {}
   };
 }
 
-/** The propagator a canvas uses: none for a 2D image or with `propagate: false`. */
-export function propagatorFor(option: Propagator | false | undefined, depth: number): Propagator | undefined {
-  return option === false || depth < 2 ? undefined : (option ?? volumePropagator());
-}
-
-export function noPropagatorReason(depth: number): string {
-  return depth < 2 ? "propagation needs a volume; this is a single image" : "propagation is turned off for this widget (propagate: false)";
+/** The propagator a canvas uses; a 2D image or `propagate: false` has none, and Shift+S is refused with the reason. */
+export function propagatorFor(option: Propagator | false | undefined, depth: number): Propagator {
+  if (depth < 2) throw new ActionError("propagation needs a volume; this is a single image");
+  if (option === false) throw new ActionError("propagation is turned off for this widget (propagate: false)");
+  return option ?? volumePropagator();
 }
 
 export interface PropagationArgs {

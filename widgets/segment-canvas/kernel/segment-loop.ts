@@ -22,8 +22,8 @@ export interface SegmentLoopHost {
   /** The action the next result answers (for the view's latency measurement). */
   latestRef(): ActionRef | null;
   shownSlice(): number;
-  /** Applies a decoder result to the history (dropped there when the prompts moved on). */
-  applyResult(result: ResultAction, ref: ActionRef | null): void;
+  /** Applies a decoder result to the history (dropped there when the prompts moved on); `full` is the decoder's whole answer (its candidates). */
+  applyResult(result: ResultAction, ref: ActionRef | null, full: SegmentResult): void;
   status(force?: CanvasStatus): void;
   report(err: unknown): void;
 }
@@ -100,7 +100,7 @@ export class SegmentLoop {
       }
       this.decoderMs.push(performance.now() - t0);
       if (this.decoderMs.length > MAX_TIMINGS) this.decoderMs.splice(0, this.decoderMs.length - MAX_TIMINGS);
-      this.host.applyResult({ type: "result", z, key, rle: encodeRle(result.mask) }, ref);
+      this.host.applyResult({ type: "result", z, key, rle: encodeRle(result.mask) }, ref, result);
     }
   }
 }

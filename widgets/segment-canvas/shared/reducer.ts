@@ -75,7 +75,16 @@ export interface LoadAction {
   readonly replace: boolean;
 }
 
-export type ReducerAction = Exclude<Action, { type: "segment" } | { type: "propagate" }> | ResultAction | PropagatedAction | LoadAction;
+/** A candidate mask the user picked for slice z's single click (kernel/candidates.ts): one undo step. */
+export interface PickAction {
+  readonly type: "pick";
+  readonly z: number;
+  /** promptKey() of the click it answers. */
+  readonly key: string;
+  readonly rle: Uint8Array;
+}
+
+export type ReducerAction = Exclude<Action, { type: "segment" } | { type: "propagate" } | { type: "pick_candidate" }> | ResultAction | PropagatedAction | LoadAction | PickAction;
 
 export function defaultName(label: number): string {
   return `object ${label}`;
@@ -278,6 +287,14 @@ export function reduce(h: History, action: ReducerAction): History {
       const current = new Map(s.current);
       current.set(action.z, sliceMask(action.rle, action.key));
       return replacePresent(h, { ...s, current });
+    }
+    case "pick": {
+      if (promptKey(s.prompts, action.z) !== action.key) throw new ActionError("the prompts changed since these candidates were offered; click again");
+      const before = s.current.get(action.z);
+      if (before && before.source === action.key && sameRle(before.rle, action.rle)) return h;
+      const current = new Map(s.current);
+      current.set(action.z, sliceMask(action.rle, action.key));
+      return push(h, { ...s, current, cause: action.type });
     }
     case "propagated": {
       const current = new Map(s.current);

@@ -58,6 +58,25 @@ export interface ObjectSummary {
   readonly slices: readonly number[];
 }
 
+/** One of SAM's answers to a single click (a multimask token, 1..3), offered to pick instead of the rule's choice. */
+export interface WireCandidate {
+  readonly token: number;
+  /** The decoder's predicted IoU for this mask. */
+  readonly iou: number;
+  /** The token micro_sam's rule picked (highest predicted IoU among 1..3). */
+  readonly chosen: boolean;
+  readonly area: number;
+  /** mask-codec RLE of the 0/1 slice, base64 (a few hundred bytes). */
+  readonly mask: string;
+}
+
+/** The candidates of the single click on slice z; `shown` is the token the current mask is (0: none of them, e.g. after the brush). */
+export interface CandidateSet {
+  readonly z: number;
+  readonly shown: number;
+  readonly items: readonly WireCandidate[];
+}
+
 export interface WindowLevel {
   readonly level: number;
   readonly width: number;
@@ -115,6 +134,8 @@ export type SegmentCanvasState = {
   /** The action the shown labels answer (a brush stroke's latency is measured by it). */
   labels_for: ActionRef | null;
   objects: ObjectSummary[];
+  /** SAM's three masks for the single click the current mask answers, or null (any other prompts). */
+  candidates: CandidateSet | null;
   next_label: number;
   can_undo: boolean;
   can_redo: boolean;
@@ -151,7 +172,9 @@ export type Action =
    */
   | { readonly type: "stroke"; readonly z: number; readonly target: number; readonly erase: boolean; readonly mask: string }
   | { readonly type: "rename_object"; readonly label: number; readonly name: string }
-  | { readonly type: "relabel_object"; readonly label: number; readonly to: number };
+  | { readonly type: "relabel_object"; readonly label: number; readonly to: number }
+  /** Replace the current mask of a single click by SAM's candidate `token` (1..3): one undo step. */
+  | { readonly type: "pick_candidate"; readonly token: number };
 
 export type ActionType = Action["type"];
 
@@ -189,6 +212,7 @@ const FIELDS: Readonly<Record<ActionType, readonly string[]>> = {
   stroke: ["z", "target", "erase", "mask"],
   rename_object: ["label", "name"],
   relabel_object: ["label", "to"],
+  pick_candidate: ["token"],
 };
 
 /** Longest object name accepted. */
@@ -284,6 +308,8 @@ export function parseAction(raw: unknown, bounds: Bounds): Action {
     }
     case "relabel_object":
       return { type: t, label: integer(raw, "label", what, 1, 2 ** 32 - 1), to: integer(raw, "to", what, 1, 0xffff) };
+    case "pick_candidate":
+      return { type: t, token: integer(raw, "token", what, 1, 3) };
     default:
       return { type: t } as Action;
   }
