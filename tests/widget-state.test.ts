@@ -30,7 +30,7 @@ describe("parseAction", () => {
     for (const type of ["remove_last", "clear", "commit", "undo", "redo", "segment", "propagate"]) {
       expect(parseAction({ type }, bounds)).toEqual({ type });
     }
-    expect(ACTION_TYPES).toHaveLength(15); // + stroke, rename_object, relabel_object: tests/widget-edit.test.ts; pick_candidate: tests/widget-candidates.test.ts
+    expect(ACTION_TYPES).toHaveLength(16); // + stroke, rename_object, relabel_object: tests/widget-edit.test.ts; pick_candidate: tests/widget-candidates.test.ts; repropagate
   });
 
   it("rejects coordinates off the image instead of clipping them", () => {

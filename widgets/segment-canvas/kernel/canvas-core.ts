@@ -25,7 +25,7 @@ import { openFailure, readObjects, startingLabels } from "./editing.js";
 import { SliceEmbedder } from "./embedder.js";
 import type { ObjectRecord } from "./load-labels.js";
 import { reviewFrontendChange } from "./messages.js";
-import { propagateObject, propagatorFor } from "./propagation.js";
+import { propagateObject, propagatorFor, repropagateFrom, type PropagationArgs } from "./propagation.js";
 import { Publisher, statusLine } from "./publish.js";
 import { saveLabels } from "./save.js";
 import { SegmentLoop } from "./segment-loop.js";
@@ -171,6 +171,9 @@ export class CanvasCore {
       case "propagate":
         await this.runPropagation(ref);
         return undefined;
+      case "repropagate":
+        await this.runPropagation(ref, action.z);
+        return undefined;
       case "pick_candidate":
         await this.loop.settle();
         this.work.change(this.candidateStore.pick(this.work.present, action.token), ref);
@@ -195,9 +198,10 @@ export class CanvasCore {
     }
   }
 
-  protected async runPropagation(ref: ActionRef): Promise<void> {
+  /** Shift+S (from the prompted slices), or F: again from slice `from` onward. */
+  protected async runPropagation(ref: ActionRef, from?: number): Promise<void> {
     await this.loop.settle();
-    const slices = await propagateObject({
+    const args: PropagationArgs = {
       propagate: propagatorFor(this.options.propagate, this.source.depth),
       model: this.model,
       embed: (z) => this.embedder.get(z),
@@ -207,11 +211,12 @@ export class CanvasCore {
         this.propagationLine = text;
         this.refreshStatus();
       },
-    }).finally(() => {
+    };
+    const step = await (from === undefined ? propagateObject(args) : repropagateFrom(args, from)).finally(() => {
       this.propagationLine = undefined;
       this.refreshStatus();
     });
-    this.work.change({ type: "propagated", slices }, ref);
+    this.work.change(step, ref);
   }
 
   private publishCandidates(): void {

@@ -19,7 +19,7 @@
  *   failure can change them; only a user's undo/remove can.
  */
 import { DISPLAY_SYMBOL, type Displayable, type MimeBundle } from "../../../kernel/jupyter/display.js";
-import { parseSlice, type Action, type ObjectSummary, type WirePrompts } from "../shared/state.js";
+import { parseSlice, type Action, type ObjectSummary, type PropagationReport, type WirePrompts } from "../shared/state.js";
 import { CanvasCore } from "./canvas-core.js";
 import { readObjects, strokeAction, type StrokeOptions } from "./editing.js";
 import type { Candidate } from "./candidates.js";
@@ -192,6 +192,17 @@ export class SegmentCanvas extends CanvasCore implements Displayable {
   }
   propagate(): Promise<void> {
     return this.api({ type: "propagate" }).then(() => undefined);
+  }
+  /**
+   * Propagates again from slice z (default: the shown one) after fixing it with prompts or the
+   * brush: away from the seeds, replacing what the last propagation put beyond z; one undo step.
+   */
+  repropagate(z: number = this.slice): Promise<void> {
+    return this.api({ type: "repropagate", z }).then(() => undefined);
+  }
+  /** What the current object's last propagation did per slice (predicted IoU, written or refused) and why each direction stopped; null before one. */
+  get propagation(): PropagationReport | null {
+    return this.work.present.propagation ?? null;
   }
   removeObject(label: number): Promise<void> {
     return this.api({ type: "remove_object", label }).then(() => undefined);

@@ -67,6 +67,7 @@ export function segmentCanvas(model: CanvasModel, input: CanvasInput, options: S
     labels_for: null,
     objects: [],
     candidates: null,
+    propagation: null,
     next_label: 1,
     can_undo: false,
     can_redo: false,

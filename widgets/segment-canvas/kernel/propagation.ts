@@ -1,29 +1,31 @@
 /**
  * Shift+S / `w.propagate()`: the current object carried from the slices the user segmented to
- * the rest of the volume, by a Propagator (micro_sam's volume propagation by default).
+ * the rest of the volume, by a Propagator (micro_sam's volume propagation by default), with a
+ * report of what happened on each slice (the strip under the canvas). F / `w.repropagate(z)`:
+ * after the user fixed slice z, propagate again from it, away from the seeds.
  */
-import { propagate as propagateThroughVolume, type PropagateOptions } from "../../../kernel/interactive/propagate.js";
+import { propagate as propagateThroughVolume, type DirectionResult, type PropagateOptions, type SliceOutcome } from "../../../kernel/interactive/propagate.js";
 import type { Embedding } from "../../../kernel/sam/embedding.js";
 import { decodeRle, encodeRle } from "../shared/mask-codec.js";
-import type { Snapshot } from "../shared/reducer.js";
-import { ActionError } from "../shared/state.js";
-import type { CanvasModel, Propagator } from "./types.js";
+import { slicesWithPrompts, type PropagatedAction, type Snapshot } from "../shared/reducer.js";
+import { ActionError, type PropagationReport, type WireDirection, type WireSliceOutcome } from "../shared/state.js";
+import type { CanvasModel, Propagator, PropagatorResult } from "./types.js";
 
 /**
  * micro_sam's `segment_mask_in_volume` (kernel/interactive/propagate.ts) with its napari
  * defaults: from the seeds outward, each slice prompted with the previous slice's mask, until
  * the IoU with the previous slice drops below 0.5, the mask is empty, or the volume ends.
  */
-export function volumePropagator(options: Omit<PropagateOptions, "onSlice"> = {}): Propagator {
-  return async ({ model, embed, depth, width, height, seeds, progress }) => {
+export function volumePropagator(options: Omit<PropagateOptions, "onSlice" | "stopBelow" | "stopAbove"> = {}): Propagator {
+  return async ({ model, embed, depth, width, height, seeds, progress, only }) => {
     let done = 0;
     const result = await propagateThroughVolume(
       { depth, width, height, get: embed },
       model,
       [...seeds].map(([z, mask]) => ({ z, mask })),
-      { ...options, onSlice: (s) => progress(s.z, ++done) },
+      { ...options, stopBelow: only === "above", stopAbove: only === "below", onSlice: (s) => progress(s.z, ++done) },
     );
-    return result.masks;
+    return { masks: result.masks, slices: result.slices, below: result.below, above: result.above, threshold: options.iouThreshold ?? 0.5 };
   };
 }
 
@@ -45,32 +47,94 @@ export interface PropagationArgs {
   readonly progress: (text: string) => void;
 }
 
-/** Runs the propagator from the current object's user-prompted slices; returns z -> RLE mask of the slices it filled. */
-export async function propagateObject(a: PropagationArgs): Promise<Map<number, Uint8Array>> {
+function wireOutcome(s: SliceOutcome): WireSliceOutcome {
+  return { z: s.z, from: s.from, kind: s.kind, written: s.written, iou: s.predictedIou, overlap: s.iouWithPrevious, area: s.area };
+}
+
+function wireDirection(d: DirectionResult | undefined): WireDirection | null {
+  return d ? { reason: d.reason, stoppedAt: d.stoppedAt, lastWritten: d.lastWritten } : null;
+}
+
+/** A propagator's answer, with or without its per-slice outcomes (a custom one may return only masks). */
+function normalize(out: Map<number, Uint8Array> | PropagatorResult): PropagatorResult {
+  return out instanceof Map ? { masks: out } : out;
+}
+
+async function run(a: PropagationArgs, seeds: Map<number, Uint8Array>, only: "below" | "above" | undefined): Promise<{ result: PropagatorResult; slices: Map<number, Uint8Array> }> {
   const { width, height, depth } = a.shape;
   const n = width * height;
-  const s = a.snapshot;
-  // Seeds: the slices the user prompted (a propagated slice is not a user's annotation).
-  const prompted = new Set([...s.prompts.points.map((p) => p.z), ...s.prompts.boxes.map((b) => b.z)]);
-  const seeds = new Map<number, Uint8Array>();
-  for (const [z, m] of s.current) if (m.area > 0 && prompted.has(z)) seeds.set(z, decodeRle(m.rle, n));
-  if (seeds.size === 0) throw new ActionError("nothing to propagate: segment the object on one slice first (click it), then press Shift+S");
-  a.progress("propagating through the volume…");
-  const filled = await a.propagate({
-    model: a.model,
-    embed: a.embed,
-    depth,
-    width,
-    height,
-    seeds,
-    progress: (z, done) => a.progress(`propagating: slice ${z} (${done} done)…`),
-  });
+  a.progress(only ? `propagating ${only === "above" ? "up" : "down"} from slice ${[...seeds.keys()][0]}…` : "propagating through the volume…");
+  const result = normalize(
+    await a.propagate({
+      model: a.model,
+      embed: a.embed,
+      depth,
+      width,
+      height,
+      seeds,
+      ...(only ? { only } : {}),
+      progress: (z, done) => a.progress(`propagating: slice ${z} (${done} done)…`),
+    }),
+  );
   const slices = new Map<number, Uint8Array>();
-  for (const [z, mask] of filled) {
+  for (const [z, mask] of result.masks) {
     if (!Number.isInteger(z) || z < 0 || z >= depth || mask.length !== n) {
       throw new Error(`the propagator returned a mask for slice ${z} of ${mask.length} pixels; expected 0..${depth - 1} and ${n}`);
     }
-    slices.set(z, encodeRle(mask));
+    if (!seeds.has(z)) slices.set(z, encodeRle(mask));
   }
-  return slices;
+  return { result, slices };
+}
+
+/** The report of a run: the propagator's outcomes, or (a custom propagator) the slices it filled. */
+function reportOf(result: PropagatorResult, seeds: readonly number[], slices: ReadonlyMap<number, Uint8Array>, shape: { width: number; height: number }): PropagationReport {
+  const outcomes = result.slices
+    ? result.slices.map(wireOutcome)
+    : [...slices].map(([z, rle]): WireSliceOutcome => ({ z, from: z, kind: "propagated", written: true, iou: null, overlap: null, area: decodeRle(rle, shape.width * shape.height).reduce((a, b) => a + b, 0) }));
+  return { seeds: [...seeds].sort((a, b) => a - b), threshold: result.threshold ?? null, slices: outcomes.sort((a, b) => a.z - b.z), below: wireDirection(result.below), above: wireDirection(result.above) };
+}
+
+/** Runs the propagator from the current object's user-prompted slices: the history step with the slices it filled and its report. */
+export async function propagateObject(a: PropagationArgs): Promise<PropagatedAction> {
+  const n = a.shape.width * a.shape.height;
+  const s = a.snapshot;
+  // Seeds: the slices the user prompted (a propagated slice is not a user's annotation).
+  const prompted = new Set(slicesWithPrompts(s.prompts));
+  const seeds = new Map<number, Uint8Array>();
+  for (const [z, m] of s.current) if (m.area > 0 && prompted.has(z)) seeds.set(z, decodeRle(m.rle, n));
+  if (seeds.size === 0) throw new ActionError("nothing to propagate: segment the object on one slice first (click it), then press Shift+S");
+  const { result, slices } = await run(a, seeds, undefined);
+  return { type: "propagated", slices, report: reportOf(result, [...seeds.keys()], slices, a.shape) };
+}
+
+/**
+ * Propagates again from slice z, as it is now (fixed with prompts or the brush), away from the
+ * seeds of the last propagation: up when z is above them, down when below. The masks the last
+ * run put beyond z are replaced; the strip keeps its slices up to z and takes the new run's after.
+ */
+export async function repropagateFrom(a: PropagationArgs, z: number): Promise<PropagatedAction> {
+  const s = a.snapshot;
+  const n = a.shape.width * a.shape.height;
+  const previous = s.propagation;
+  const seedsBefore = previous?.seeds ?? slicesWithPrompts(s.prompts);
+  if (seedsBefore.length === 0) throw new ActionError("nothing to re-propagate: propagate the object first (Shift+S), fix a slice, then press F on it");
+  const lo = Math.min(...seedsBefore);
+  const hi = Math.max(...seedsBefore);
+  if (z >= lo && z <= hi) throw new ActionError(`slice ${z} is not beyond the slices propagated from (${lo === hi ? lo : `${lo}–${hi}`}); re-propagate from a slice above or below them`);
+  const mask = s.current.get(z);
+  if (!mask || mask.area === 0) throw new ActionError(`slice ${z} has no mask to propagate from; segment or paint it first`);
+  const step: 1 | -1 = z > hi ? 1 : -1;
+  const { result, slices } = await run(a, new Map([[z, decodeRle(mask.rle, n)]]), step === 1 ? "above" : "below");
+  // A custom propagator may ignore `only`: keep what lies beyond z.
+  for (const k of [...slices.keys()]) if ((k - z) * step <= 0) slices.delete(k);
+  const fresh = reportOf(result, [z], slices, a.shape);
+  const kept = (previous?.slices ?? []).filter((o) => (o.z - z) * step < 0);
+  const report: PropagationReport = {
+    seeds: seedsBefore,
+    threshold: fresh.threshold ?? previous?.threshold ?? null,
+    slices: [...kept, ...fresh.slices.filter((o) => (o.z - z) * step > 0)].sort((p, q) => p.z - q.z),
+    below: step === -1 ? fresh.below : (previous?.below ?? null),
+    above: step === 1 ? fresh.above : (previous?.above ?? null),
+  };
+  return { type: "propagated", slices, report, beyond: { from: z, step } };
 }

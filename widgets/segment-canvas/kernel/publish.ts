@@ -11,7 +11,7 @@ import type { ActionRef, CanvasStatus, ObjectSummary, SegmentCanvasState } from 
 
 export class Publisher {
   /** What was last sent, by identity: the reducer makes new objects only for what changed. */
-  private published: { prompts?: unknown; current?: unknown } = {};
+  private published: { prompts?: unknown; current?: unknown; propagation?: unknown } = {};
 
   constructor(
     private readonly widget: Widget<SegmentCanvasState>,
@@ -38,6 +38,10 @@ export class Publisher {
       patch.current = encodeStack(this.shape, rles);
       patch.current_for = answers.current;
       this.published.current = s.current;
+    }
+    if (s.propagation !== this.published.propagation) {
+      patch.propagation = s.propagation ?? null;
+      this.published.propagation = s.propagation;
     }
     if (this.store.sync(s.objects)) {
       patch.labels = this.store.encode();

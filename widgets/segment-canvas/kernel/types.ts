@@ -6,6 +6,7 @@ import type { Image2D } from "../../../kernel/io/image.js";
 import type { ViewName } from "../../../kernel/io/volume-view.js";
 import type { IntensitySpec } from "../../../kernel/intensity/spec.js";
 import type { KernelRuntime } from "../../../kernel/jupyter/runtime.js";
+import type { DirectionResult, SliceOutcome } from "../../../kernel/interactive/propagate.js";
 import type { Embedding } from "../../../kernel/sam/embedding.js";
 import type { Prompt } from "../../../kernel/sam/prompt.js";
 import type { SegmentResult } from "../../../kernel/sam/segment-result.js";
@@ -21,9 +22,21 @@ export interface CanvasModel {
   readonly name?: string;
 }
 
+/** A propagator's answer with what it decided per slice (kernel/interactive/propagate.ts's result), for the strip. */
+export interface PropagatorResult {
+  /** z -> 0/1 mask (row-major, display slice). */
+  readonly masks: Map<number, Uint8Array>;
+  readonly slices?: readonly SliceOutcome[];
+  readonly below?: DirectionResult;
+  readonly above?: DirectionResult;
+  /** The IoU threshold of its stop test. */
+  readonly threshold?: number;
+}
+
 /**
  * Propagates the current object from the slices that have a mask to the rest of the volume.
- * Returns z -> 0/1 mask (row-major, display slice) for the slices it filled.
+ * Returns z -> 0/1 mask (row-major, display slice) for the slices it filled, or a
+ * PropagatorResult that also says what happened on each slice.
  */
 export type Propagator = (args: {
   model: CanvasModel;
@@ -35,7 +48,9 @@ export type Propagator = (args: {
   seeds: ReadonlyMap<number, Uint8Array>;
   /** Called after each slice is decided, for the progress line. */
   progress: (z: number, done: number) => void;
-}) => Promise<Map<number, Uint8Array>>;
+  /** Only one direction from the seeds (a re-propagation from a fixed slice). */
+  only?: "below" | "above";
+}) => Promise<Map<number, Uint8Array> | PropagatorResult>;
 
 export interface SegmentCanvasOptions {
   /** For volumes: the view to show (default axial). */

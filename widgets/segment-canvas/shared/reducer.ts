@@ -14,7 +14,7 @@
  * they answer (its `key`), so undo shows the earlier mask at once, without the decoder.
  */
 import { fromBase64, rleArea, rleCombine, rleIsEmpty } from "./mask-codec.js";
-import { ActionError, type Action, type WireBox, type WirePoint, type WirePrompts } from "./state.js";
+import { ActionError, type Action, type PropagationReport, type WireBox, type WirePoint, type WirePrompts } from "./state.js";
 
 export interface SliceMask {
   /** mask-codec RLE of a 0/1 slice. */
@@ -43,6 +43,8 @@ export interface Snapshot {
   readonly nextPromptId: number;
   /** What made this snapshot: the action type ("start" for the first). */
   readonly cause: string;
+  /** The current object's last propagation (the strip); dropped by commit and clear. */
+  readonly propagation?: PropagationReport | undefined;
 }
 
 export interface History {
@@ -62,6 +64,13 @@ export interface ResultAction {
 export interface PropagatedAction {
   readonly type: "propagated";
   readonly slices: ReadonlyMap<number, Uint8Array>;
+  /** What it did per slice, kept with the snapshot so undo and redo bring the strip back with the masks. */
+  readonly report?: PropagationReport;
+  /**
+   * A re-propagation from slice `from` toward `step` (+1 up, -1 down): the propagated masks
+   * beyond `from` are dropped first (the old run's answers past a slice the user fixed).
+   */
+  readonly beyond?: { readonly from: number; readonly step: 1 | -1 };
 }
 
 /**
@@ -84,7 +93,7 @@ export interface PickAction {
   readonly rle: Uint8Array;
 }
 
-export type ReducerAction = Exclude<Action, { type: "segment" } | { type: "propagate" } | { type: "pick_candidate" }> | ResultAction | PropagatedAction | LoadAction | PickAction;
+export type ReducerAction = Exclude<Action, { type: "segment" } | { type: "propagate" } | { type: "pick_candidate" } | { type: "repropagate" }> | ResultAction | PropagatedAction | LoadAction | PickAction;
 
 export function defaultName(label: number): string {
   return `object ${label}`;
@@ -212,7 +221,7 @@ export function reduce(h: History, action: ReducerAction): History {
     }
     case "clear": {
       if (s.prompts.points.length === 0 && s.prompts.boxes.length === 0 && s.current.size === 0) return h;
-      return push(h, { ...s, prompts: EMPTY_PROMPTS, current: new Map(), cause: action.type });
+      return push(h, { ...s, prompts: EMPTY_PROMPTS, current: new Map(), cause: action.type, propagation: undefined });
     }
     case "commit": {
       const stale = staleSlices(s);
@@ -235,6 +244,7 @@ export function reduce(h: History, action: ReducerAction): History {
         objects: [...s.objects, object],
         nextLabel: s.nextLabel + 1,
         cause: action.type,
+        propagation: undefined,
       });
     }
     case "remove_object": {
@@ -298,12 +308,14 @@ export function reduce(h: History, action: ReducerAction): History {
     }
     case "propagated": {
       const current = new Map(s.current);
+      const beyond = action.beyond;
+      if (beyond) for (const [z, m] of s.current) if (m.source === "propagated" && (z - beyond.from) * beyond.step > 0) current.delete(z);
       for (const [z, rle] of action.slices) {
         // Slices the user prompted keep their own result: propagation fills the others.
         if (slicesWithPrompts(s.prompts).indexOf(z) >= 0) continue;
         current.set(z, sliceMask(rle, "propagated"));
       }
-      return push(h, { ...s, current, cause: action.type });
+      return push(h, { ...s, current, cause: action.type, propagation: action.report });
     }
   }
 }

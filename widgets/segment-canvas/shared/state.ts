@@ -77,6 +77,42 @@ export interface CandidateSet {
   readonly items: readonly WireCandidate[];
 }
 
+/** One slice a propagation decided (kernel/interactive/propagate.ts's SliceOutcome). */
+export interface WireSliceOutcome {
+  readonly z: number;
+  /** Slice its prompt came from. */
+  readonly from: number;
+  /** "propagated": outward from the seeds, IoU-tested; "filled": between two seeds, untested. */
+  readonly kind: "propagated" | "filled";
+  /** False when refused (IoU with the previous slice under the threshold, or empty). */
+  readonly written: boolean;
+  /** The decoder's predicted IoU (null when the propagator does not report it). */
+  readonly iou: number | null;
+  /** IoU with the previous slice's mask (what the threshold tests), or null. */
+  readonly overlap: number | null;
+  readonly area: number;
+}
+
+/** How one direction of a propagation ended. */
+export interface WireDirection {
+  /** "iou" (under the threshold), "empty", "edge" (the volume ends), or a stop annotation / flag. */
+  readonly reason: string;
+  /** The slice it stopped at (refused, or -1 / depth at the volume's ends). */
+  readonly stoppedAt: number;
+  readonly lastWritten: number;
+}
+
+/** What the last propagation of the current object did, slice by slice: the strip under the canvas. */
+export interface PropagationReport {
+  /** Slices it started from. */
+  readonly seeds: readonly number[];
+  /** IoU threshold of the stop test, when the propagator has one. */
+  readonly threshold: number | null;
+  readonly slices: readonly WireSliceOutcome[];
+  readonly below: WireDirection | null;
+  readonly above: WireDirection | null;
+}
+
 export interface WindowLevel {
   readonly level: number;
   readonly width: number;
@@ -136,6 +172,8 @@ export type SegmentCanvasState = {
   objects: ObjectSummary[];
   /** SAM's three masks for the single click the current mask answers, or null (any other prompts). */
   candidates: CandidateSet | null;
+  /** The current object's last propagation, per slice, or null (none since the last commit or clear). */
+  propagation: PropagationReport | null;
   next_label: number;
   can_undo: boolean;
   can_redo: boolean;
@@ -174,7 +212,9 @@ export type Action =
   | { readonly type: "rename_object"; readonly label: number; readonly name: string }
   | { readonly type: "relabel_object"; readonly label: number; readonly to: number }
   /** Replace the current mask of a single click by SAM's candidate `token` (1..3): one undo step. */
-  | { readonly type: "pick_candidate"; readonly token: number };
+  | { readonly type: "pick_candidate"; readonly token: number }
+  /** Propagate again from slice z (after fixing it) away from the seeds; the slices beyond z are redone. */
+  | { readonly type: "repropagate"; readonly z: number };
 
 export type ActionType = Action["type"];
 
@@ -213,6 +253,7 @@ const FIELDS: Readonly<Record<ActionType, readonly string[]>> = {
   rename_object: ["label", "name"],
   relabel_object: ["label", "to"],
   pick_candidate: ["token"],
+  repropagate: ["z"],
 };
 
 /** Longest object name accepted. */
@@ -310,6 +351,8 @@ export function parseAction(raw: unknown, bounds: Bounds): Action {
       return { type: t, label: integer(raw, "label", what, 1, 2 ** 32 - 1), to: integer(raw, "to", what, 1, 0xffff) };
     case "pick_candidate":
       return { type: t, token: integer(raw, "token", what, 1, 3) };
+    case "repropagate":
+      return { type: t, z: z() };
     default:
       return { type: t } as Action;
   }
