@@ -61,6 +61,8 @@ export interface CanvasDom {
   readonly objectsList: HTMLUListElement;
   /** SAM's three masks for a single click (candidates.ts fills it). */
   readonly candidatesBox: HTMLDivElement;
+  /** The last propagation's per-slice strip (propagation-strip.ts fills it). */
+  readonly propagationBox: HTMLDivElement;
 }
 
 /** Builds the elements and appends them to `host`. */
@@ -136,7 +138,9 @@ export function buildDom(doc: Document, host: HTMLElement): CanvasDom {
   const help = el(doc, "div", { class: CLASS.help }, helpLine());
   const candidatesBox = el(doc, "div", { class: CLASS.candidates, "data-testid": "candidates" });
   candidatesBox.hidden = true;
-  root.append(title, toolbar, stage, controls, status, errorBox, candidatesBox, objectsList, help);
+  const propagationBox = el(doc, "div", { class: CLASS.propagation, "data-testid": "propagation" });
+  propagationBox.hidden = true;
+  root.append(title, toolbar, stage, controls, status, errorBox, candidatesBox, propagationBox, objectsList, help);
   host.appendChild(root);
   return {
     root,
@@ -171,5 +175,6 @@ export function buildDom(doc: Document, host: HTMLElement): CanvasDom {
     errorClose,
     objectsList,
     candidatesBox,
+    propagationBox,
   };
 }

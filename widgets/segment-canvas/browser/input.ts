@@ -221,6 +221,9 @@ export function attachInput(ctx: CanvasContext, panel: Panel, painter: Painter):
       case "leave":
         root.blur();
         return;
+      case "repropagate":
+        ctx.act({ type: "repropagate", z: local.slice });
+        return;
     }
   }
 

@@ -20,7 +20,9 @@ export type Command =
   | { readonly kind: "reset-view" }
   | { readonly kind: "toggle-outline" }
   | { readonly kind: "zoom"; readonly factor: number }
-  | { readonly kind: "leave" };
+  | { readonly kind: "leave" }
+  /** Propagate again from the shown slice (the action needs the slice, which the view holds). */
+  | { readonly kind: "repropagate" };
 
 /** A key as KeyboardEvent reports it (`key` of one character in lower case) and the modifiers it needs. */
 export interface KeyPattern {
@@ -56,6 +58,8 @@ export const KEY_TABLE: readonly KeyBinding[] = [
   { label: "Ctrl+Z", does: "undo", keys: [{ key: "z", ctrl: true, shift: false }], command: act({ type: "undo" }) },
   { label: "Ctrl+Shift+Z/Ctrl+Y", does: "redo", keys: [{ key: "z", ctrl: true, shift: true }, { key: "y", ctrl: true }], command: act({ type: "redo" }) },
   { label: "Shift+S", does: "propagate", keys: [{ key: "s", shift: true }], command: act({ type: "propagate" }) },
+  // Not a micro_sam key; napari's labels layer had F for its fill tool before its number keys, and the canvas has no fill.
+  { label: "F", does: "re-propagate from this slice", keys: [{ key: "f", shift: false }], command: { kind: "repropagate" } },
   { label: "↑/→", does: "next slice", keys: [{ key: "ArrowUp" }, { key: "ArrowRight" }], command: { kind: "slice-step", by: 1 } },
   { label: "↓/←", does: "previous slice", keys: [{ key: "ArrowDown" }, { key: "ArrowLeft" }], command: { kind: "slice-step", by: -1 } },
   { label: "PgUp", does: "10 slices up", keys: [{ key: "PageUp" }], command: { kind: "slice-step", by: 10 } },

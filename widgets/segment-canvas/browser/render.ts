@@ -14,6 +14,7 @@ import type { ActionRef, SegmentCanvasState } from "../shared/state.js";
 import { bytesOf, samplesOf } from "./compose.js";
 import type { CanvasContext, LocalState, ModelLike, ShownImage } from "./context.js";
 import { renderCandidates } from "./candidates.js";
+import { renderPropagation } from "./propagation-strip.js";
 import { buildDom } from "./dom.js";
 import { Painter } from "./draw.js";
 import { attachInput } from "./input.js";
@@ -105,6 +106,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
       local.slice = next;
       panel.slice();
       renderCandidates(ctx);
+      renderPropagation(ctx);
       ctx.refresh();
       panel.cursor();
       if (sliceTimer) clearTimeout(sliceTimer);
@@ -198,6 +200,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     if (z !== local.slice) {
       local.slice = z;
       panel.slice();
+      renderPropagation(ctx);
       ctx.refresh();
     }
   };
@@ -231,6 +234,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     ["change:notice", header],
     ["change:orientation", () => panel.orientation()],
     ["change:candidates", () => renderCandidates(ctx)],
+    ["change:propagation", () => renderPropagation(ctx)],
   ];
   for (const [event, fn] of listeners) model.on(event, fn);
 
@@ -252,6 +256,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
   panel.orientation();
   panel.header();
   renderCandidates(ctx);
+  renderPropagation(ctx);
   ctx.schedule();
 
   return () => {

@@ -23,6 +23,8 @@ export const CLASS = {
   help: "msam-help",
   candidates: "msam-candidates",
   thumb: "msam-thumb",
+  propagation: "msam-propagation",
+  strip: "msam-strip",
 } as const;
 
 export const CSS = `
@@ -49,6 +51,19 @@ export const CSS = `
 .msam-candidates button { font: inherit; display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 2px; cursor: pointer; border: 2px solid transparent; background: none; }
 .msam-candidates button[aria-pressed="true"] { border-color: #1a73e8; }
 .msam-thumb { width: 72px; height: 72px; image-rendering: pixelated; }
+.msam-propagation { margin: 4px 0; display: flex; flex-direction: column; gap: 2px; }
+.msam-propagation[hidden] { display: none; }
+.msam-propagation > div { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: center; }
+.msam-propagation button { font: inherit; padding: 1px 6px; cursor: pointer; }
+.msam-strip { display: flex; align-items: flex-end; gap: 1px; height: 34px; border-bottom: 1px solid #8888; overflow-x: auto; }
+.msam-strip button { flex: 1 0 6px; max-width: 18px; min-width: 6px; height: 100%; padding: 0; border: none; border-top: 2px solid transparent; background: none; display: flex; align-items: flex-end; cursor: pointer; }
+.msam-strip button[aria-current="true"] { border-top-color: #1a73e8; background: #1a73e822; }
+.msam-strip button > span { display: block; width: 100%; min-height: 3px; }
+.msam-strip [data-kind="written"] > span { background: #2e7d32; }
+.msam-strip [data-kind="filled"] > span { background: #78909c; }
+.msam-strip [data-kind="refused"] > span { background: #c62828; }
+.msam-strip [data-kind="seed"] > span, .msam-strip [data-kind="restart"] > span { background: #1a73e8; }
+.msam-strip [data-kind="none"] > span { background: #9e9e9e55; }
 .msam-notice { color: #8a6d00; }
 .msam-help { color: var(--jp-ui-font-color2, #666); font-size: 11px; }
 .msam-controls input[type=range] { width: 120px; }

@@ -8,6 +8,7 @@ import { propagate as propagateThroughVolume, type DirectionResult, type Propaga
 import type { Embedding } from "../../../kernel/sam/embedding.js";
 import { decodeRle, encodeRle } from "../shared/mask-codec.js";
 import { slicesWithPrompts, type PropagatedAction, type Snapshot } from "../shared/reducer.js";
+import { repropagateStep } from "../shared/propagation-report.js";
 import { ActionError, type PropagationReport, type WireDirection, type WireSliceOutcome } from "../shared/state.js";
 import type { CanvasModel, Propagator, PropagatorResult } from "./types.js";
 
@@ -91,7 +92,7 @@ function reportOf(result: PropagatorResult, seeds: readonly number[], slices: Re
   const outcomes = result.slices
     ? result.slices.map(wireOutcome)
     : [...slices].map(([z, rle]): WireSliceOutcome => ({ z, from: z, kind: "propagated", written: true, iou: null, overlap: null, area: decodeRle(rle, shape.width * shape.height).reduce((a, b) => a + b, 0) }));
-  return { seeds: [...seeds].sort((a, b) => a - b), threshold: result.threshold ?? null, slices: outcomes.sort((a, b) => a.z - b.z), below: wireDirection(result.below), above: wireDirection(result.above) };
+  return { seeds: [...seeds].sort((a, b) => a - b), restarts: [], threshold: result.threshold ?? null, slices: outcomes.sort((a, b) => a.z - b.z), below: wireDirection(result.below), above: wireDirection(result.above) };
 }
 
 /** Runs the propagator from the current object's user-prompted slices: the history step with the slices it filled and its report. */
@@ -117,22 +118,19 @@ export async function repropagateFrom(a: PropagationArgs, z: number): Promise<Pr
   const n = a.shape.width * a.shape.height;
   const previous = s.propagation;
   const seedsBefore = previous?.seeds ?? slicesWithPrompts(s.prompts);
-  if (seedsBefore.length === 0) throw new ActionError("nothing to re-propagate: propagate the object first (Shift+S), fix a slice, then press F on it");
-  const lo = Math.min(...seedsBefore);
-  const hi = Math.max(...seedsBefore);
-  if (z >= lo && z <= hi) throw new ActionError(`slice ${z} is not beyond the slices propagated from (${lo === hi ? lo : `${lo}–${hi}`}); re-propagate from a slice above or below them`);
+  const step = repropagateStep(seedsBefore, z);
   const mask = s.current.get(z);
   if (!mask || mask.area === 0) throw new ActionError(`slice ${z} has no mask to propagate from; segment or paint it first`);
-  const step: 1 | -1 = z > hi ? 1 : -1;
   const { result, slices } = await run(a, new Map([[z, decodeRle(mask.rle, n)]]), step === 1 ? "above" : "below");
   // A custom propagator may ignore `only`: keep what lies beyond z.
   for (const k of [...slices.keys()]) if ((k - z) * step <= 0) slices.delete(k);
   const fresh = reportOf(result, [z], slices, a.shape);
-  const kept = (previous?.slices ?? []).filter((o) => (o.z - z) * step < 0);
+  const before = (k: number) => (k - z) * step < 0;
   const report: PropagationReport = {
     seeds: seedsBefore,
+    restarts: [...(previous?.restarts ?? []).filter(before), z].sort((p, q) => p - q),
     threshold: fresh.threshold ?? previous?.threshold ?? null,
-    slices: [...kept, ...fresh.slices.filter((o) => (o.z - z) * step > 0)].sort((p, q) => p.z - q.z),
+    slices: [...(previous?.slices ?? []).filter((o) => before(o.z)), ...fresh.slices.filter((o) => (o.z - z) * step > 0)].sort((p, q) => p.z - q.z),
     below: step === -1 ? fresh.below : (previous?.below ?? null),
     above: step === 1 ? fresh.above : (previous?.above ?? null),
   };

@@ -106,6 +106,8 @@ export interface WireDirection {
 export interface PropagationReport {
   /** Slices it started from. */
   readonly seeds: readonly number[];
+  /** Slices the user fixed and propagated again from (F / `w.repropagate(z)`), beyond the seeds. */
+  readonly restarts: readonly number[];
   /** IoU threshold of the stop test, when the propagator has one. */
   readonly threshold: number | null;
   readonly slices: readonly WireSliceOutcome[];
