@@ -513,6 +513,68 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
     expect(await root.locator('[data-testid="candidates"]').isHidden()).toBe(true);
   });
 
+  it("after Shift+S the strip shows each slice's predicted IoU and the stop reasons; a bar shows its slice; fixed there, F re-propagates from it", { timeout: 240_000 }, async () => {
+    const root = cv.root(scope);
+    const strip = root.locator('[data-testid="propagation-strip"]');
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Shift+C");
+    await cv.idle(scope);
+    expect((await state()).currentSlices).toBe(0);
+    expect(await root.locator('[data-testid="propagation"]').isHidden()).toBe(true);
+    for (let shown = await cv.sliceShown(scope), n = 0; shown !== Z && n < 100; shown = await cv.sliceShown(scope), n++) {
+      await lp.page.keyboard.press(shown < Z ? "ArrowUp" : "ArrowDown");
+    }
+    expect(await cv.sliceShown(scope)).toBe(Z);
+    await cv.click(scope, ...liver.points[0]!);
+    await cv.idle(scope);
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Shift+S");
+    await cv.idle(scope, 120_000);
+    type Report = { seeds: number[]; restarts: number[]; slices: { z: number; written: boolean; iou: number | null }[]; above: { reason: string; lastWritten: number } | null };
+    const report = () => lp.json<Report>("console.log(JSON.stringify(e2e.propagation))");
+    const first = await report();
+    expect(first.seeds).toEqual([Z]);
+    await strip.waitFor({ timeout: 10_000 });
+    expect(await strip.locator("button").count()).toBe((await readNifti(CT)).dims[2]);
+    expect(await strip.locator(`[data-z="${Z}"]`).getAttribute("data-kind")).toBe("seed");
+    for (const o of first.slices) {
+      const bar = strip.locator(`[data-z="${o.z}"]`);
+      expect(await bar.getAttribute("data-kind")).toBe(o.written ? "written" : "refused");
+      if (o.iou !== null) expect(Number(await bar.getAttribute("data-iou"))).toBeCloseTo(o.iou, 6);
+    }
+    expect(await root.locator('[data-testid="propagation-caption"]').textContent()).toMatch(/down: .+ · up: (IoU|empty mask|volume end)/);
+    // On the seed slice there is nothing to re-propagate from.
+    expect(await root.locator('[data-testid="repropagate"]').isDisabled()).toBe(true);
+    await widgetShot("16-propagation-strip");
+    // A slice above the seed that the propagation wrote: its bar shows it, in the view and the kernel.
+    const target = Math.min(Z + 3, first.above?.lastWritten ?? Z);
+    expect(target).toBeGreaterThan(Z);
+    await strip.locator(`[data-z="${target}"]`).click();
+    await cv.waitForCanvas(scope, "data-slice", "==", target);
+    expect(await strip.locator(`[data-z="${target}"]`).getAttribute("aria-current")).toBe("true");
+    const deadline = Date.now() + 10_000;
+    let kernelSlice = (await state()).slice;
+    while (kernelSlice !== target && Date.now() < deadline) kernelSlice = (await state()).slice;
+    expect(kernelSlice).toBe(target);
+    // Fixed with a click on the liver there, then F: propagated again from it, upward only.
+    const deep = deepPoints(await organOnSlice(LIVER, target)).points[0]!;
+    await cv.click(scope, ...deep);
+    await cv.idle(scope);
+    expect(await root.locator('[data-testid="repropagate"]').isDisabled()).toBe(false);
+    await cv.focus(scope);
+    await lp.page.keyboard.press("f");
+    await cv.idle(scope, 120_000);
+    expect((await state()).history.at(-1)).toBe("frontend:repropagate");
+    const again = await report();
+    expect(again.restarts).toEqual([target]);
+    expect(again.slices.filter((o) => o.z < target)).toEqual(first.slices.filter((o) => o.z < target));
+    expect(await strip.locator(`[data-z="${target}"]`).getAttribute("data-kind")).toBe("restart");
+    await widgetShot("17-repropagated");
+    await cv.focus(scope);
+    await lp.page.keyboard.press("Shift+C");
+    await cv.idle(scope);
+  });
+
   it("click-to-mask latency over 20 clicks (measured, not asserted)", { timeout: 180_000 }, async () => {
     await cv.recordLatencies(); // the reload dropped the listener
     await cv.focus(scope);
