@@ -270,6 +270,10 @@ describe.skipIf(!canRun(available, "Debian's python3-nbclient and jupyter-nbconv
       const volume = await readNifti(join(OUT, "05-canvas", "volume-labels.nii.gz"));
       writtenNow(join(OUT, "05-canvas", "volume-labels.nii.gz"));
       expect(volume.dims).toEqual([256, 224, 32]);
+      // the propagation report, and a re-propagation from a slice above the seed when there was room
+      const report = codeCells(nb).map(stdout).find((s) => s.includes("slices written")) ?? "";
+      expect(report).toMatch(/^\d+ slices written; down: (iou|empty|edge) at slice -?\d+; up: (iou|empty|edge) at slice \d+/);
+      console.log(`05-canvas propagation: ${report.trim()}`);
     });
 
     test("06-automatic: the proposals and the label map drawn, masks.json and a 16-bit labels.png saved", { timeout: 300_000 }, async () => {
