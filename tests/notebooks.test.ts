@@ -270,6 +270,13 @@ describe.skipIf(!canRun(available, "Debian's python3-nbclient and jupyter-nbconv
       const volume = await readNifti(join(OUT, "05-canvas", "volume-labels.nii.gz"));
       writtenNow(join(OUT, "05-canvas", "volume-labels.nii.gz"));
       expect(volume.dims).toEqual([256, 224, 32]);
+      // The session replayed on the same model: every object comes back with Dice 1.
+      const replay = outputs(nb).find((o) => joined((o.data?.["text/plain"] ?? "") as string | string[]).includes("Dice replay vs original"));
+      expect(replay, "the replay's table").toBeTruthy();
+      const [header, ...rows] = joined(replay!.data!["text/plain"] as string | string[]).split("\n").slice(1).map((l) => l.trim().split(/\s{2,}/));
+      const col = header!.indexOf("Dice replay vs original");
+      expect(rows.length).toBeGreaterThanOrEqual(2);
+      for (const row of rows) expect(Number(row[col])).toBe(1);
     });
 
     test("06-automatic: the proposals and the label map drawn, masks.json and a 16-bit labels.png saved", { timeout: 300_000 }, async () => {
