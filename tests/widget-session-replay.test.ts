@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dice } from "../kernel/analysis/metrics.js";
 import { DISPLAY } from "../kernel/display/plotly.js";
 import type { Image2D } from "../kernel/io/image.js";
+import { readNifti } from "../kernel/io/nifti-read.js";
+import { geometryFromAffine, writeNifti } from "../kernel/io/nifti-write.js";
 import { imageFromArray } from "../kernel/io/read-image.js";
 import { loadModel, type SamModel } from "../kernel/sam/model.js";
 import { FakeFrontend } from "../widgets/harness/fake-frontend.js";
@@ -23,6 +25,7 @@ import { replaySession, type SessionReplay } from "../widgets/segment-canvas/ker
 import type { CanvasSession } from "../widgets/segment-canvas/kernel/session.js";
 import { stampSegment } from "../widgets/segment-canvas/shared/brush.js";
 import { encodeRle, toBase64 } from "../widgets/segment-canvas/shared/mask-codec.js";
+import { makePhantom } from "./helpers/phantom3d.js";
 
 const MODELS = join(import.meta.dirname, "..", "models");
 const { width: W, height: H } = PHANTOM;
@@ -218,4 +221,28 @@ describe("loaded labels in a session", () => {
     expect(byLabel.get(9)!.diceReplayVsOriginal).toBe(1);
     expect(byLabel.get(10)!.diceReplayVsOriginal).toBeLessThan(1);
   }, 120_000);
+});
+
+describe("a volume session", () => {
+  it("records the view and replays a click and a propagation on the same model with Dice 1; another view is refused", async () => {
+    const ph = makePhantom({ dims: [64, 48, 24] });
+    const volPath = join(dir, "vol.nii.gz");
+    await writeNifti(volPath, { dims: [...ph.dims], data: ph.image, datatype: "float32", geometry: geometryFromAffine(ph.affine) });
+    const volume = await readNifti(volPath);
+    const f = new FakeFrontend();
+    const w = segmentCanvas(analytic, volume, { runtime: f.runtime, view: "coronal" });
+    await w.whenIdle();
+    await w.addPoint(30, Math.floor(w.height / 2), { z: Math.floor(w.depth / 2) });
+    await w.propagate();
+    await w.commit();
+    const session = await w.exportSession();
+    expect(session.image).toMatchObject({ kind: "volume", view: "coronal", width: w.width, height: w.height, depth: w.depth });
+    const replay = await replaySession(analytic, volume, JSON.stringify(session), { reference: ph.labels });
+    expect(replay.skipped).toEqual([]);
+    expect(replay.objects.map((o) => o.diceReplayVsOriginal)).toEqual([1]);
+    expect(Array.from(replay.labels)).toEqual(Array.from(w.labels));
+    expect(replay.objects[0]!.diceReplayVsReference).toBeCloseTo(dice(is(w.labels, 1), is(ph.labels, replay.objects[0]!.referenceLabel!)), 12);
+    const axial = { ...session, image: { ...session.image, view: "axial" } };
+    await expect(replaySession(analytic, volume, axial)).rejects.toThrow(/recorded on volume \d+x\d+x\d+ axial view.*not on this image \(volume \d+x\d+x\d+ axial view/);
+  }, 180_000);
 });
