@@ -274,6 +274,13 @@ describe.skipIf(!canRun(available, "Debian's python3-nbclient and jupyter-nbconv
       const report = codeCells(nb).map(stdout).find((s) => s.includes("slices written")) ?? "";
       expect(report).toMatch(/^\d+ slices written; down: (iou|empty|edge) at slice -?\d+; up: (iou|empty|edge) at slice \d+/);
       console.log(`05-canvas propagation: ${report.trim()}`);
+      // The session replayed on the same model: every object comes back with Dice 1.
+      const replay = outputs(nb).find((o) => joined((o.data?.["text/plain"] ?? "") as string | string[]).includes("Dice replay vs original"));
+      expect(replay, "the replay's table").toBeTruthy();
+      const [header, ...rows] = joined(replay!.data!["text/plain"] as string | string[]).split("\n").slice(1).map((l) => l.trim().split(/\s{2,}/));
+      const col = header!.indexOf("Dice replay vs original");
+      expect(rows.length).toBeGreaterThanOrEqual(2);
+      for (const row of rows) expect(Number(row[col])).toBe(1);
     });
 
     test("06-automatic: the proposals and the label map drawn, masks.json and a 16-bit labels.png saved", { timeout: 300_000 }, async () => {

@@ -29,6 +29,7 @@ import { propagateObject, propagatorFor, repropagateFrom, type PropagationArgs }
 import { Publisher, statusLine } from "./publish.js";
 import { saveLabels } from "./save.js";
 import { SegmentLoop } from "./segment-loop.js";
+import { SessionRecorder } from "./session.js";
 import type { CanvasSource } from "./source.js";
 import type { CanvasModel, CommitEvent, SegmentCanvasOptions } from "./types.js";
 
@@ -47,6 +48,8 @@ export class CanvasCore {
   protected readonly autosave: Autosave;
   protected readonly commits = new CommitListeners((err) => this.report(err));
   protected readonly candidateStore = new Candidates();
+  /** Every accepted action and loaded label map, for `w.exportSession()`. */
+  protected readonly session = new SessionRecorder();
   /** The candidates last sent, as JSON (sent again only when they change). */
   private sentCandidates = "null";
   protected latestRef: ActionRef | null = null;
@@ -110,6 +113,9 @@ export class CanvasCore {
       widget: this.widget,
       apply: (action, ref) => this.apply(action, ref),
       report: (err) => this.report(err),
+      applied: (entry) => {
+        if (entry.action.type !== "load_labels") this.session.action(entry.action, this.work.present);
+      },
     });
     this.widget.onCustom((content) => this.dispatch.fromFrontend(content));
     this.widget.onChange((change) => this.frontendChange(change));
@@ -125,6 +131,7 @@ export class CanvasCore {
       try {
         const objects = await readObjects(start.input, this.source);
         this.work.start(objects);
+        this.session.load(objects, { start: true, replace: true });
         return objects.length;
       } catch (err) {
         // Never overwrite a file we could not read: that file may be the only copy of the work.

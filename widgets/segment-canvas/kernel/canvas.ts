@@ -25,6 +25,7 @@ import { readObjects, strokeAction, type StrokeOptions } from "./editing.js";
 import type { Candidate } from "./candidates.js";
 import type { LabelsInput } from "./load-labels.js";
 import { saveLabels, type SaveResult } from "./save.js";
+import type { CanvasSession } from "./session.js";
 import type { CommitEvent, HistoryEntry } from "./types.js";
 
 /**
@@ -140,6 +141,7 @@ export class SegmentCanvas extends CanvasCore implements Displayable {
     const ref = this.dispatch.kernelRef();
     await this.dispatch.runLogged({ type: "load_labels", objects: objects.length }, async () => {
       this.work.change({ type: "load", objects, replace: options.replace ?? true }, ref);
+      this.session.load(objects, { start: false, replace: options.replace ?? true });
     });
     return this.objects;
   }
@@ -210,6 +212,29 @@ export class SegmentCanvas extends CanvasCore implements Displayable {
   async commit(): Promise<CommitEvent> {
     const event = await this.api({ type: "commit" });
     return event!;
+  }
+
+  /**
+   * The session so far as JSON data: every accepted action (prompts, strokes, candidate picks,
+   * commits, undo/redo, object edits) and loaded label map in order, each with the object it
+   * concerns, the model and image identity, and the committed labels. `JSON.stringify` it to
+   * save; `replaySession(model, image, session)` re-runs it on another model.
+   */
+  async exportSession(): Promise<CanvasSession> {
+    await this.settled();
+    return this.session.export({
+      model: this.model,
+      source: this.source,
+      view: this.options.view,
+      settings: { autoSegment: this.autoSegment, multimask: this.options.multimask ?? null },
+      present: this.work.present,
+      labels: this.work.store.encode(),
+    });
+  }
+
+  /** Applies `action` as a front end would send it (checked, queued, logged): what a session replay feeds in. */
+  perform(action: Action): Promise<CommitEvent | undefined> {
+    return this.api(action);
   }
 
   /** Shows slice z (and embeds it and its neighbours in the background). */
