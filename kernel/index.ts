@@ -85,3 +85,23 @@ export { tokenLabels } from "./analysis/tokens.js";
 export { resetPlotlyBundle } from "./display/plotly.js";
 export { summarize, toCsv } from "./evaluation/protocol-table.js";
 export { SeededRandom } from "./analysis/rng.js";
+// Semantic segmentation: a head trained on frozen embeddings of a few labelled slices, and the encoder probe.
+export {
+  trainSemanticHead,
+  SemanticHead,
+  volumeSamples,
+  sliceDice,
+  saveSemanticHead,
+  loadSemanticHead,
+  probeReport,
+  ProbeReport,
+  type SemanticSample,
+  type TrainHeadOptions,
+  type TrainProgress,
+  type TrainingReport,
+  type SlicePrediction,
+  type VolumePrediction,
+  type HeadKind,
+  type ProbeOptions,
+} from "./semantic/index.js";
+export { PHANTOM_LABEL_NAMES } from "./phantom/labels.js";
