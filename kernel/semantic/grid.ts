@@ -55,8 +55,8 @@ function cellScale(embedding: Embedding, factor: number): { y: number; x: number
 
 /**
  * Soft targets per cell: the fraction of the original pixels whose centres fall in the cell that
- * carry each class ([cells, C]; rows sum to 1, or to 0 for a cell no labelled pixel falls in). Pixels
- * whose label is not in `classIndex` are left out (they count for nothing).
+ * carry each class ([cells, C]; rows sum to 1, or to 0 outside the image). A cell smaller than a pixel
+ * takes the pixel under its centre. Pixels whose label is not in `classIndex` are left out (they count for nothing).
  */
 export function cellTargets(
   labels: ArrayLike<number>,
@@ -90,6 +90,22 @@ export function cellTargets(
   for (let c = 0; c < cells; c++) {
     const n = pixels[c]!;
     if (n > 0) for (let k = 0; k < ch; k++) targets[c * ch + k] = targets[c * ch + k]! / n;
+  }
+  // Cells finer than the image's pixels hold no pixel centre: they take the pixel under their own
+  // centre, so that every cell a prediction interpolates from has been trained.
+  for (let r = 0; r < grid.rows; r++) {
+    const y = Math.floor((r + 0.5) / s.y);
+    if (y >= height) break;
+    for (let c = 0; c < grid.cols; c++) {
+      const cell = r * grid.cols + c;
+      if (pixels[cell]! > 0) continue;
+      const x = Math.floor((c + 0.5) / s.x);
+      if (x >= width) break;
+      const k = classIndex.get(labels[y * width + x]!);
+      if (k === undefined) continue;
+      targets[cell * ch + k] = 1;
+      pixels[cell] = 1;
+    }
   }
   return { targets, pixels };
 }
