@@ -48,7 +48,7 @@ export { readDicom } from "./io/dicom-series.js";
 export { writeLabelMap } from "./io/nifti-labels.js";
 export { writeDicomSeg, SEGMENTATION_STORAGE } from "./io/dicom-seg.js";
 export type { DicomSegOptions, DicomSegResult } from "./io/dicom-seg.js";
-export { viewMapping, extractSlice } from "./io/volume-view.js";
+export { viewMapping, extractSlice, readSliceOf } from "./io/volume-view.js";
 export { VolumeEmbeddings, formatProgress } from "./cache/volume-embeddings.js";
 export { propagate, paintLabels } from "./interactive/propagate.js";
 export { evaluate3d, evaluate3dGrid, stackLabels } from "./evaluation/evaluate3d.js";
