@@ -89,7 +89,7 @@ export function parseHead(text: string, path: string): SemanticHead {
   try {
     j = JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new Error(`${path}: not a semantic head file (not JSON: ${(err as Error).message})`);
+    throw new Error(`${path}: not a semantic head file (not JSON: ${(err as Error).message})`, { cause: err });
   }
   if (j === null || typeof j !== "object" || j.format !== HEAD_FORMAT) {
     throw new Error(`${path}: not a semantic head file (format is ${JSON.stringify(j?.format)}, expected "${HEAD_FORMAT}")`);

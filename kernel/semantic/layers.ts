@@ -1,8 +1,9 @@
 /**
  * The few layers the semantic heads are made of, forward and backward, on token-major Float32Arrays
  * (one row of features per grid cell, cells row-major). Written by hand rather than taken from a
- * tensor library: for heads this small the hand-written loops train several times faster than
- * tfjs on its wasm or cpu backend on the same machine (figures in docs/semantic.md), and they add no dependency.
+ * tensor library: tfjs 4.22 cannot train the conv head on its wasm backend (no convolution filter
+ * gradient), and its cpu backend is slower than these loops and gets the bilinear-resize gradient
+ * wrong on non-square grids (figures in docs/semantic.md); and no dependency is added.
  *
  * Loops keep the innermost index contiguous in both operands (weights stored [out, ..., in]), which
  * is what makes plain JavaScript fast enough here.

@@ -200,7 +200,7 @@ export async function fitHead(
   const history: { epoch: number; trainLoss: number; validationLoss: number }[] = [];
   const started = performance.now();
   let stopped: StopReason = "max-epochs";
-  let epoch = 0;
+  let epoch: number;
   let lastTrain = NaN;
   let lastVal = NaN;
   for (epoch = 1; epoch <= maxEpochs; epoch++) {
