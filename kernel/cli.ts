@@ -12,6 +12,7 @@ const subcommands: Record<string, { summary: string; load: () => Promise<{ run(a
   quantize: { summary: "int8 encoder for a model folder (dynamic quantization; faster on CPUs with VNNI)", load: () => import("./cli/quantize.js") },
   info: { summary: "describe a NIfTI, Analyze or DICOM volume: dims, spacing, affine, orientation, values", load: () => import("./cli/info.js") },
   seg: { summary: "a label map as a DICOM SEG that references its DICOM series", load: () => import("./cli/seg.js") },
+  semantic: { summary: "train a semantic head on a few labelled slices' embeddings; label a volume with it", load: () => import("./cli/semantic.js") },
   evaluate: { summary: "the paper's simulated interactive segmentation on images + label maps: tables and chart", load: () => import("./cli/evaluate.js") },
 };
 

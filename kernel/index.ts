@@ -50,7 +50,7 @@ export { readDicom } from "./io/dicom-series.js";
 export { writeLabelMap } from "./io/nifti-labels.js";
 export { writeDicomSeg, SEGMENTATION_STORAGE } from "./io/dicom-seg.js";
 export type { DicomSegOptions, DicomSegResult } from "./io/dicom-seg.js";
-export { viewMapping, extractSlice } from "./io/volume-view.js";
+export { viewMapping, extractSlice, readSliceOf } from "./io/volume-view.js";
 export { VolumeEmbeddings, formatProgress } from "./cache/volume-embeddings.js";
 export { propagate, paintLabels } from "./interactive/propagate.js";
 export { evaluate3d, evaluate3dGrid, stackLabels } from "./evaluation/evaluate3d.js";
@@ -87,3 +87,23 @@ export { tokenLabels } from "./analysis/tokens.js";
 export { resetPlotlyBundle } from "./display/plotly.js";
 export { summarize, toCsv } from "./evaluation/protocol-table.js";
 export { SeededRandom } from "./analysis/rng.js";
+// Semantic segmentation: a head trained on frozen embeddings of a few labelled slices, and the encoder probe.
+export {
+  trainSemanticHead,
+  SemanticHead,
+  volumeSamples,
+  sliceDice,
+  saveSemanticHead,
+  loadSemanticHead,
+  probeReport,
+  ProbeReport,
+  type SemanticSample,
+  type TrainHeadOptions,
+  type TrainProgress,
+  type TrainingReport,
+  type SlicePrediction,
+  type VolumePrediction,
+  type HeadKind,
+  type ProbeOptions,
+} from "./semantic/index.js";
+export { PHANTOM_LABEL_NAMES } from "./phantom/labels.js";

@@ -25,6 +25,7 @@ export const EXTERNAL_BENCHES: readonly ExternalBench[] = [
   { section: "quantize", file: "quantize", fn: "benchQuantize" },
   { section: "widget", file: "widget", fn: "benchWidget" },
   { section: "automatic", file: "automatic", fn: "benchAutomatic" },
+  { section: "semantic", file: "semantic", fn: "benchSemantic" },
 ];
 
 /** bench/<file>.js next to the compiled runner, or .ts when run from source with tsx. */
