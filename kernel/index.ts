@@ -41,6 +41,7 @@ export { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";
 export { volumePropagator } from "../widgets/segment-canvas/kernel/propagation.js";
 export type { SegmentCanvasOptions, CommitEvent, HistoryEntry, Propagator } from "../widgets/segment-canvas/kernel/types.js";
 export type { LabelsInput } from "../widgets/segment-canvas/kernel/load-labels.js";
+export type { CanvasAutomaticOptions, ProposalSummary } from "../widgets/segment-canvas/kernel/proposals.js";
 export type { Volume } from "./io/volume.js";
 export { openVolume } from "./io/volume-open.js";
 export { readNifti } from "./io/nifti-read.js";

@@ -20,6 +20,9 @@ export type Command =
   | { readonly kind: "reset-view" }
   | { readonly kind: "toggle-outline" }
   | { readonly kind: "zoom"; readonly factor: number }
+  /** Segment everything on the shown slice; while it runs: stop it. */
+  | { readonly kind: "everything" }
+  /** Stop segment everything and drop the proposals if there are any; otherwise give the keyboard back. */
   | { readonly kind: "leave" };
 
 /** A key as KeyboardEvent reports it (`key` of one character in lower case) and the modifiers it needs. */
@@ -55,6 +58,7 @@ export const KEY_TABLE: readonly KeyBinding[] = [
   { label: "Shift+C", does: "clear", keys: [{ key: "c", shift: true }], command: act({ type: "clear" }) },
   { label: "Ctrl+Z", does: "undo", keys: [{ key: "z", ctrl: true, shift: false }], command: act({ type: "undo" }) },
   { label: "Ctrl+Shift+Z/Ctrl+Y", does: "redo", keys: [{ key: "z", ctrl: true, shift: true }, { key: "y", ctrl: true }], command: act({ type: "redo" }) },
+  { label: "A", does: "segment everything (again to stop)", keys: [{ key: "a", shift: false }], command: { kind: "everything" } },
   { label: "Shift+S", does: "propagate", keys: [{ key: "s", shift: true }], command: act({ type: "propagate" }) },
   { label: "↑/→", does: "next slice", keys: [{ key: "ArrowUp" }, { key: "ArrowRight" }], command: { kind: "slice-step", by: 1 } },
   { label: "↓/←", does: "previous slice", keys: [{ key: "ArrowDown" }, { key: "ArrowLeft" }], command: { kind: "slice-step", by: -1 } },
@@ -66,7 +70,7 @@ export const KEY_TABLE: readonly KeyBinding[] = [
   { label: "-", does: "zoom out", keys: [{ key: "-" }], command: { kind: "zoom", factor: 0.8 } },
   { label: "R", does: "reset view", keys: [{ key: "r" }], command: { kind: "reset-view" } },
   { label: "O", does: "outline only", keys: [{ key: "o" }], command: { kind: "toggle-outline" } },
-  { label: "Esc", does: "leave", keys: [{ key: "Escape", ctrl: "any" }], command: { kind: "leave" } },
+  { label: "Esc", does: "clear proposals, else leave", keys: [{ key: "Escape", ctrl: "any" }], command: { kind: "leave" } },
 ];
 
 /** What the mouse does, for the help line (pointer input is input.ts's). */
@@ -75,6 +79,7 @@ export const POINTER_HELP: readonly { readonly label: string; readonly does: str
   { label: "Shift/right click", does: "negative" },
   { label: "drag", does: "box, or paint with brush or eraser" },
   { label: "click a prompt", does: "delete" },
+  { label: "click/Shift+click a proposal", does: "accept/drop it" },
   { label: "wheel", does: "zoom" },
   { label: "middle/Ctrl drag", does: "pan" },
   { label: "right drag", does: "window/level" },

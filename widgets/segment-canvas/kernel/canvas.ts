@@ -45,6 +45,7 @@ import { SliceEmbedder } from "./embedder.js";
 import { objectsFromLabels, readLabelsInput, type LabelsInput, type ObjectRecord } from "./load-labels.js";
 import { refOf, reviewFrontendChange } from "./messages.js";
 import { noPropagatorReason, propagateObject, propagatorFor } from "./propagation.js";
+import { defaultAutomaticOptions, Proposals, type CanvasAutomaticOptions, type ProposalSummary } from "./proposals.js";
 import { Publisher, statusLine } from "./publish.js";
 import { saveLabels, type SaveResult } from "./save.js";
 import { MAX_TIMINGS, SegmentLoop } from "./segment-loop.js";
@@ -54,6 +55,11 @@ import type { CanvasModel, CommitEvent, HistoryEntry, SegmentCanvasOptions } fro
 const KERNEL_CLIENT = "kernel";
 /** Entries kept in `w.history` (the log; the undo history is separate and capped on its own). */
 const MAX_LOG = MAX_TIMINGS;
+
+/** A run stopped on purpose (Esc, a new run): not an error to show. */
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && err.name === "AbortError";
+}
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -80,6 +86,8 @@ export class SegmentCanvas implements Displayable {
   private propagation: string | undefined;
   private readonly autoSegment: boolean;
   private readonly prefetchRadius: number;
+  /** "Segment everything": the automatic generator's proposals (proposals.ts). */
+  private readonly proposalSet: Proposals;
   /**
    * Resolves with the number of objects the canvas opened with, once its starting labels (the
    * `labels` option, or the reopened `autosave` file) are in; 0 when it starts empty. Never rejects:
@@ -108,7 +116,10 @@ export class SegmentCanvas implements Displayable {
     );
     this.autoSegment = options.autoSegment ?? true;
     this.prefetchRadius = options.prefetch ?? 2;
-    this.work = new Annotation(source, () => this.publisher.publish(this.work.history, { current: this.work.currentFor, labels: this.work.labelsFor }, () => this.objects));
+    this.work = new Annotation(source, () => {
+      this.publisher.publish(this.work.history, { current: this.work.currentFor, labels: this.work.labelsFor }, () => this.objects);
+      this.publishProposals();
+    });
     this.embedder = new SliceEmbedder(model, (z) => source.sliceImage(z), source.depth, options.intensity, () => this.refreshStatus());
     this.loop = new SegmentLoop(
       {
@@ -122,6 +133,19 @@ export class SegmentCanvas implements Displayable {
       model,
       this.embedder,
       options.multimask,
+    );
+    this.proposalSet = new Proposals(
+      {
+        model,
+        slicePixels: source.width * source.height,
+        embed: (z) => this.embedder.get(z),
+        history: () => this.work.history,
+        changed: () => {
+          this.publishProposals();
+          this.refreshStatus();
+        },
+      },
+      { ...defaultAutomaticOptions(model), ...options.automatic },
     );
     this.autosave = new Autosave(options.autosave, (path) => saveLabels(path, this.source, this.labels, { records: this.records() }), (err) => this.report(err));
     this.publisher = new Publisher(this.widget, source, this.work.store, () => this.autosave.schedule());
@@ -327,6 +351,51 @@ export class SegmentCanvas implements Displayable {
     return event!;
   }
 
+  // ---- segment everything (proposals.ts) ----------------------------------------------------------
+
+  /** The automatic generator's proposals not yet accepted or dropped, SAM's order (best predicted IoU first). */
+  get proposals(): ProposalSummary[] {
+    return this.proposalSet.summaries();
+  }
+
+  /**
+   * Runs segment_anything's automatic mask generator on slice `z` (default: the shown one) and
+   * shows its masks as proposals (key A). `options` are the generator's (`pointsPerSide`,
+   * `predIouThresh`, ...) over the canvas's `automatic` option. Resolves with the proposals;
+   * rejects when stopped (`w.clearProposals()`, Esc).
+   */
+  async segmentEverything(options: CanvasAutomaticOptions & { z?: number } = {}): Promise<ProposalSummary[]> {
+    const { z = this.slice, ...generatorOptions } = options;
+    parseSlice(z, this.depth);
+    const action: Action = { type: "segment_everything", z };
+    try {
+      const found = await this.proposalSet.run(z, generatorOptions);
+      this.record({ time: new Date(), origin: "kernel", action, ok: true });
+      return found;
+    } catch (err) {
+      this.record({ time: new Date(), origin: "kernel", action, ok: false, error: errorText(err) });
+      if (!isAbort(err)) this.report(err);
+      throw err;
+    }
+  }
+  /** Proposal `id` becomes the next committed object (one undo step); resolves with its commit event. */
+  async acceptProposal(id: number): Promise<CommitEvent> {
+    return (await this.api({ type: "accept_proposal", id }))!;
+  }
+  dropProposal(id: number): Promise<void> {
+    return this.api({ type: "drop_proposal", id }).then(() => undefined);
+  }
+  /** Stops a running generator and drops every remaining proposal. */
+  clearProposals(): Promise<void> {
+    return this.api({ type: "clear_proposals" }).then(() => undefined);
+  }
+
+  private publishProposals(): void {
+    if (this.widget.closed || !this.proposalSet) return;
+    const wire = this.proposalSet.wire();
+    if (wire) this.widget.set({ proposals: wire });
+  }
+
   /** Shows slice z (and embeds it and its neighbours in the background). */
   setSlice(z: number): void {
     this.widget.set({ slice: parseSlice(z, this.depth) });
@@ -417,6 +486,27 @@ export class SegmentCanvas implements Displayable {
       case "propagate":
         await this.runPropagation(ref);
         return undefined;
+      case "segment_everything":
+        // Not awaited: the run takes long, and the queue must keep taking clicks and the stop.
+        this.proposalSet.run(action.z).catch((err: unknown) => {
+          if (!isAbort(err)) this.report(err);
+        });
+        return undefined;
+      case "accept_proposal": {
+        const p = this.proposalSet.get(action.id);
+        this.work.change({ type: "add_object", slices: new Map([[p.z, p.rle]]) }, ref);
+        this.proposalSet.markAccepted(action.id);
+        const s = this.work.present;
+        const event = this.work.commitEvent(s.objects[s.objects.length - 1]!.label);
+        this.notifyCommit(event);
+        return event;
+      }
+      case "drop_proposal":
+        this.proposalSet.drop(action.id);
+        return undefined;
+      case "clear_proposals":
+        await this.proposalSet.clear();
+        return undefined;
       case "stroke":
         // A stroke on the current object lands on the mask the user sees: the decoder finishes first.
         if (action.target === 0) await this.loop.settle();
@@ -466,6 +556,16 @@ export class SegmentCanvas implements Displayable {
     }
   }
 
+  private notifyCommit(event: CommitEvent): void {
+    for (const listener of [...this.commitListeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.report(new Error(`an onCommit listener failed: ${errorText(err)}`));
+      }
+    }
+  }
+
   private record(entry: HistoryEntry): void {
     this.log.push(entry);
     if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
@@ -506,6 +606,7 @@ export class SegmentCanvas implements Displayable {
     this.widget.set(
       statusLine({
         propagation: this.propagation,
+        proposing: this.proposalSet?.progress,
         force,
         segmenting: this.loop?.active !== undefined,
         embedding: this.embedder?.busyWith,
