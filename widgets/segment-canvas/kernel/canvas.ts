@@ -198,6 +198,8 @@ export class SegmentCanvas implements Displayable {
   }
   /** Removes the views; `labels`, `objects` and `save` keep working. */
   close(): void {
+    // Stops a segment-everything run and frees its decoder sessions (reloaded if asked again).
+    void this.proposalSet.dispose();
     this.widget.close();
   }
   [DISPLAY_SYMBOL](): MimeBundle {
