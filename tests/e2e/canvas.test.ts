@@ -529,8 +529,11 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
   it("segment everything: A shows proposals as outlines; click accepts one, Shift+click drops one, Ctrl+Z undoes the accept", { timeout: 300_000 }, async () => {
     const made = await lp.runCell(
       [
-        `const e2eSlice = extractSlice(e2eVolume, viewMapping(e2eVolume, "axial"), ${Z});`,
-        `const e2eAuto = segmentCanvas(model, e2eSlice, { window: "abdomen", automatic: { pointsPerSide: 8 } });`,
+        // Self-contained: the restart test before this one leaves only `model` (the first cell, re-run).
+        `import { extractSlice as e2eExtract, openVolume as e2eOpen, segmentCanvas as e2eCanvas, viewMapping as e2eMapping } from "medicosam-notebook";`,
+        `const e2eCt = await e2eOpen("../data/samples/ct-phantom.nii.gz");`,
+        `const e2eSlice = e2eExtract(e2eCt, e2eMapping(e2eCt, "axial"), ${Z});`,
+        `const e2eAuto = e2eCanvas(model, e2eSlice, { window: "abdomen", automatic: { pointsPerSide: 8 } });`,
         `/** A pixel deep in proposal id (its 4 neighbours too) that no smaller proposal covers: where a click means it. */`,
         `function e2ePick(id: number): [number, number] | null {`,
         `  const all = e2eAuto.proposals, me = all.find((p) => p.id === id)!, m = me.mask(), w = e2eAuto.width;`,
