@@ -28,6 +28,8 @@ import { summarize } from "./stats.js";
 import type { Metric, SectionResult } from "./types.js";
 
 export const AUTOMATIC_TARGET_S = 10;
+/** Worker threads of the pool measured against one session (one per core of the 2-core target). */
+const POOL_WORKERS = 2;
 /** What the demo model needs (see the header). */
 export const DEMO_AUTOMATIC_OPTIONS = { predIouThresh: 0.5, stabilityScoreThresh: 0.8 } as const;
 
@@ -64,13 +66,11 @@ export async function benchAutomatic(options: { quick?: boolean } = {}): Promise
     });
     load.push(loadavg()[0]!);
 
-    for (const [label, internals] of [
-      ["generator, full resolution from the decoder for every mask", { fullResolutionInDecoder: true }],
-      ["generator as shipped (IoU filter before upscaling)", {}],
-    ] as const) {
-      const generator = new AutomaticMaskGenerator(model, DEMO_AUTOMATIC_OPTIONS, internals);
+    {
+      // The reference path on its own.
+      const generator = new AutomaticMaskGenerator(model, DEMO_AUTOMATIC_OPTIONS, { fullResolutionInDecoder: true });
       try {
-        await generator.generate(embedding, { onProgress: () => undefined }); // sessions + warm-up
+        await generator.generate(embedding); // sessions + warm-up
         const wall: number[] = [];
         const cpu: number[] = [];
         let masks = 0;
@@ -82,10 +82,9 @@ export async function benchAutomatic(options: { quick?: boolean } = {}): Promise
           cpu.push((cpuMs() - c) / 1000);
         }
         metrics.push({
-          name: `${label}: 32x32 grid, 512x512`,
+          name: "generator, full resolution from the decoder for every mask: 32x32 grid, 512x512",
           unit: "s",
           summary: summarize(wall),
-          ...(Object.keys(internals).length === 0 ? { target: { max: AUTOMATIC_TARGET_S, text: `<= ${AUTOMATIC_TARGET_S} s beyond the embedding` } } : {}),
           note: `CPU ${summarize(cpu).median.toFixed(1)} s; ${masks} masks`,
         });
       } finally {
@@ -93,6 +92,53 @@ export async function benchAutomatic(options: { quick?: boolean } = {}): Promise
       }
       load.push(loadavg()[0]!);
     }
+
+    // One decoder session on the main thread (as shipped) against a pool of worker threads with
+    // one one-thread session each, run alternately so both see the same load.
+    const variants = [
+      { label: "generator (IoU filter before upscaling), one decoder session", workers: 0 },
+      { label: `generator as shipped: ${POOL_WORKERS} decoder worker threads (1 intra-op thread each)`, workers: POOL_WORKERS },
+    ].map((v) => ({
+      ...v,
+      generator: new AutomaticMaskGenerator(model, { ...DEMO_AUTOMATIC_OPTIONS, decoderWorkers: v.workers }),
+      wall: [] as number[],
+      cpu: [] as number[],
+      masks: 0,
+    }));
+    try {
+      for (const v of variants) await v.generator.generate(embedding); // sessions + warm-up
+      for (let r = 0; r < runs; r++) {
+        for (const v of variants) {
+          const c = cpuMs();
+          const w = performance.now();
+          v.masks = (await v.generator.generate(embedding)).length;
+          v.wall.push((performance.now() - w) / 1000);
+          v.cpu.push((cpuMs() - c) / 1000);
+          load.push(loadavg()[0]!);
+        }
+      }
+    } finally {
+      await Promise.all(variants.map((v) => v.generator.dispose()));
+    }
+    for (const v of variants) {
+      metrics.push({
+        name: `${v.label}: 32x32 grid, 512x512`,
+        unit: "s",
+        summary: summarize(v.wall),
+        target: { max: AUTOMATIC_TARGET_S, text: `<= ${AUTOMATIC_TARGET_S} s beyond the embedding` },
+        note: `CPU ${summarize(v.cpu).median.toFixed(1)} s; ${v.masks} masks`,
+      });
+    }
+    const [single, pool] = variants;
+    const ratio = summarize(pool!.wall).median / summarize(single!.wall).median;
+    metrics.push({
+      name: `pool / one session, wall (median of ${runs}, alternated)`,
+      unit: "",
+      value: ratio,
+      note: `CPU ratio ${(summarize(pool!.cpu).median / summarize(single!.cpu).median).toFixed(2)}`,
+    });
+    details.poolWorkers = POOL_WORKERS;
+    details.poolVsSingle = { wall: { single: single!.wall, pool: pool!.wall }, cpu: { single: single!.cpu, pool: pool!.cpu } };
   } finally {
     await model.dispose();
   }

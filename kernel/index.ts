@@ -43,6 +43,7 @@ export type { SegmentCanvasOptions, CommitEvent, HistoryEntry, Propagator } from
 export type { LabelsInput } from "../widgets/segment-canvas/kernel/load-labels.js";
 export { replaySession, readSession, SessionReplay, type ReplayOptions, type ReplayObject, type SessionInput } from "../widgets/segment-canvas/kernel/replay.js";
 export type { CanvasSession, SessionEvent } from "../widgets/segment-canvas/kernel/session.js";
+export type { CanvasAutomaticOptions, ProposalSummary } from "../widgets/segment-canvas/kernel/proposals.js";
 export type { Volume } from "./io/volume.js";
 export { openVolume } from "./io/volume-open.js";
 export { readNifti } from "./io/nifti-read.js";

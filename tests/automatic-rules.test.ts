@@ -9,6 +9,7 @@ import { isBoxNearCropEdge, maskToBox, uncropBox } from "../kernel/automatic/box
 import { buildAllLayerPointGrids, buildPointGrid, generateCropBoxes } from "../kernel/automatic/grid.js";
 import { masksToLabelMap } from "../kernel/automatic/label-map.js";
 import { nms } from "../kernel/automatic/nms.js";
+import { availableParallelism } from "node:os";
 import { resolveOptions } from "../kernel/automatic/options.js";
 import { areaFromRle, maskToRle, rleToMask } from "../kernel/automatic/rle.js";
 import { removeSmallRegions } from "../kernel/automatic/small-regions.js";
@@ -216,5 +217,13 @@ describe("options", () => {
     // pointGrids alone implies pointsPerSide null (SAM needs both said explicitly)
     expect(resolveOptions({ pointGrids: [buildPointGrid(2)] }, grids).pointGrids[0]).toHaveLength(4);
     expect(() => resolveOptions({ pointsPerSide: null, pointGrids: [buildPointGrid(2)], cropNLayers: 1 }, grids)).toThrow(/one per layer/);
+  });
+
+  it("decoderWorkers (not SAM's): 2 by default on 2+ cores, 0 = one session here, whole numbers only", () => {
+    expect(resolveOptions({}, grids).decoderWorkers).toBe(availableParallelism() >= 2 ? 2 : 0);
+    expect(resolveOptions({ decoderWorkers: 0 }, grids).decoderWorkers).toBe(0);
+    expect(resolveOptions({ decoderWorkers: 3 }, grids).decoderWorkers).toBe(3);
+    expect(() => resolveOptions({ decoderWorkers: 1.5 }, grids)).toThrow(/decoderWorkers must be a whole number in 0..64/);
+    expect(() => resolveOptions({ decoderWorkers: -1 }, grids)).toThrow(/decoderWorkers/);
   });
 });

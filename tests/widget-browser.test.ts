@@ -234,7 +234,7 @@ describe.runIf(run)("segmentation canvas in a browser", () => {
     await cp.canvas(id).focus();
     await cp.root(id).focus();
     // (B turns the brush on and off: pressed twice, the canvas is back to prompts)
-    for (const key of ["a", "b", "b", "d", "Shift+Enter", "r"]) await cp.page.keyboard.press(key);
+    for (const key of ["m", "b", "b", "d", "Shift+Enter", "r"]) await cp.page.keyboard.press(key);
     expect((await cp.documentKeys()).length).toBe(before);
     expect(await cp.root(id).getAttribute("data-tool")).toBe("prompt");
     const focused = () => cp.focusedTestId();

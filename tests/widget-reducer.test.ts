@@ -167,6 +167,27 @@ describe("commits", () => {
   });
 });
 
+describe("objects added whole (accepted proposals)", () => {
+  it("become the next label without touching the current object's prompts or mask; undo and redo are one step", () => {
+    const h0 = answer(run(initialHistory(), click(1, 1)), 0, mask(1, 2));
+    const h1 = reduce(h0, { type: "add_object", slices: new Map([[0, encodeRle(mask(4, 5, 6))]]) });
+    const s = present(h1);
+    expect(s.objects.map((o) => [o.label, o.name, o.voxels, [...o.slices.keys()]])).toEqual([[1, "object 1", 3, [0]]]);
+    expect(s.objects[0]!.prompts.points).toEqual([]);
+    expect(s.nextLabel).toBe(2);
+    expect(s.prompts).toBe(present(h0).prompts);
+    expect(s.current).toBe(present(h0).current);
+    expect(present(reduce(h1, { type: "undo" })).objects).toEqual([]);
+    expect(present(run(h1, { type: "undo" }, { type: "redo" })).objects).toEqual(s.objects);
+    // The current object commits after it, as label 2.
+    expect(present(reduce(h1, { type: "commit" })).objects.map((o) => [o.label, o.voxels])).toEqual([[1, 3], [2, 2]]);
+  });
+
+  it("an empty mask is refused", () => {
+    expect(() => reduce(initialHistory(), { type: "add_object", slices: new Map([[0, encodeRle(mask())]]) })).toThrow(/nothing to add/);
+  });
+});
+
 describe("propagation results", () => {
   it("fill slices without prompts and leave prompted slices to their own result", () => {
     let h = answer(run(initialHistory(), click(1, 1, true, 1)), 1, mask(1));

@@ -30,7 +30,21 @@ describe("parseAction", () => {
     for (const type of ["remove_last", "clear", "commit", "undo", "redo", "segment", "propagate"]) {
       expect(parseAction({ type }, bounds)).toEqual({ type });
     }
-    expect(ACTION_TYPES).toHaveLength(16); // + stroke, rename_object, relabel_object: tests/widget-edit.test.ts; pick_candidate: tests/widget-candidates.test.ts; repropagate
+    expect(parseAction({ type: "segment_everything", z: 3 }, bounds)).toEqual({ type: "segment_everything", z: 3 });
+    expect(parseAction({ type: "accept_proposal", id: 2 }, bounds)).toEqual({ type: "accept_proposal", id: 2 });
+    expect(parseAction({ type: "drop_proposal", id: 0 }, bounds)).toEqual({ type: "drop_proposal", id: 0 });
+    expect(parseAction({ type: "clear_proposals" }, bounds)).toEqual({ type: "clear_proposals" });
+    // + stroke, rename_object, relabel_object: tests/widget-edit.test.ts; pick_candidate: tests/widget-candidates.test.ts;
+    // repropagate: tests/widget-propagation.test.ts; the proposals' four: above and tests/widget-proposals-kernel.test.ts
+    expect(ACTION_TYPES).toHaveLength(20);
+  });
+
+  it("checks segment everything's actions: the slice in range, proposal ids whole numbers, no extra fields", () => {
+    expect(() => parseAction({ type: "segment_everything", z: 4 }, bounds)).toThrow(/'z' = 4 is outside 0..3/);
+    expect(() => parseAction({ type: "segment_everything" }, bounds)).toThrow(/'z' must be an integer/);
+    expect(() => parseAction({ type: "accept_proposal", id: 1.5 }, bounds)).toThrow(/'id' must be an integer/);
+    expect(() => parseAction({ type: "drop_proposal", id: -1 }, bounds)).toThrow(/outside 0/);
+    expect(() => parseAction({ type: "clear_proposals", id: 1 }, bounds)).toThrow(/unexpected field\(s\) id/);
   });
 
   it("rejects coordinates off the image instead of clipping them", () => {

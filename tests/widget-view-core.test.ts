@@ -73,6 +73,8 @@ describe("the key table", () => {
     expect(k("z")).toBeUndefined();
     expect(k("T", { shiftKey: true })).toEqual({ kind: "toggle-mode" });
     expect(k("Escape", { ctrlKey: true })).toEqual({ kind: "leave" });
+    expect(k("A")).toEqual({ kind: "everything" });
+    expect(k("a", { shiftKey: true })).toBeUndefined();
     expect(k("q")).toBeUndefined();
   });
 

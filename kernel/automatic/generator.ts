@@ -15,7 +15,8 @@ import { Upscaler } from "./full-resolution.js";
 import { buildAllLayerPointGrids, generateCropBoxes, type BoxXyxy } from "./grid.js";
 import { nms } from "./nms.js";
 import { MASK_THRESHOLD, resolveOptions, type AutomaticOptions, type ResolvedOptions } from "./options.js";
-import { PointDecoder } from "./point-decoder.js";
+import { DecoderPool } from "./decoder-pool.js";
+import { PointDecoder, type PointDecoding } from "./point-decoder.js";
 import { areaFromRle, maskToRle, rleToMask, type UncompressedRle } from "./rle.js";
 import { removeSmallRegions } from "./small-regions.js";
 import { stabilityFromCounts, stabilityThresholds } from "./stability.js";
@@ -84,13 +85,23 @@ export interface GeneratorInternals {
   readonly fullResolutionInDecoder?: boolean;
 }
 
+/** Decodes a batch of points, in their order: one session here, or a pool of workers. */
+type BatchDecoder = (embedding: Embedding, points: readonly [number, number][], signal: AbortSignal | undefined) => Promise<PointDecoding[]>;
+
+interface Sessions {
+  decode: BatchDecoder;
+  withMasks: boolean;
+  upscaler: Upscaler;
+  release(): Promise<void>;
+}
+
 /**
  * segment_anything's `SamAutomaticMaskGenerator` over one loaded model. Keep one for many
  * images (a volume's slices): it holds two small onnxruntime sessions; `dispose()` frees them.
  */
 export class AutomaticMaskGenerator {
   readonly options: ResolvedOptions;
-  private sessions: Promise<{ decoder: PointDecoder; upscaler: Upscaler }> | undefined;
+  private sessions: Promise<Sessions> | undefined;
 
   constructor(
     readonly model: SamModel,
@@ -100,14 +111,39 @@ export class AutomaticMaskGenerator {
     this.options = resolveOptions(userOptions, buildAllLayerPointGrids);
   }
 
-  private load(): Promise<{ decoder: PointDecoder; upscaler: Upscaler }> {
+  private load(): Promise<Sessions> {
     this.sessions ??= (async () => {
       const imageSize = this.model.manifest.preprocessing?.imageSize ?? 1024;
-      const [decoder, upscaler] = await Promise.all([
-        PointDecoder.load(this.model.decoderPath, this.internals.fullResolutionInDecoder ?? false),
-        Upscaler.create(imageSize),
-      ]);
-      return { decoder, upscaler };
+      const withMasks = this.internals.fullResolutionInDecoder ?? false;
+      // The reference path keeps its one session: it is what the pool is compared with.
+      const workers = withMasks ? 0 : this.options.decoderWorkers;
+      const upscaler = await Upscaler.create(imageSize);
+      if (workers > 0) {
+        const pool = await DecoderPool.create(this.model.decoderPath, workers);
+        return {
+          decode: (embedding, points, signal) => {
+            signal?.throwIfAborted();
+            return pool.decodeAll(embedding, points.map(([x, y]) => ({ x, y })));
+          },
+          withMasks: false,
+          upscaler,
+          release: async () => void (await Promise.all([pool.release(), upscaler.release()])),
+        };
+      }
+      const decoder = await PointDecoder.load(this.model.decoderPath, withMasks);
+      return {
+        decode: async (embedding, points, signal) => {
+          const out: PointDecoding[] = [];
+          for (const [x, y] of points) {
+            signal?.throwIfAborted();
+            out.push(await decoder.decode(embedding, { x, y }));
+          }
+          return out;
+        },
+        withMasks,
+        upscaler,
+        release: async () => void (await Promise.all([decoder.release(), upscaler.release()])),
+      };
     })();
     return this.sessions;
   }
@@ -137,7 +173,7 @@ export class AutomaticMaskGenerator {
       rgb = toRgb8(input, options.intensity ?? this.userOptions.intensity ?? this.model.defaultIntensity);
       size = { height: rgb.height, width: rgb.width };
     }
-    const { decoder, upscaler } = await this.load();
+    const sessions = await this.load();
     const crops = generateCropBoxes(size, o.cropNLayers, o.cropOverlapRatio);
     const total = crops.reduce((s, c) => s + o.pointGrids[c.layer]!.length, 0);
     let done = 0;
@@ -150,7 +186,7 @@ export class AutomaticMaskGenerator {
         const part = cropRgb(rgb!, crop.box);
         embedding = await this.model.embed({ width: part.width, height: part.height, channels: 3, data: part.data }, { intensity: { mode: "none" }, ...(signal ? { signal } : {}) });
       }
-      const found = await this.processCrop(embedding, crop.box, o.pointGrids[crop.layer]!, size, decoder, upscaler, signal, (n) => {
+      const found = await this.processCrop(embedding, crop.box, o.pointGrids[crop.layer]!, size, sessions, signal, (n) => {
         done += n;
         onProgress?.(done, total);
       });
@@ -181,8 +217,7 @@ export class AutomaticMaskGenerator {
     crop: BoxXyxy,
     grid: readonly { x: number; y: number }[],
     image: Size2D,
-    decoder: PointDecoder,
-    upscaler: Upscaler,
+    sessions: Sessions,
     signal: AbortSignal | undefined,
     progress: (n: number) => void,
   ): Promise<Candidate[]> {
@@ -192,7 +227,7 @@ export class AutomaticMaskGenerator {
     const data: Candidate[] = [];
     for (let start = 0; start < points.length; start += this.options.pointsPerBatch) {
       const batch = points.slice(start, start + this.options.pointsPerBatch);
-      data.push(...(await this.processBatch(embedding, batch, crop, image, decoder, upscaler, signal)));
+      data.push(...(await this.processBatch(embedding, batch, crop, image, sessions, signal)));
       progress(batch.length);
     }
     const keep = nms(data.map((d) => d.box), data.map((d) => d.iou), this.options.boxNmsThresh);
@@ -212,8 +247,7 @@ export class AutomaticMaskGenerator {
     points: [number, number][],
     crop: BoxXyxy,
     image: Size2D,
-    decoder: PointDecoder,
-    upscaler: Upscaler,
+    sessions: Sessions,
     signal: AbortSignal | undefined,
   ): Promise<Candidate[]> {
     const o = this.options;
@@ -221,9 +255,9 @@ export class AutomaticMaskGenerator {
     const pixels = cropSize.height * cropSize.width;
     const planeLength = LOW_RES_SIDE * LOW_RES_SIDE;
     const kept: { point: [number, number]; iou: number; lowRes: Float32Array; logits?: Float32Array }[] = [];
-    for (const point of points) {
-      signal?.throwIfAborted();
-      const out = await decoder.decode(embedding, { x: point[0], y: point[1] });
+    const decoded = await sessions.decode(embedding, points, signal);
+    for (const [p, point] of points.entries()) {
+      const out = decoded[p]!;
       for (let t = 0; t < out.ious.length; t++) {
         const iou = out.ious[t]!;
         // PyTorch compares a float32 tensor with a Python float in float32.
@@ -241,12 +275,12 @@ export class AutomaticMaskGenerator {
     let masks: Uint8Array[];
     let aboveHigh: ArrayLike<number>;
     let aboveLow: ArrayLike<number>;
-    if (decoder.withMasks) {
+    if (sessions.withMasks) {
       ({ masks, aboveHigh, aboveLow } = countLogits(kept.map((k) => k.logits!), thresholds));
     } else {
       const lowRes = new Float32Array(kept.length * planeLength);
       kept.forEach((k, i) => lowRes.set(k.lowRes, i * planeLength));
-      ({ masks, aboveHigh, aboveLow } = await upscaler.run(lowRes, cropSize, thresholds));
+      ({ masks, aboveHigh, aboveLow } = await sessions.upscaler.run(lowRes, cropSize, thresholds));
     }
     const imageBox: BoxXyxy = [0, 0, image.width, image.height];
     const out: Candidate[] = [];
@@ -264,7 +298,7 @@ export class AutomaticMaskGenerator {
   async dispose(): Promise<void> {
     const s = await this.sessions;
     this.sessions = undefined;
-    await Promise.all([s?.decoder.release(), s?.upscaler.release()]);
+    await s?.release();
   }
 }
 

@@ -4,6 +4,7 @@
  * camelCase is accepted: one spelling per option keeps typos from passing silently. The CLI
  * spells them as SAM's names in kebab case (`--points-per-side`).
  */
+import { availableParallelism } from "node:os";
 import type { IntensitySpec } from "../intensity/spec.js";
 import type { GridPoint } from "./grid.js";
 
@@ -32,6 +33,12 @@ export interface AutomaticOptions {
   readonly cropNPointsDownscaleFactor?: number;
   /** `min_mask_region_area` (0 = off): holes and islands smaller than this many pixels are removed. */
   readonly minMaskRegionArea?: number;
+  /**
+   * Not SAM's: worker threads that decode the grid points, each with its own one-thread decoder
+   * session (0: one session on the calling thread). Default 2 on a machine with 2 or more cores
+   * (measured on 2 cores: bench/automatic.ts, docs/performance.md). The records are the same.
+   */
+  readonly decoderWorkers?: number;
   /** Intensity mode when an image (not an embedding) is given; default: the model's. */
   readonly intensity?: IntensitySpec;
   /** Stops the run between two decoder calls (and a running encoder); the promise rejects. */
@@ -52,6 +59,7 @@ export interface ResolvedOptions {
   readonly cropOverlapRatio: number;
   readonly cropNPointsDownscaleFactor: number;
   readonly minMaskRegionArea: number;
+  readonly decoderWorkers: number;
 }
 
 /** segment_anything's `SamAutomaticMaskGenerator.__init__` defaults. */
@@ -75,6 +83,7 @@ export const MASK_THRESHOLD = 0.0;
 const KNOWN = new Set([
   ...Object.keys(SAM_DEFAULTS),
   "pointGrids",
+  "decoderWorkers",
   "intensity",
   "signal",
   "onProgress",
@@ -101,6 +110,7 @@ export function resolveOptions(options: AutomaticOptions, buildGrids: (n: number
     Number.isInteger(o.cropNPointsDownscaleFactor) && o.cropNPointsDownscaleFactor >= 1,
     "a whole number >= 1",
   );
+  const workers = options.decoderWorkers ?? (availableParallelism() >= 2 ? 2 : 0);
   const explicit = options.pointGrids;
   const perSide = options.pointsPerSide === undefined ? (explicit ? null : SAM_DEFAULTS.pointsPerSide) : options.pointsPerSide;
   if ((perSide === null) === (explicit === undefined)) {
@@ -136,5 +146,6 @@ export function resolveOptions(options: AutomaticOptions, buildGrids: (n: number
     cropOverlapRatio: check("cropOverlapRatio", o.cropOverlapRatio, o.cropOverlapRatio >= 0 && o.cropOverlapRatio < 1, "in [0, 1)"),
     cropNPointsDownscaleFactor: factor,
     minMaskRegionArea: check("minMaskRegionArea", o.minMaskRegionArea, o.minMaskRegionArea >= 0, ">= 0"),
+    decoderWorkers: check("decoderWorkers", workers, Number.isInteger(workers) && workers >= 0 && workers <= 64, "a whole number in 0..64"),
   };
 }

@@ -8,7 +8,8 @@
  * (a measurement only, not shipped) took 19.4 ms of CPU per prompt at 16 prompts per call
  * against 20.6 ms one by one (onnxruntime, 1 intra-op thread, 2-core machine under load).
  * onnxruntime-node runs a session's calls on the JS thread, one at a time, so calls in flight
- * on one session do not overlap either.
+ * on one session do not overlap either: the generator runs one of these per worker thread
+ * instead (decoder-pool.ts).
  */
 import { readFileSync } from "node:fs";
 import onnxProto from "onnx-proto";
@@ -57,9 +58,9 @@ export class PointDecoder {
    * `withMasks: false` (the generator's default) prunes the upscaling out of the graph;
    * `true` keeps the decoder as exported and returns its full-resolution logits.
    */
-  static async load(decoderPath: string, withMasks: boolean): Promise<PointDecoder> {
+  static async load(decoderPath: string, withMasks: boolean, sessionOptions: ort.InferenceSession.SessionOptions = {}): Promise<PointDecoder> {
     const bytes = readFileSync(decoderPath);
-    const session = await ort.InferenceSession.create(withMasks ? bytes : withoutMasksOutput(bytes), samSessionOptions());
+    const session = await ort.InferenceSession.create(withMasks ? bytes : withoutMasksOutput(bytes), { ...samSessionOptions(), ...sessionOptions });
     return new PointDecoder(session, withMasks);
   }
 

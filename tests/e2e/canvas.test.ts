@@ -239,9 +239,8 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
     const cells = () => lp.page.evaluate(() => (globalThis as unknown as LabWindow).jupyterapp.shell.currentWidget.content.model.cells.length);
     const before = await cells();
     await cv.focus(scope);
-    // In command mode Lab would insert a cell for A and B; in the canvas A does nothing and B
-    // toggles the brush (pressed twice: back to prompts).
-    await lp.page.keyboard.press("a");
+    // In command mode Lab would insert a cell for B; in the canvas B toggles the brush (pressed
+    // twice: back to prompts). (A is the canvas's segment everything: its own test below.)
     await lp.page.keyboard.press("b");
     await lp.page.keyboard.press("b");
     expect(await cv.root(scope).getAttribute("data-tool")).toBe("prompt");
@@ -651,6 +650,72 @@ describe.runIf(run)("the canvas in JupyterLab 4 (05-canvas)", () => {
     expect(await cv.root(again).locator('[data-testid="name-1"]').inputValue()).toBe("liver");
     expect(tinted(await cv.pixel(again, ...liver.points[0]!))).toBe(true);
     await widgetShot("13-reopened-after-restart", again);
+  });
+
+  it("segment everything: A shows proposals as outlines; click accepts one, Shift+click drops one, Ctrl+Z undoes the accept", { timeout: 300_000 }, async () => {
+    const made = await lp.runCell(
+      [
+        // Self-contained: the restart test before this one leaves only `model` (the first cell, re-run).
+        `import { extractSlice as e2eExtract, openVolume as e2eOpen, segmentCanvas as e2eCanvas, viewMapping as e2eMapping } from "medicosam-notebook";`,
+        `const e2eCt = await e2eOpen("../data/samples/ct-phantom.nii.gz");`,
+        `const e2eSlice = e2eExtract(e2eCt, e2eMapping(e2eCt, "axial"), ${Z});`,
+        `const e2eAuto = e2eCanvas(model, e2eSlice, { window: "abdomen", automatic: { pointsPerSide: 8 } });`,
+        `/** A pixel deep in proposal id (its 4 neighbours too) that no smaller proposal covers: where a click means it. */`,
+        `function e2ePick(id: number): [number, number] | null {`,
+        `  const all = e2eAuto.proposals, me = all.find((p) => p.id === id)!, m = me.mask(), w = e2eAuto.width;`,
+        `  const smaller = all.filter((p) => p.id !== id && p.area <= me.area).map((p) => p.mask());`,
+        `  const own = (i: number) => m[i] === 1 && smaller.every((o) => o[i] === 0);`,
+        `  for (let i = w; i < m.length - w; i++) if (own(i) && own(i - 1) && own(i + 1) && own(i - w) && own(i + w)) return [i % w, Math.floor(i / w)];`,
+        `  return null;`,
+        `}`,
+        `e2eAuto`,
+      ].join("\n"),
+    );
+    expect(made.error).toBeNull();
+    const auto = await lp.tagCell(made.index, "automatic");
+    await cv.root(auto).waitFor({ timeout: 30_000 });
+    await cv.idle(auto);
+    await cv.focus(auto);
+    await lp.page.keyboard.press("a");
+    // Busy while the generator runs, with its progress in the status line; then the proposals.
+    const activity = async () => `${await cv.root(auto).getAttribute("data-status")}/${await cv.root(auto).getAttribute("data-busy")}`;
+    await expect.poll(activity, { timeout: 30_000, interval: 20 }).toBe("proposing/true");
+    expect(await cv.root(auto).locator('[data-testid="everything"]').textContent()).toBe("Stop (A)");
+    await cv.idle(auto, 240_000);
+    const found = await lp.json<{ id: number; area: number; pick: [number, number] | null }[]>(
+      `console.log(JSON.stringify(e2eAuto.proposals.map((p) => ({ id: p.id, area: p.area, pick: e2ePick(p.id) }))))`,
+    );
+    expect(found.length, "the generator proposes masks on the CT slice").toBeGreaterThan(1);
+    expect(Number(await cv.root(auto).getAttribute("data-proposals"))).toBe(found.length);
+    const [first, second] = found.filter((p) => p.pick !== null);
+    expect(second, "two proposals with a pixel of their own").toBeDefined();
+    expect(tinted(await cv.pixel(auto, ...first!.pick!)), "inside a proposal: outlines only, no fill").toBe(false);
+    await widgetShot("14-proposals", auto);
+
+    const objects = () => lp.json<{ label: number; voxels: number }[]>(`console.log(JSON.stringify(e2eAuto.objects))`);
+    const shown = () => lp.json<number[]>(`console.log(JSON.stringify(e2eAuto.proposals.map((p) => p.id)))`);
+    await cv.click(auto, ...first!.pick!);
+    await cv.idle(auto);
+    expect(await objects()).toEqual([expect.objectContaining({ label: 1, voxels: first!.area })]);
+    expect(await shown()).not.toContain(first!.id);
+    expect(tinted(await cv.pixel(auto, ...first!.pick!)), "the accepted proposal is drawn as label 1").toBe(true);
+    await widgetShot("15-proposal-accepted", auto);
+
+    await cv.click(auto, ...second!.pick!, { shift: true });
+    await cv.idle(auto);
+    expect(await shown()).not.toContain(second!.id);
+    expect(await objects()).toHaveLength(1);
+
+    await cv.focus(auto);
+    await lp.page.keyboard.press("Control+z");
+    await cv.idle(auto);
+    expect(await objects()).toEqual([]);
+    expect(await shown(), "undo gives the accepted proposal back").toContain(first!.id);
+    // The clear button (Esc does the same on the html-manager page; in JupyterLab, Lab takes Esc first).
+    await cv.root(auto).locator('[data-testid="clear-proposals"]').click();
+    await cv.idle(auto);
+    expect(await shown()).toEqual([]);
+    expect(await cv.root(auto).getAttribute("data-proposals")).toBe("0");
   });
 
   it("no page errors, no console errors beyond the allow-list", () => {

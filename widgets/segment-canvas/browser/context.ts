@@ -6,6 +6,7 @@
 import type { SliceStack } from "../shared/mask-codec.js";
 import type { Action, SegmentCanvasState, WindowLevel } from "../shared/state.js";
 import type { Samples } from "./compose.js";
+import type { ProposalLayer } from "./proposals.js";
 import type { CanvasDom } from "./dom.js";
 import type { Viewport } from "./viewport.js";
 
@@ -94,6 +95,8 @@ export interface CanvasContext {
   readonly dom: CanvasDom;
   readonly image: ShownImage;
   readonly local: LocalState;
+  /** The automatic generator's proposals (outlines; a click accepts or drops one). */
+  readonly proposals: ProposalLayer;
   get<K extends keyof SegmentCanvasState>(key: K): SegmentCanvasState[K];
   /** Decoded label ids / current mask of slice z (cached until the model changes them). */
   labelSlice(z: number): Uint16Array | undefined;

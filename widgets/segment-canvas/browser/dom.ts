@@ -40,6 +40,8 @@ export interface CanvasDom {
   readonly undoBtn: HTMLButtonElement;
   readonly redoBtn: HTMLButtonElement;
   readonly propagateBtn: HTMLButtonElement;
+  readonly everythingBtn: HTMLButtonElement;
+  readonly clearProposalsBtn: HTMLButtonElement;
   readonly resetBtn: HTMLButtonElement;
   readonly busy: HTMLSpanElement;
   readonly stage: HTMLDivElement;
@@ -87,6 +89,8 @@ export function buildDom(doc: Document, host: HTMLElement): CanvasDom {
   const undoBtn = button("undo", "Undo", "Ctrl+Z");
   const redoBtn = button("redo", "Redo", "Ctrl+Shift+Z");
   const propagateBtn = button("propagate", "Propagate (⇧S)", "propagate the current object through the volume");
+  const everythingBtn = button("everything", "Everything (A)", "segment everything on this slice: click a proposal to accept it, Shift+click to drop it");
+  const clearProposalsBtn = button("clear-proposals", "Clear proposals (Esc)", "stop segment everything and drop the remaining proposals");
   const resetBtn = button("reset-view", "Reset view (R)", "fit the image");
   const busy = el(doc, "span", { class: CLASS.busy, "data-testid": "busy", role: "status", "aria-label": "working" });
   toolbar.appendChild(busy);
@@ -155,6 +159,8 @@ export function buildDom(doc: Document, host: HTMLElement): CanvasDom {
     undoBtn,
     redoBtn,
     propagateBtn,
+    everythingBtn,
+    clearProposalsBtn,
     resetBtn,
     busy,
     stage,

@@ -182,6 +182,7 @@ export class Painter {
       opacity: local.opacity,
       outlineOnly: local.outlineOnly,
     });
+    this.ctx.proposals.paint(img.data, local.slice, this.ctx.get("palette"));
     this.offscreen.getContext("2d")!.putImageData(img, 0, 0);
     this.composed = true;
   }

@@ -100,7 +100,13 @@ export function attachInput(ctx: CanvasContext, panel: Panel, painter: Painter):
     ctx.refresh();
   }
 
-  function click(clientX: number, clientY: number, positive: boolean): void {
+  /** Segment everything, or stop it while it runs. */
+  function everything(): void {
+    if (ctx.get("status") === "proposing") ctx.act({ type: "clear_proposals" });
+    else ctx.act({ type: "segment_everything", z: local.slice });
+  }
+
+  function click(clientX: number, clientY: number, positive: boolean, drop = !positive): void {
     const { sx, sy } = onStage(clientX, clientY);
     const hit = hitPrompt(ctx.get("prompts"), local.slice, local.view, image.aspect, sx, sy);
     if (hit !== undefined) {
@@ -109,6 +115,12 @@ export function attachInput(ctx: CanvasContext, panel: Panel, painter: Painter):
     }
     const p = imagePoint(clientX, clientY);
     if (!inside(p.x, p.y)) return;
+    // A click on a proposal accepts it (Shift or right click drops it) instead of placing a point.
+    const proposal = ctx.proposals.at(local.slice, p.x, p.y);
+    if (proposal) {
+      ctx.act(drop ? { type: "drop_proposal", id: proposal.id } : { type: "accept_proposal", id: proposal.id });
+      return;
+    }
     ctx.act({ type: "add_point", x: p.x, y: p.y, z: local.slice, positive });
   }
 
@@ -169,7 +181,7 @@ export function attachInput(ctx: CanvasContext, panel: Panel, painter: Painter):
       return;
     }
     if (!d.moved) {
-      click(e.clientX, e.clientY, local.positiveMode !== d.shift);
+      click(e.clientX, e.clientY, local.positiveMode !== d.shift, d.shift);
       return;
     }
     const box = dragBox(imagePoint(d.startX, d.startY), imagePoint(e.clientX, e.clientY), image.width, image.height);
@@ -218,8 +230,12 @@ export function attachInput(ctx: CanvasContext, panel: Panel, painter: Painter):
         zoom(w / 2, h / 2, command.factor);
         return;
       }
+      case "everything":
+        everything();
+        return;
       case "leave":
-        root.blur();
+        if (ctx.get("status") === "proposing" || ctx.proposals.count > 0) ctx.act({ type: "clear_proposals" });
+        else root.blur();
         return;
       case "repropagate":
         ctx.act({ type: "repropagate", z: local.slice });
@@ -270,6 +286,8 @@ export function attachInput(ctx: CanvasContext, panel: Panel, painter: Painter):
   dom.undoBtn.addEventListener("click", () => ctx.act({ type: "undo" }));
   dom.redoBtn.addEventListener("click", () => ctx.act({ type: "redo" }));
   dom.propagateBtn.addEventListener("click", () => ctx.act({ type: "propagate" }));
+  dom.everythingBtn.addEventListener("click", everything);
+  dom.clearProposalsBtn.addEventListener("click", () => ctx.act({ type: "clear_proposals" }));
   dom.resetBtn.addEventListener("click", resetView);
   dom.errorClose.addEventListener("click", () => {
     local.dismissedError = ctx.get("error_seq");

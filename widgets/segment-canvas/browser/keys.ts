@@ -22,7 +22,9 @@ export type Command =
   | { readonly kind: "zoom"; readonly factor: number }
   | { readonly kind: "leave" }
   /** Propagate again from the shown slice (the action needs the slice, which the view holds). */
-  | { readonly kind: "repropagate" };
+  | { readonly kind: "repropagate" }
+  /** Segment everything on the shown slice; while it runs: stop it. */
+  | { readonly kind: "everything" };
 
 /** A key as KeyboardEvent reports it (`key` of one character in lower case) and the modifiers it needs. */
 export interface KeyPattern {
@@ -57,6 +59,7 @@ export const KEY_TABLE: readonly KeyBinding[] = [
   { label: "Shift+C", does: "clear", keys: [{ key: "c", shift: true }], command: act({ type: "clear" }) },
   { label: "Ctrl+Z", does: "undo", keys: [{ key: "z", ctrl: true, shift: false }], command: act({ type: "undo" }) },
   { label: "Ctrl+Shift+Z/Ctrl+Y", does: "redo", keys: [{ key: "z", ctrl: true, shift: true }, { key: "y", ctrl: true }], command: act({ type: "redo" }) },
+  { label: "A", does: "segment everything (again to stop)", keys: [{ key: "a", shift: false }], command: { kind: "everything" } },
   { label: "Shift+S", does: "propagate", keys: [{ key: "s", shift: true }], command: act({ type: "propagate" }) },
   // Not a micro_sam key; napari's labels layer had F for its fill tool before its number keys, and the canvas has no fill.
   { label: "F", does: "re-propagate from this slice", keys: [{ key: "f", shift: false }], command: { kind: "repropagate" } },
@@ -72,7 +75,7 @@ export const KEY_TABLE: readonly KeyBinding[] = [
   { label: "O", does: "outline only", keys: [{ key: "o" }], command: { kind: "toggle-outline" } },
   // SAM's three answers to a single click (candidates.ts); micro_sam's rule shows the best predicted IoU first.
   ...[1, 2, 3].map((token) => ({ label: String(token), does: `SAM's candidate ${token}`, keys: [{ key: String(token) }], command: act({ type: "pick_candidate", token }) })),
-  { label: "Esc", does: "leave", keys: [{ key: "Escape", ctrl: "any" }], command: { kind: "leave" } },
+  { label: "Esc", does: "clear proposals, else leave", keys: [{ key: "Escape", ctrl: "any" }], command: { kind: "leave" } },
 ];
 
 /** What the mouse does, for the help line (pointer input is input.ts's). */
@@ -81,6 +84,7 @@ export const POINTER_HELP: readonly { readonly label: string; readonly does: str
   { label: "Shift/right click", does: "negative" },
   { label: "drag", does: "box, or paint with brush or eraser" },
   { label: "click a prompt", does: "delete" },
+  { label: "click/Shift+click a proposal", does: "accept/drop it" },
   { label: "wheel", does: "zoom" },
   { label: "middle/Ctrl drag", does: "pan" },
   { label: "right drag", does: "window/level" },

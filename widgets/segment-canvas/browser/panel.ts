@@ -64,6 +64,18 @@ export class Panel {
     dom.commitBtn.disabled = (image.current?.slices.size ?? 0) === 0;
   }
 
+  /** Segment everything's buttons: Stop while it runs; the clear button while there is something to clear. */
+  proposals(): void {
+    const { dom } = this.ctx;
+    const running = this.ctx.get("status") === "proposing";
+    const count = this.ctx.proposals.count;
+    dom.everythingBtn.textContent = running ? "Stop (A)" : "Everything (A)";
+    dom.everythingBtn.setAttribute("aria-pressed", String(running));
+    dom.clearProposalsBtn.hidden = !running && count === 0;
+    dom.clearProposalsBtn.textContent = count > 0 ? `Clear ${count} proposals (Esc)` : "Clear proposals (Esc)";
+    dom.root.dataset.proposals = String(count);
+  }
+
   /** Busy while the kernel says so (embedding, propagating...) or an action of ours is unanswered. */
   busy(): void {
     const { dom } = this.ctx;

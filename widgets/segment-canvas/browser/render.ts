@@ -20,6 +20,7 @@ import { Painter } from "./draw.js";
 import { attachInput } from "./input.js";
 import { Outbox, type LatencyDetail } from "./outbox.js";
 import { Panel } from "./panel.js";
+import { ProposalLayer } from "./proposals.js";
 import { fitView } from "./viewport.js";
 
 export type { ModelLike } from "./context.js";
@@ -75,6 +76,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     dom,
     image,
     local,
+    proposals: new ProposalLayer(),
     get,
     labelSlice(z) {
       const rle = image.labels?.slices.get(z);
@@ -160,6 +162,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     image.current = readStack("current");
     labelCache.clear();
     currentCache.clear();
+    ctx.proposals.update(get("proposals"), image.width, image.height);
     panel.slice();
     panel.window();
     ctx.refresh();
@@ -209,7 +212,12 @@ export function render({ model, el: host }: RenderArgs): () => void {
     panel.window();
     ctx.schedule();
   };
-  const busy = () => panel.busy();
+  const onProposals = () => {
+    ctx.proposals.update(get("proposals"), image.width, image.height);
+    panel.proposals();
+    ctx.refresh();
+  };
+  const busy = () => (panel.busy(), panel.proposals());
   const error = () => panel.error();
   const buttons = () => panel.buttons();
   const header = () => panel.header();
@@ -227,6 +235,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
     ["change:can_undo", buttons],
     ["change:can_redo", buttons],
     ["change:can_propagate", buttons],
+    ["change:proposals", onProposals],
     ["change:slice", onSliceFromKernel],
     ["change:window", onWindow],
     ["change:window_presets", () => (panel.presets(), panel.window())],
@@ -245,6 +254,7 @@ export function render({ model, el: host }: RenderArgs): () => void {
   resize?.observe(dom.stage);
 
   onGeometry();
+  onProposals();
   panel.presets();
   panel.window();
   panel.mode();

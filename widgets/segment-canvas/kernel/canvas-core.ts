@@ -26,12 +26,18 @@ import { SliceEmbedder } from "./embedder.js";
 import type { ObjectRecord } from "./load-labels.js";
 import { reviewFrontendChange } from "./messages.js";
 import { propagateObject, propagatorFor, repropagateFrom, type PropagationArgs } from "./propagation.js";
+import { defaultAutomaticOptions, Proposals } from "./proposals.js";
 import { Publisher, statusLine } from "./publish.js";
 import { saveLabels } from "./save.js";
 import { SegmentLoop } from "./segment-loop.js";
 import { SessionRecorder } from "./session.js";
 import type { CanvasSource } from "./source.js";
 import type { CanvasModel, CommitEvent, SegmentCanvasOptions } from "./types.js";
+
+/** A run stopped on purpose (Esc, a new run): not an error to show. */
+export function isAbort(err: unknown): boolean {
+  return err instanceof Error && err.name === "AbortError";
+}
 
 /**
  * The engine under the notebook API (canvas.ts): builds the widget, the history, the decoder
@@ -48,6 +54,8 @@ export class CanvasCore {
   protected readonly autosave: Autosave;
   protected readonly commits = new CommitListeners((err) => this.report(err));
   protected readonly candidateStore = new Candidates();
+  /** "Segment everything": the automatic generator's proposals (proposals.ts). */
+  protected readonly proposalSet: Proposals;
   /** Every accepted action and loaded label map, for `w.exportSession()`. */
   protected readonly session = new SessionRecorder();
   /** The candidates last sent, as JSON (sent again only when they change). */
@@ -88,6 +96,7 @@ export class CanvasCore {
     this.work = new Annotation(source, () => {
       this.publisher.publish(this.work.history, { current: this.work.currentFor, labels: this.work.labelsFor }, () => this.work.objects());
       this.publishCandidates();
+      this.publishProposals();
     });
     this.embedder = new SliceEmbedder(model, (z) => source.sliceImage(z), source.depth, options.intensity, () => this.refreshStatus());
     this.loop = new SegmentLoop(
@@ -105,6 +114,19 @@ export class CanvasCore {
       model,
       this.embedder,
       options.multimask,
+    );
+    this.proposalSet = new Proposals(
+      {
+        model,
+        slicePixels: source.width * source.height,
+        embed: (z) => this.embedder.get(z),
+        history: () => this.work.history,
+        changed: () => {
+          this.publishProposals();
+          this.refreshStatus();
+        },
+      },
+      { ...defaultAutomaticOptions(model), ...options.automatic },
     );
     this.autosave = new Autosave(options.autosave, (path) => saveLabels(path, this.source, this.work.labels(), { records: this.records() }), (err) => this.report(err));
     this.publisher = new Publisher(this.widget, source, this.work.store, () => this.autosave.schedule());
@@ -181,6 +203,27 @@ export class CanvasCore {
       case "repropagate":
         await this.runPropagation(ref, action.z);
         return undefined;
+      case "segment_everything":
+        // Not awaited: the run takes long, and the queue must keep taking clicks and the stop.
+        this.proposalSet.run(action.z).catch((err: unknown) => {
+          if (!isAbort(err)) this.report(err);
+        });
+        return undefined;
+      case "accept_proposal": {
+        const p = this.proposalSet.get(action.id);
+        this.work.change({ type: "add_object", slices: new Map([[p.z, p.rle]]) }, ref);
+        this.proposalSet.markAccepted(action.id);
+        const s = this.work.present;
+        const event = this.work.commitEvent(s.objects[s.objects.length - 1]!.label);
+        this.commits.emit(event);
+        return event;
+      }
+      case "drop_proposal":
+        this.proposalSet.drop(action.id);
+        return undefined;
+      case "clear_proposals":
+        await this.proposalSet.clear();
+        return undefined;
       case "pick_candidate":
         await this.loop.settle();
         this.work.change(this.candidateStore.pick(this.work.present, action.token), ref);
@@ -224,6 +267,12 @@ export class CanvasCore {
       this.refreshStatus();
     });
     this.work.change(step, ref);
+  }
+
+  protected publishProposals(): void {
+    if (this.widget.closed || !this.proposalSet) return;
+    const wire = this.proposalSet.wire();
+    if (wire) this.widget.set({ proposals: wire });
   }
 
   private publishCandidates(): void {
@@ -270,6 +319,7 @@ export class CanvasCore {
     this.widget.set(
       statusLine({
         propagation: this.propagationLine,
+        proposing: this.proposalSet?.progress,
         force,
         segmenting: this.loop?.active !== undefined,
         embedding: this.embedder?.busyWith,

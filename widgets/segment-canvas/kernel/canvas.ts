@@ -20,7 +20,9 @@
  */
 import { DISPLAY_SYMBOL, type Displayable, type MimeBundle } from "../../../kernel/jupyter/display.js";
 import { parseSlice, type Action, type ObjectSummary, type PropagationReport, type WirePrompts } from "../shared/state.js";
-import { CanvasCore } from "./canvas-core.js";
+import { CanvasCore, isAbort } from "./canvas-core.js";
+import { errorText } from "./dispatch.js";
+import type { CanvasAutomaticOptions, ProposalSummary } from "./proposals.js";
 import { readObjects, strokeAction, type StrokeOptions } from "./editing.js";
 import type { Candidate } from "./candidates.js";
 import type { LabelsInput } from "./load-labels.js";
@@ -48,6 +50,8 @@ export class SegmentCanvas extends CanvasCore implements Displayable {
   }
   /** Removes the views; `labels`, `objects` and `save` keep working. */
   close(): void {
+    // Stops a segment-everything run and frees its decoder sessions (reloaded if asked again).
+    void this.proposalSet.dispose();
     this.widget.close();
   }
   [DISPLAY_SYMBOL](): MimeBundle {
@@ -212,6 +216,45 @@ export class SegmentCanvas extends CanvasCore implements Displayable {
   async commit(): Promise<CommitEvent> {
     const event = await this.api({ type: "commit" });
     return event!;
+  }
+
+  // ---- segment everything (proposals.ts) ----------------------------------------------------------
+
+  /** The automatic generator's proposals not yet accepted or dropped, SAM's order (best predicted IoU first). */
+  get proposals(): ProposalSummary[] {
+    return this.proposalSet.summaries();
+  }
+
+  /**
+   * Runs segment_anything's automatic mask generator on slice `z` (default: the shown one) and
+   * shows its masks as proposals (key A). `options` are the generator's (`pointsPerSide`,
+   * `predIouThresh`, ...) over the canvas's `automatic` option. Resolves with the proposals;
+   * rejects when stopped (`w.clearProposals()`, Esc).
+   */
+  async segmentEverything(options: CanvasAutomaticOptions & { z?: number } = {}): Promise<ProposalSummary[]> {
+    const { z = this.slice, ...generatorOptions } = options;
+    parseSlice(z, this.depth);
+    const action: Action = { type: "segment_everything", z };
+    try {
+      const found = await this.proposalSet.run(z, generatorOptions);
+      this.dispatch.record({ time: new Date(), origin: "kernel", action, ok: true });
+      return found;
+    } catch (err) {
+      this.dispatch.record({ time: new Date(), origin: "kernel", action, ok: false, error: errorText(err) });
+      if (!isAbort(err)) this.report(err);
+      throw err;
+    }
+  }
+  /** Proposal `id` becomes the next committed object (one undo step); resolves with its commit event. */
+  async acceptProposal(id: number): Promise<CommitEvent> {
+    return (await this.api({ type: "accept_proposal", id }))!;
+  }
+  dropProposal(id: number): Promise<void> {
+    return this.api({ type: "drop_proposal", id }).then(() => undefined);
+  }
+  /** Stops a running generator and drops every remaining proposal. */
+  clearProposals(): Promise<void> {
+    return this.api({ type: "clear_proposals" }).then(() => undefined);
   }
 
   /**

@@ -72,6 +72,7 @@ export function segmentCanvas(model: CanvasModel, input: CanvasInput, options: S
     can_undo: false,
     can_redo: false,
     can_propagate: options.propagate !== false && source.depth > 1,
+    proposals: [],
     auto_segment: options.autoSegment ?? true,
     status: "embedding",
     status_text: source.depth > 1 ? `embedding slice ${slice}…` : "embedding the image…",

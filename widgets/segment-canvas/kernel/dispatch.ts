@@ -104,7 +104,8 @@ export class ActionDispatcher {
     });
   }
 
-  private record(entry: HistoryEntry): void {
+  /** Logs kernel work that runs outside the queue (segment everything from code) in `w.history`. */
+  record(entry: HistoryEntry): void {
     this.log.push(entry);
     if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
   }

@@ -56,6 +56,8 @@ export class Publisher {
 export interface ActivityNow {
   /** The propagation's progress line, while one runs. */
   readonly propagation: string | undefined;
+  /** The automatic generator's progress line, while it runs. */
+  readonly proposing?: string | undefined;
   /** A status the decoder loop is in right now ("embedding" while it waits for its slice). */
   readonly force: CanvasStatus | undefined;
   readonly segmenting: boolean;
@@ -71,6 +73,7 @@ export function statusLine(a: ActivityNow): { status: CanvasStatus; status_text:
   let status: CanvasStatus = "ready";
   let text = "";
   if (a.propagation !== undefined) return { status: "propagating", status_text: a.propagation };
+  if (a.proposing !== undefined) return { status: "proposing", status_text: `${a.proposing} (A or Esc: stop)` };
   if (a.force) status = a.force;
   else if (a.segmenting) status = "segmenting";
   else if (busy !== undefined && busy === a.shownSlice) status = "embedding";

@@ -13,6 +13,7 @@ import type { SegmentResult } from "../../../kernel/sam/segment-result.js";
 import type { MultimaskMode } from "../../../kernel/sam/select.js";
 import type { Action, WindowLevel, WirePrompts } from "../shared/state.js";
 import type { LabelsInput } from "./load-labels.js";
+import type { CanvasAutomaticOptions } from "./proposals.js";
 
 /** What the canvas needs from a model: `SamModel` satisfies it. */
 export interface CanvasModel {
@@ -81,6 +82,12 @@ export interface SegmentCanvasOptions {
   labels?: LabelsInput;
   /** Reopen the `autosave` file when it exists and no `labels` are given (default true); false starts empty and overwrites it. */
   resume?: boolean;
+  /**
+   * Options of "segment everything" (key A, `w.segmentEverything()`): segment_anything's
+   * generator options (`pointsPerSide`, `predIouThresh`, ...). Default SAM's, with
+   * predIouThresh 0.5 and stabilityScoreThresh 0.8 for the demo model.
+   */
+  automatic?: CanvasAutomaticOptions;
   title?: string;
   /** The kernel to talk to (tests); default the running one. */
   runtime?: KernelRuntime;

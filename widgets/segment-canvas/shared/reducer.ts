@@ -93,7 +93,24 @@ export interface PickAction {
   readonly rle: Uint8Array;
 }
 
-export type ReducerAction = Exclude<Action, { type: "segment" } | { type: "propagate" } | { type: "pick_candidate" } | { type: "repropagate" }> | ResultAction | PropagatedAction | LoadAction | PickAction;
+/** A mask made elsewhere (an accepted proposal of the automatic generator) as the next committed object: one undo step. */
+export interface AddObjectAction {
+  readonly type: "add_object";
+  readonly slices: ReadonlyMap<number, Uint8Array>;
+}
+
+/** Actions the kernel handles without the reducer (it runs models for them). */
+type KernelOnly =
+  | { type: "segment" }
+  | { type: "propagate" }
+  | { type: "pick_candidate" }
+  | { type: "repropagate" }
+  | { type: "segment_everything" }
+  | { type: "accept_proposal" }
+  | { type: "drop_proposal" }
+  | { type: "clear_proposals" };
+
+export type ReducerAction = Exclude<Action, KernelOnly> | ResultAction | PropagatedAction | LoadAction | PickAction | AddObjectAction;
 
 export function defaultName(label: number): string {
   return `object ${label}`;
@@ -246,6 +263,12 @@ export function reduce(h: History, action: ReducerAction): History {
         cause: action.type,
         propagation: undefined,
       });
+    }
+    case "add_object": {
+      const object = makeObject(s.nextLabel, action.slices);
+      if (object.voxels === 0) throw new ActionError("nothing to add: the mask is empty");
+      if (s.nextLabel > MAX_LABEL) throw new ActionError(`cannot commit more than ${MAX_LABEL} objects in one widget`);
+      return push(h, { ...s, objects: [...s.objects, object], nextLabel: s.nextLabel + 1, cause: action.type });
     }
     case "remove_object": {
       if (!s.objects.some((o) => o.label === action.label)) {

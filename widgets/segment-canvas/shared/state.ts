@@ -130,7 +130,23 @@ export interface ActionRef {
   readonly seq: number;
 }
 
-export type CanvasStatus = "embedding" | "ready" | "segmenting" | "propagating";
+export type CanvasStatus = "embedding" | "ready" | "segmenting" | "propagating" | "proposing";
+
+/**
+ * A mask the automatic generator proposed ("segment everything", key A) on slice z, waiting to
+ * be accepted (it becomes a committed object) or dropped. `mask` is its mask-codec RLE slice in
+ * base64, as brush strokes travel; the numbers are segment_anything's record fields.
+ */
+export interface WireProposal {
+  readonly id: number;
+  readonly z: number;
+  readonly mask: string;
+  readonly area: number;
+  /** [x, y, w, h], SAM's XYWH of the inclusive pixel box. */
+  readonly bbox: readonly [number, number, number, number];
+  readonly predicted_iou: number;
+  readonly stability_score: number;
+}
 
 /**
  * The synced state (ipywidgets protocol 2.1). Binary fields travel as message buffers.
@@ -180,6 +196,8 @@ export type SegmentCanvasState = {
   can_undo: boolean;
   can_redo: boolean;
   can_propagate: boolean;
+  /** The automatic generator's proposals not yet accepted or dropped (shown as outlines). */
+  proposals: WireProposal[];
   auto_segment: boolean;
   status: CanvasStatus;
   status_text: string;
@@ -205,6 +223,13 @@ export type Action =
   | { readonly type: "redo" }
   | { readonly type: "segment" }
   | { readonly type: "propagate" }
+  /** Runs the automatic generator on slice z; its masks become proposals. */
+  | { readonly type: "segment_everything"; readonly z: number }
+  /** A proposal becomes the next committed object (one undo step). */
+  | { readonly type: "accept_proposal"; readonly id: number }
+  | { readonly type: "drop_proposal"; readonly id: number }
+  /** Stops a running generator and drops the remaining proposals. */
+  | { readonly type: "clear_proposals" }
   /**
    * A brush (erase false) or eraser stroke on slice z: `mask` is the stroke's footprint, a
    * mask-codec RLE slice in base64, sent once when the stroke ends. `target` 0 is the current
@@ -251,6 +276,10 @@ const FIELDS: Readonly<Record<ActionType, readonly string[]>> = {
   redo: [],
   segment: [],
   propagate: [],
+  segment_everything: ["z"],
+  accept_proposal: ["id"],
+  drop_proposal: ["id"],
+  clear_proposals: [],
   stroke: ["z", "target", "erase", "mask"],
   rename_object: ["label", "name"],
   relabel_object: ["label", "to"],
@@ -327,7 +356,11 @@ export function parseAction(raw: unknown, bounds: Bounds): Action {
       return { type: t, x0, y0, x1, y1, z: z() };
     }
     case "remove_prompt":
+    case "accept_proposal":
+    case "drop_proposal":
       return { type: t, id: integer(raw, "id", what, 0, Number.MAX_SAFE_INTEGER) };
+    case "segment_everything":
+      return { type: t, z: z() };
     case "remove_object":
       return { type: t, label: integer(raw, "label", what, 1, 2 ** 32 - 1) };
     case "stroke": {
