@@ -12,8 +12,8 @@ import type { SegmentResult } from "../kernel/sam/segment-result.js";
 import { FakeFrontend } from "../widgets/harness/fake-frontend.js";
 import type { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";
 import { segmentCanvas } from "../widgets/segment-canvas/kernel/create.js";
-import { decodeRle, fromBase64 } from "../widgets/segment-canvas/shared/mask-codec.js";
-import type { CandidateSet } from "../widgets/segment-canvas/shared/state.js";
+import { decodeRle, fromBase64 } from "../widgets/segment-canvas/common/mask-codec.js";
+import type { CandidateSet } from "../widgets/segment-canvas/common/state.js";
 
 const MODEL_DIR = join(import.meta.dirname, "..", "models", "analytic");
 const W = 96;

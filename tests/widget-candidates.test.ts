@@ -5,9 +5,9 @@
 import { describe, expect, it } from "vitest";
 import { thumbnailCrop } from "../widgets/segment-canvas/browser/thumbnail.js";
 import { bindingFor, helpLine } from "../widgets/segment-canvas/browser/keys.js";
-import { encodeRle } from "../widgets/segment-canvas/shared/mask-codec.js";
-import { canUndo, initialHistory, present, promptKey, reduce, type History, type ReducerAction } from "../widgets/segment-canvas/shared/reducer.js";
-import { parseAction } from "../widgets/segment-canvas/shared/state.js";
+import { encodeRle } from "../widgets/segment-canvas/common/mask-codec.js";
+import { canUndo, initialHistory, present, promptKey, reduce, type History, type ReducerAction } from "../widgets/segment-canvas/common/reducer.js";
+import { parseAction } from "../widgets/segment-canvas/common/state.js";
 
 const bounds = { width: 8, height: 4, depth: 2 };
 const N = 8 * 4;

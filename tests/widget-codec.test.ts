@@ -12,7 +12,7 @@ import {
   encodeStack,
   rleArea,
   rleIsEmpty,
-} from "../widgets/segment-canvas/shared/mask-codec.js";
+} from "../widgets/segment-canvas/common/mask-codec.js";
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 

@@ -18,9 +18,9 @@ import { FakeFrontend } from "../widgets/harness/fake-frontend.js";
 import type { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";
 import { segmentCanvas } from "../widgets/segment-canvas/kernel/create.js";
 import { sidecarPath } from "../widgets/segment-canvas/kernel/load-labels.js";
-import { stampSegment } from "../widgets/segment-canvas/shared/brush.js";
-import { decodeRle, decodeStack, encodeRle, toBase64 } from "../widgets/segment-canvas/shared/mask-codec.js";
-import type { SegmentCanvasState } from "../widgets/segment-canvas/shared/state.js";
+import { stampSegment } from "../widgets/segment-canvas/common/brush.js";
+import { decodeRle, decodeStack, encodeRle, toBase64 } from "../widgets/segment-canvas/common/mask-codec.js";
+import type { SegmentCanvasState } from "../widgets/segment-canvas/common/state.js";
 import { makePhantom } from "./helpers/phantom3d.js";
 
 const MODEL_DIR = join(import.meta.dirname, "..", "models", "analytic");

@@ -5,10 +5,10 @@
  * the function under test.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, stampSegment, stepBrush } from "../widgets/segment-canvas/shared/brush.js";
-import { decodeRle, encodeRle, fromBase64, MaskCodecError, rleCombine, toBase64 } from "../widgets/segment-canvas/shared/mask-codec.js";
-import { canUndo, initialHistory, makeObject, present, reduce, type History, type ReducerAction } from "../widgets/segment-canvas/shared/reducer.js";
-import { ActionError, parseAction } from "../widgets/segment-canvas/shared/state.js";
+import { DEFAULT_BRUSH, MAX_BRUSH, MIN_BRUSH, stampSegment, stepBrush } from "../widgets/segment-canvas/common/brush.js";
+import { decodeRle, encodeRle, fromBase64, MaskCodecError, rleCombine, toBase64 } from "../widgets/segment-canvas/common/mask-codec.js";
+import { canUndo, initialHistory, makeObject, present, reduce, type History, type ReducerAction } from "../widgets/segment-canvas/common/reducer.js";
+import { ActionError, parseAction } from "../widgets/segment-canvas/common/state.js";
 
 const W = 4;
 const H = 2;

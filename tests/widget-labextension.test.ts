@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { MODULE_NAME, MODULE_VERSION } from "../widgets/segment-canvas/shared/state.js";
+import { MODULE_NAME, MODULE_VERSION } from "../widgets/segment-canvas/common/state.js";
 
 const REPO = join(import.meta.dirname, "..");
 const BUILT = join(REPO, "dist", "labextension");

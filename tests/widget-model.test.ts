@@ -15,11 +15,11 @@ import { geometryFromAffine } from "../kernel/io/nifti-write.js";
 import { screenToVoxel, viewMapping } from "../kernel/io/volume-view.js";
 import type { Volume } from "../kernel/io/volume.js";
 import { loadModel, type SamModel } from "../kernel/sam/model.js";
-import { decodeRle, decodeStack } from "../widgets/segment-canvas/shared/mask-codec.js";
+import { decodeRle, decodeStack } from "../widgets/segment-canvas/common/mask-codec.js";
 import type { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";
 import { segmentCanvas } from "../widgets/segment-canvas/kernel/create.js";
 import { imageSource } from "../widgets/segment-canvas/kernel/source.js";
-import type { SegmentCanvasState } from "../widgets/segment-canvas/shared/state.js";
+import type { SegmentCanvasState } from "../widgets/segment-canvas/common/state.js";
 import { FakeFrontend } from "../widgets/harness/fake-frontend.js";
 import { makePhantom } from "./helpers/phantom3d.js";
 

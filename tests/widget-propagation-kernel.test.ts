@@ -20,9 +20,9 @@ import type { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";
 import { segmentCanvas } from "../widgets/segment-canvas/kernel/create.js";
 import { volumeSource } from "../widgets/segment-canvas/kernel/source.js";
 import type { CanvasModel } from "../widgets/segment-canvas/kernel/types.js";
-import { stampSegment } from "../widgets/segment-canvas/shared/brush.js";
-import { decodeRle, decodeStack, encodeRle, toBase64 } from "../widgets/segment-canvas/shared/mask-codec.js";
-import type { PropagationReport, SegmentCanvasState } from "../widgets/segment-canvas/shared/state.js";
+import { stampSegment } from "../widgets/segment-canvas/common/brush.js";
+import { decodeRle, decodeStack, encodeRle, toBase64 } from "../widgets/segment-canvas/common/mask-codec.js";
+import type { PropagationReport, SegmentCanvasState } from "../widgets/segment-canvas/common/state.js";
 import { makePhantom } from "./helpers/phantom3d.js";
 
 const MODEL_DIR = join(import.meta.dirname, "..", "models", "analytic");

@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { bindingFor, helpLine } from "../widgets/segment-canvas/browser/keys.js";
-import { encodeRle } from "../widgets/segment-canvas/shared/mask-codec.js";
-import { repropagateStep, stripCaption, stripCells } from "../widgets/segment-canvas/shared/propagation-report.js";
-import { initialHistory, present, promptKey, reduce, type History } from "../widgets/segment-canvas/shared/reducer.js";
-import { parseAction, type PropagationReport } from "../widgets/segment-canvas/shared/state.js";
+import { encodeRle } from "../widgets/segment-canvas/common/mask-codec.js";
+import { repropagateStep, stripCaption, stripCells } from "../widgets/segment-canvas/common/propagation-report.js";
+import { initialHistory, present, promptKey, reduce, type History } from "../widgets/segment-canvas/common/reducer.js";
+import { parseAction, type PropagationReport } from "../widgets/segment-canvas/common/state.js";
 
 const bounds = { width: 8, height: 4, depth: 8 };
 const N = 8 * 4;

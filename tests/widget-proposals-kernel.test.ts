@@ -13,9 +13,9 @@ import { FakeFrontend } from "../widgets/harness/fake-frontend.js";
 import type { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";
 import { segmentCanvas } from "../widgets/segment-canvas/kernel/create.js";
 import type { CommitEvent } from "../widgets/segment-canvas/kernel/types.js";
-import { decodeRle, decodeStack, fromBase64 } from "../widgets/segment-canvas/shared/mask-codec.js";
-import { proposalAt } from "../widgets/segment-canvas/shared/proposals.js";
-import type { SegmentCanvasState, WireProposal } from "../widgets/segment-canvas/shared/state.js";
+import { decodeRle, decodeStack, fromBase64 } from "../widgets/segment-canvas/common/mask-codec.js";
+import { proposalAt } from "../widgets/segment-canvas/common/proposals.js";
+import type { SegmentCanvasState, WireProposal } from "../widgets/segment-canvas/common/state.js";
 
 const W = 128;
 const H = 128;

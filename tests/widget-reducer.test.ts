@@ -2,8 +2,8 @@
  * The widget's undo history (reducer) and the label map painted from committed objects.
  */
 import { describe, expect, it } from "vitest";
-import { LabelStore } from "../widgets/segment-canvas/shared/labels.js";
-import { decodeRle, decodeStack, encodeRle } from "../widgets/segment-canvas/shared/mask-codec.js";
+import { LabelStore } from "../widgets/segment-canvas/common/labels.js";
+import { decodeRle, decodeStack, encodeRle } from "../widgets/segment-canvas/common/mask-codec.js";
 import {
   MAX_HISTORY,
   canRedo,
@@ -15,7 +15,7 @@ import {
   staleSlices,
   type History,
   type ReducerAction,
-} from "../widgets/segment-canvas/shared/reducer.js";
+} from "../widgets/segment-canvas/common/reducer.js";
 
 const W = 4;
 const H = 2;

@@ -23,8 +23,8 @@ import type { SegmentCanvas } from "../widgets/segment-canvas/kernel/canvas.js";
 import { segmentCanvas } from "../widgets/segment-canvas/kernel/create.js";
 import { replaySession, type SessionReplay } from "../widgets/segment-canvas/kernel/replay.js";
 import type { CanvasSession } from "../widgets/segment-canvas/kernel/session.js";
-import { stampSegment } from "../widgets/segment-canvas/shared/brush.js";
-import { encodeRle, toBase64 } from "../widgets/segment-canvas/shared/mask-codec.js";
+import { stampSegment } from "../widgets/segment-canvas/common/brush.js";
+import { encodeRle, toBase64 } from "../widgets/segment-canvas/common/mask-codec.js";
 import { makePhantom } from "./helpers/phantom3d.js";
 
 const MODELS = join(import.meta.dirname, "..", "models");

@@ -10,7 +10,7 @@ import {
   parseActionMessage,
   parseSlice,
   windowRange,
-} from "../widgets/segment-canvas/shared/state.js";
+} from "../widgets/segment-canvas/common/state.js";
 
 const bounds = { width: 100, height: 50, depth: 4 };
 

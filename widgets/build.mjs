@@ -41,7 +41,7 @@ for (const a of args) {
 /** Every file the extension is built from: the browser side, the code it shares with the kernel, the packaging. */
 function inputs() {
   const files = [fileURLToPath(import.meta.url), join(here, "tsconfig.json"), join(extDir, "package.json"), join(extDir, "core", "package.json")];
-  for (const dir of [join(here, "segment-canvas", "browser"), join(here, "segment-canvas", "shared"), join(extDir, "src")]) {
+  for (const dir of [join(here, "segment-canvas", "browser"), join(here, "segment-canvas", "common"), join(extDir, "src")]) {
     for (const name of readdirSync(dir, { recursive: true, encoding: "utf8" })) if (name.endsWith(".ts")) files.push(join(dir, name));
   }
   files.push(require.resolve("@jupyter-widgets/base/package.json"), require.resolve("@jupyterlab/builder/package.json"));

@@ -47,8 +47,8 @@ export const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "-
 export const LABEXTENSION_DIR = join(REPO, "dist", "labextension");
 export const ARTIFACTS = join(REPO, "test-artifacts", "widget-browser");
 
-/** The canvas's folders each build reads: the labextension bundles browser/ and shared/, the kernel build compiles kernel/ and shared/. */
-const CANVAS_FOLDERS = { browser: ["browser", "shared"], kernel: ["kernel", "shared"] } as const;
+/** The canvas's folders each build reads: the labextension bundles browser/ and common/, the kernel build compiles kernel/ and common/. */
+const CANVAS_FOLDERS = { browser: ["browser", "common"], kernel: ["kernel", "common"] } as const;
 
 /** A test of stale build output would test old code: say so instead. */
 function checkFresh(output: string, what: string, fix: string, side: "browser" | "kernel"): void {

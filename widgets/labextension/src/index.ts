@@ -3,7 +3,7 @@
  * the widget manager (jupyterlab_widgets), under the module name the kernel asks for.
  */
 import { IJupyterWidgetRegistry } from "@jupyter-widgets/base";
-import { MODULE_NAME, MODULE_VERSION } from "../../segment-canvas/shared/state.js";
+import { MODULE_NAME, MODULE_VERSION } from "../../segment-canvas/common/state.js";
 import * as classes from "../../segment-canvas/browser/view.js";
 
 /** The shape of a JupyterFrontEndPlugin, spelled out so the bundle needs nothing from @jupyterlab/application. */

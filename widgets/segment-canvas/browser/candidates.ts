@@ -3,8 +3,8 @@
  * the click, the mask tinted), its predicted IoU, ✓ on micro_sam's choice, the shown one
  * pressed. Clicking a thumbnail or pressing 1-3 asks the kernel to show that one instead.
  */
-import { decodeRle, fromBase64 } from "../shared/mask-codec.js";
-import type { CandidateSet } from "../shared/state.js";
+import { decodeRle, fromBase64 } from "../common/mask-codec.js";
+import type { CandidateSet } from "../common/state.js";
 import { blend, isEdge, windowedSlice } from "./compose.js";
 import type { CanvasContext } from "./context.js";
 import { el } from "./dom.js";

@@ -7,7 +7,7 @@
  * highlight colour. The blend of a filled pixel is `round(base * (1 - a) + colour * a)`, which
  * the browser tests check on the canvas.
  */
-import { labelColour, windowRange, type PixelDtype, type WindowLevel } from "../shared/state.js";
+import { labelColour, windowRange, type PixelDtype, type WindowLevel } from "../common/state.js";
 
 export type Samples = Uint8Array | Int8Array | Uint16Array | Int16Array | Float32Array;
 export type Rgb = readonly [number, number, number] | readonly number[];

@@ -3,8 +3,8 @@
  * controls (panel.ts), take input (input.ts) and follow the model (render.ts). Created by
  * render(); nothing here outlives the view.
  */
-import type { SliceStack } from "../shared/mask-codec.js";
-import type { Action, SegmentCanvasState, WindowLevel } from "../shared/state.js";
+import type { SliceStack } from "../common/mask-codec.js";
+import type { Action, SegmentCanvasState, WindowLevel } from "../common/state.js";
 import type { Samples } from "./compose.js";
 import type { ProposalLayer } from "./proposals.js";
 import type { CanvasDom } from "./dom.js";

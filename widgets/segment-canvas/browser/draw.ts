@@ -4,8 +4,8 @@
  * animation frame; the windowed slice and the composed overlay are cached until what they
  * depend on changes.
  */
-import type { DirtyRect } from "../shared/brush.js";
-import { labelColour } from "../shared/state.js";
+import type { DirtyRect } from "../common/brush.js";
+import { labelColour } from "../common/state.js";
 import { composeSlice, hideLabels, windowedSlice } from "./compose.js";
 import type { CanvasContext } from "./context.js";
 import { toScreen } from "./viewport.js";

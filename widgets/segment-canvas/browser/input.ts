@@ -4,9 +4,9 @@
  * Everything visual happens here without the kernel; only actions go to it, on click or key
  * press. Nothing is sent on mouse moves.
  */
-import { stampSegment, stepBrush } from "../shared/brush.js";
-import { encodeRle, toBase64 } from "../shared/mask-codec.js";
-import type { NamedWindow } from "../shared/state.js";
+import { stampSegment, stepBrush } from "../common/brush.js";
+import { encodeRle, toBase64 } from "../common/mask-codec.js";
+import type { NamedWindow } from "../common/state.js";
 import type { CanvasContext, Drag, Tool } from "./context.js";
 import type { Painter } from "./draw.js";
 import { bindingFor, type Command } from "./keys.js";

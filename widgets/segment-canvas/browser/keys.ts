@@ -6,7 +6,7 @@
  * Keys act only while the canvas has the focus; a focused slider or select keeps its own
  * navigation keys (input.ts), letters stay shortcuts.
  */
-import type { Action } from "../shared/state.js";
+import type { Action } from "../common/state.js";
 
 /** What a key does: an action for the kernel, or something the view does on its own. */
 export type Command =

@@ -3,7 +3,7 @@
  * acknowledges them (the busy indicator), and timed until the mask answering them is drawn
  * (click-to-mask latency).
  */
-import type { Action, ActionRef } from "../shared/state.js";
+import type { Action, ActionRef } from "../common/state.js";
 
 /** Dispatched on the root element each time a mask answering this view's own action is drawn. */
 export interface LatencyDetail {

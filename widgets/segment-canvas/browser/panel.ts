@@ -3,8 +3,8 @@
  * slice and window sliders, presets, undo/redo/commit buttons, busy spinner and status line,
  * the error bar, the objects list, orientation letters, title, cursor readout.
  */
-import type { NamedWindow, ObjectSummary } from "../shared/state.js";
-import { labelColour } from "../shared/state.js";
+import type { NamedWindow, ObjectSummary } from "../common/state.js";
+import { labelColour } from "../common/state.js";
 import { cursorText, formatValue } from "./compose.js";
 import type { CanvasContext } from "./context.js";
 import { el } from "./dom.js";

@@ -4,8 +4,8 @@
  * reached), how each direction stopped, and a button to propagate again from the shown slice
  * after fixing it (F). Clicking a bar shows that slice.
  */
-import { repropagateStep, stripCaption, stripCells } from "../shared/propagation-report.js";
-import type { PropagationReport } from "../shared/state.js";
+import { repropagateStep, stripCaption, stripCells } from "../common/propagation-report.js";
+import type { PropagationReport } from "../common/state.js";
 import type { CanvasContext } from "./context.js";
 import { el } from "./dom.js";
 import { CLASS } from "./style.js";

@@ -1,11 +1,11 @@
 /**
  * The automatic generator's proposals in one view: their masks decoded once (from the base64
  * RLE they travel as), drawn as outlines on the composed slice, and found under a click
- * (shared/proposals.ts's rule: the smallest one there).
+ * (common/proposals.ts's rule: the smallest one there).
  */
-import { decodeRle, fromBase64 } from "../shared/mask-codec.js";
-import { proposalAt } from "../shared/proposals.js";
-import { labelColour, type WireProposal } from "../shared/state.js";
+import { decodeRle, fromBase64 } from "../common/mask-codec.js";
+import { proposalAt } from "../common/proposals.js";
+import { labelColour, type WireProposal } from "../common/state.js";
 import { isEdge } from "./compose.js";
 
 export class ProposalLayer {

@@ -8,9 +8,9 @@
  * parts: dom.ts builds the elements, draw.ts draws, panel.ts fills the controls, input.ts
  * takes input; compose.ts, viewport.ts and keys.ts are their pure cores.
  */
-import { DEFAULT_BRUSH } from "../shared/brush.js";
-import { decodeRle, decodeStack, type SliceStack } from "../shared/mask-codec.js";
-import type { ActionRef, SegmentCanvasState } from "../shared/state.js";
+import { DEFAULT_BRUSH } from "../common/brush.js";
+import { decodeRle, decodeStack, type SliceStack } from "../common/mask-codec.js";
+import type { ActionRef, SegmentCanvasState } from "../common/state.js";
 import { bytesOf, samplesOf } from "./compose.js";
 import type { CanvasContext, LocalState, ModelLike, ShownImage } from "./context.js";
 import { renderCandidates } from "./candidates.js";

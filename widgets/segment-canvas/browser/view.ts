@@ -5,7 +5,7 @@
  */
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from "@jupyter-widgets/base";
 import { render, type ModelLike } from "./render.js";
-import { MODEL_NAME, MODULE_NAME, MODULE_VERSION, VIEW_NAME } from "../shared/state.js";
+import { MODEL_NAME, MODULE_NAME, MODULE_VERSION, VIEW_NAME } from "../common/state.js";
 
 /** Buffers arrive as DataView; without a deserializer the default JSON clone would destroy them. */
 const bytes = {

@@ -6,7 +6,7 @@
  * Image pixel (x, y) covers [x, x+1) x [y, y+1) in image space: its centre is drawn at
  * (ox + (x + 0.5) * scale, oy + (y + 0.5) * scale * aspect).
  */
-import type { WirePrompts } from "../shared/state.js";
+import type { WirePrompts } from "../common/state.js";
 
 export interface Viewport {
   readonly scale: number;

@@ -1,12 +1,12 @@
 /**
- * The user's work on one canvas: the undo history (shared/reducer.ts) and the label map painted
- * from its committed objects (shared/labels.ts), read back in the source's layout: image rows
+ * The user's work on one canvas: the undo history (common/reducer.ts) and the label map painted
+ * from its committed objects (common/labels.ts), read back in the source's layout: image rows
  * for a 2D image, voxel order (i fastest) for a volume.
  */
-import { LabelStore } from "../shared/labels.js";
-import { decodeRle } from "../shared/mask-codec.js";
-import { initialHistory, present, reduce, type CommittedObject, type History, type ReducerAction, type ResultAction, type Snapshot } from "../shared/reducer.js";
-import type { ActionRef, ObjectSummary } from "../shared/state.js";
+import { LabelStore } from "../common/labels.js";
+import { decodeRle } from "../common/mask-codec.js";
+import { initialHistory, present, reduce, type CommittedObject, type History, type ReducerAction, type ResultAction, type Snapshot } from "../common/reducer.js";
+import type { ActionRef, ObjectSummary } from "../common/state.js";
 import type { CanvasSource } from "./source.js";
 import type { CommitEvent } from "./types.js";
 

@@ -6,9 +6,9 @@
  * has candidates; any other prompt (a second point, a box) drops them.
  */
 import type { SegmentResult } from "../../../kernel/sam/segment-result.js";
-import { decodeRle, encodeRle, toBase64 } from "../shared/mask-codec.js";
-import { promptKey, promptsOnSlice, type PickAction, type Snapshot } from "../shared/reducer.js";
-import { ActionError, type CandidateSet } from "../shared/state.js";
+import { decodeRle, encodeRle, toBase64 } from "../common/mask-codec.js";
+import { promptKey, promptsOnSlice, type PickAction, type Snapshot } from "../common/reducer.js";
+import { ActionError, type CandidateSet } from "../common/state.js";
 
 /** The multimask tokens offered (token 0 is the single-mask answer, for prompts that are not ambiguous). */
 export const CANDIDATE_TOKENS = [1, 2, 3] as const;

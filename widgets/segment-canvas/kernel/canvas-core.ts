@@ -15,7 +15,7 @@ import {
   type ActionRef,
   type CanvasStatus,
   type SegmentCanvasState,
-} from "../shared/state.js";
+} from "../common/state.js";
 import { Annotation } from "./annotation.js";
 import { Autosave } from "./autosave.js";
 import { Candidates } from "./candidates.js";

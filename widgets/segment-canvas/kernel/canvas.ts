@@ -3,7 +3,7 @@
  * (create.ts builds it).
  *
  * The browser sends actions (clicks, boxes, commit, undo, ...); this side checks them, applies
- * them to the undo history (shared/reducer.ts), runs the decoder against the cached embedding
+ * them to the undo history (common/reducer.ts), runs the decoder against the cached embedding
  * of the slice (segment-loop.ts), and syncs prompts and masks back as compact binary
  * (publish.ts). Notebook code sees the same objects: `w.labels`, `w.current`, `w.prompts`,
  * `w.history`, `w.onCommit`, `await w.nextCommit()`, `await w.save(path)`, and can drive the
@@ -19,7 +19,7 @@
  *   failure can change them; only a user's undo/remove can.
  */
 import { DISPLAY_SYMBOL, type Displayable, type MimeBundle } from "../../../kernel/jupyter/display.js";
-import { parseSlice, type Action, type ObjectSummary, type PropagationReport, type WirePrompts } from "../shared/state.js";
+import { parseSlice, type Action, type ObjectSummary, type PropagationReport, type WirePrompts } from "../common/state.js";
 import { CanvasCore, isAbort } from "./canvas-core.js";
 import { errorText } from "./dispatch.js";
 import type { CanvasAutomaticOptions, ProposalSummary } from "./proposals.js";

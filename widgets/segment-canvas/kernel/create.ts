@@ -4,9 +4,9 @@
  */
 import { LABEL_COLORS } from "../../../kernel/display/overlay.js";
 import { WINDOW_PRESETS, windowPreset } from "../../../kernel/intensity/presets.js";
-import { LabelStore } from "../shared/labels.js";
-import { encodeStack } from "../shared/mask-codec.js";
-import { parseSlice, type NamedWindow, type SegmentCanvasState, type WindowLevel } from "../shared/state.js";
+import { LabelStore } from "../common/labels.js";
+import { encodeStack } from "../common/mask-codec.js";
+import { parseSlice, type NamedWindow, type SegmentCanvasState, type WindowLevel } from "../common/state.js";
 import { SegmentCanvas } from "./canvas.js";
 import { canvasSource, type CanvasInput, type CanvasSource } from "./source.js";
 import type { CanvasModel, SegmentCanvasOptions } from "./types.js";

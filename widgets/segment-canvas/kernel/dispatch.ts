@@ -1,10 +1,10 @@
 /**
  * Actions in: a front end's custom messages and the notebook API's calls, checked
- * (shared/state.ts), queued (action-queue.ts) and applied one at a time by the canvas, each
+ * (common/state.ts), queued (action-queue.ts) and applied one at a time by the canvas, each
  * logged in `w.history` and acknowledged to the views (`ack`), whether it succeeded or not.
  */
 import type { Widget } from "../../../kernel/jupyter/widgets/widget.js";
-import { parseAction, parseActionMessage, type Action, type ActionRef, type Bounds, type SegmentCanvasState } from "../shared/state.js";
+import { parseAction, parseActionMessage, type Action, type ActionRef, type Bounds, type SegmentCanvasState } from "../common/state.js";
 import { ActionQueue } from "./action-queue.js";
 import { refOf } from "./messages.js";
 import { MAX_TIMINGS } from "./segment-loop.js";

@@ -4,9 +4,9 @@
  * `w.erase`) turned into the same actions a front end sends.
  */
 import { existsSync } from "node:fs";
-import { encodeRle, toBase64 } from "../shared/mask-codec.js";
-import type { CommittedObject } from "../shared/reducer.js";
-import type { Action } from "../shared/state.js";
+import { encodeRle, toBase64 } from "../common/mask-codec.js";
+import type { CommittedObject } from "../common/reducer.js";
+import type { Action } from "../common/state.js";
 import { objectsFromLabels, readLabelsInput, type LabelsInput } from "./load-labels.js";
 import type { CanvasSource } from "./source.js";
 import type { SegmentCanvasOptions } from "./types.js";

@@ -9,8 +9,8 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import type { PixelArray } from "../../../kernel/io/image.js";
 import { readNifti } from "../../../kernel/io/nifti-read.js";
 import { readImage } from "../../../kernel/io/read-image.js";
-import { encodeRle } from "../shared/mask-codec.js";
-import { MAX_LABEL, makeObject, type CommittedObject } from "../shared/reducer.js";
+import { encodeRle } from "../common/mask-codec.js";
+import { MAX_LABEL, makeObject, type CommittedObject } from "../common/reducer.js";
 import type { CanvasSource } from "./source.js";
 
 /** A label map: an array in the source's layout (e.g. a previous `w.labels`), or a NIfTI / PNG path. */

@@ -4,7 +4,7 @@
  * slice is a front end's to write.
  */
 import type { WidgetChange } from "../../../kernel/jupyter/widgets/widget.js";
-import { FRONTEND_WRITABLE, parseSlice, type ActionRef, type SegmentCanvasState } from "../shared/state.js";
+import { FRONTEND_WRITABLE, parseSlice, type ActionRef, type SegmentCanvasState } from "../common/state.js";
 
 /** The (client, seq) of a message, when it has a usable one. */
 export function refOf(content: unknown): ActionRef | null {

@@ -6,10 +6,10 @@
  */
 import { propagate as propagateThroughVolume, type DirectionResult, type PropagateOptions, type SliceOutcome } from "../../../kernel/interactive/propagate.js";
 import type { Embedding } from "../../../kernel/sam/embedding.js";
-import { decodeRle, encodeRle } from "../shared/mask-codec.js";
-import { slicesWithPrompts, type PropagatedAction, type Snapshot } from "../shared/reducer.js";
-import { repropagateStep } from "../shared/propagation-report.js";
-import { ActionError, type PropagationReport, type WireDirection, type WireSliceOutcome } from "../shared/state.js";
+import { decodeRle, encodeRle } from "../common/mask-codec.js";
+import { slicesWithPrompts, type PropagatedAction, type Snapshot } from "../common/reducer.js";
+import { repropagateStep } from "../common/propagation-report.js";
+import { ActionError, type PropagationReport, type WireDirection, type WireSliceOutcome } from "../common/state.js";
 import type { CanvasModel, Propagator, PropagatorResult } from "./types.js";
 
 /**

@@ -15,9 +15,9 @@ import { AutomaticMaskGenerator, type MaskRecord } from "../../../kernel/automat
 import type { AutomaticOptions } from "../../../kernel/automatic/options.js";
 import type { Embedding } from "../../../kernel/sam/embedding.js";
 import { SamModel } from "../../../kernel/sam/model.js";
-import { decodeRle, encodeRle, toBase64 } from "../shared/mask-codec.js";
-import type { History, Snapshot } from "../shared/reducer.js";
-import { ActionError, type WireProposal } from "../shared/state.js";
+import { decodeRle, encodeRle, toBase64 } from "../common/mask-codec.js";
+import type { History, Snapshot } from "../common/reducer.js";
+import { ActionError, type WireProposal } from "../common/state.js";
 import type { CanvasModel } from "./types.js";
 
 /** What the canvas may set for its runs: the generator's options (the signal and progress are the canvas's). */

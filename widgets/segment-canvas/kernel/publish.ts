@@ -4,10 +4,10 @@
  * committed objects changed (which also triggers the autosave), and the status line.
  */
 import type { Widget } from "../../../kernel/jupyter/widgets/widget.js";
-import type { LabelStore } from "../shared/labels.js";
-import { encodeStack, type StackShape } from "../shared/mask-codec.js";
-import { canRedo, canUndo, present, type History } from "../shared/reducer.js";
-import type { ActionRef, CanvasStatus, ObjectSummary, SegmentCanvasState } from "../shared/state.js";
+import type { LabelStore } from "../common/labels.js";
+import { encodeStack, type StackShape } from "../common/mask-codec.js";
+import { canRedo, canUndo, present, type History } from "../common/reducer.js";
+import type { ActionRef, CanvasStatus, ObjectSummary, SegmentCanvasState } from "../common/state.js";
 
 export class Publisher {
   /** What was last sent, by identity: the reducer makes new objects only for what changed. */

@@ -7,9 +7,9 @@
 import type { Prompt } from "../../../kernel/sam/prompt.js";
 import type { SegmentResult } from "../../../kernel/sam/segment-result.js";
 import type { MultimaskMode } from "../../../kernel/sam/select.js";
-import { encodeRle } from "../shared/mask-codec.js";
-import { promptKey, promptsOnSlice, staleSlices, type ResultAction, type Snapshot } from "../shared/reducer.js";
-import { ActionError, type ActionRef, type CanvasStatus } from "../shared/state.js";
+import { encodeRle } from "../common/mask-codec.js";
+import { promptKey, promptsOnSlice, staleSlices, type ResultAction, type Snapshot } from "../common/reducer.js";
+import { ActionError, type ActionRef, type CanvasStatus } from "../common/state.js";
 import type { SliceEmbedder } from "./embedder.js";
 import type { CanvasModel } from "./types.js";
 

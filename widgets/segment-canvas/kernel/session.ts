@@ -11,9 +11,9 @@
  */
 import { createHash } from "node:crypto";
 import type { MultimaskMode } from "../../../kernel/sam/select.js";
-import { toBase64 } from "../shared/mask-codec.js";
-import type { CommittedObject, Snapshot } from "../shared/reducer.js";
-import type { Action } from "../shared/state.js";
+import { toBase64 } from "../common/mask-codec.js";
+import type { CommittedObject, Snapshot } from "../common/reducer.js";
+import type { Action } from "../common/state.js";
 import type { CanvasSource } from "./source.js";
 import type { CanvasModel } from "./types.js";
 

@@ -11,7 +11,7 @@
 import type { Image2D, PixelArray } from "../../../kernel/io/image.js";
 import { extractSlice, viewMapping, writeSliceOf, type ViewMapping, type ViewName } from "../../../kernel/io/volume-view.js";
 import { voxelCount, type Volume } from "../../../kernel/io/volume.js";
-import type { PixelDtype } from "../shared/state.js";
+import type { PixelDtype } from "../common/state.js";
 
 export type CanvasInput = Image2D | Volume;
 

@@ -11,7 +11,7 @@ import type { Embedding } from "../../../kernel/sam/embedding.js";
 import type { Prompt } from "../../../kernel/sam/prompt.js";
 import type { SegmentResult } from "../../../kernel/sam/segment-result.js";
 import type { MultimaskMode } from "../../../kernel/sam/select.js";
-import type { Action, WindowLevel, WirePrompts } from "../shared/state.js";
+import type { Action, WindowLevel, WirePrompts } from "../common/state.js";
 import type { LabelsInput } from "./load-labels.js";
 import type { CanvasAutomaticOptions } from "./proposals.js";
 
