@@ -17,6 +17,7 @@ import { findModelFolder } from "../kernel/sam/registry.js";
 import { canRun } from "./helpers/require.js";
 import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "../widgets/harness/jupyter-env.js";
 import { REPO } from "./jupyter/helpers/kernel-process.js";
+import type { NotebookOutput } from "./helpers/notebook-output.js";
 
 const available = pythonHas("nbclient", "nbformat", "jupyter_client", "nbconvert");
 const NOTEBOOKS = join(REPO, "notebooks");
@@ -25,15 +26,7 @@ const DRIVER = join(REPO, "tests", "jupyter", "nbclient", "run_notebook.py");
 const NAMES = ["01-quickstart", "02-volumes", "03-embeddings", "04-interactive-evaluation", "05-canvas", "06-automatic", "07-semantic"] as const;
 type Name = (typeof NAMES)[number];
 
-interface Output {
-  output_type: string;
-  name?: string;
-  text?: string | string[];
-  data?: Record<string, unknown>;
-  ename?: string;
-  evalue?: string;
-  execution_count?: number | null;
-}
+type Output = NotebookOutput;
 interface Cell {
   cell_type: string;
   source: string | string[];

@@ -10,20 +10,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { canRun } from "../helpers/require.js";
 import { jupyterEnv, PYTHON, pythonHas, type JupyterEnv } from "../../widgets/harness/jupyter-env.js";
 import { REPO } from "./helpers/kernel-process.js";
+import type { NotebookOutput } from "../helpers/notebook-output.js";
 
 const available = pythonHas("nbclient", "nbformat", "jupyter_client");
 const DRIVER = join(REPO, "tests", "jupyter", "nbclient", "run_notebook.py");
 const FIXTURE = join(REPO, "tests", "fixtures", "notebooks", "widget-state.ipynb");
 
-interface Output {
-  output_type: string;
-  name?: string;
-  text?: string | string[];
-  data?: Record<string, unknown>;
-  ename?: string;
-  evalue?: string;
-  traceback?: string[];
-}
+type Output = NotebookOutput;
 interface Notebook {
   metadata: { widgets?: Record<string, { state: Record<string, { model_name: string; state: Record<string, unknown>; buffers?: { path: unknown; data: string; encoding: string }[] }> }> };
   cells: { cell_type: string; outputs?: Output[] }[];
