@@ -3,8 +3,8 @@
  * filter. segment_anything's generator computes the stability score on the upscaled logits
  * (`SamPredictor.predict_torch(return_logits=True)`) after filtering by predicted IoU, so only
  * those masks ever need full resolution; the ONNX decoder, though, upscales all of its masks
- * at every call. We therefore run the decoder without its `masks` output (onnxruntime then
- * drops the upscaling nodes) and upscale the survivors here.
+ * at every call. We therefore run the decoder without its `masks` output and the nodes that
+ * fed only it (point-decoder.ts, `withoutMasksOutput`) and upscale the survivors here.
  *
  * The upscaling is the official exporter's postprocessing (`SamOnnxModel.mask_postprocessing`:
  * bilinear to 1024x1024, crop to the resized image size computed from `orig_im_size`, bilinear

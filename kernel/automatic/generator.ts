@@ -224,10 +224,19 @@ export class AutomaticMaskGenerator {
     const cropSize = embedding.originalSize;
     // `points_scale = [w, h]`: grid points are in the crop's own pixels.
     const points = grid.map((p) => [p.x * cropSize.width, p.y * cropSize.height] as [number, number]);
+    const batches: [number, number][][] = [];
+    for (let start = 0; start < points.length; start += this.options.pointsPerBatch) batches.push(points.slice(start, start + this.options.pointsPerBatch));
     const data: Candidate[] = [];
-    for (let start = 0; start < points.length; start += this.options.pointsPerBatch) {
-      const batch = points.slice(start, start + this.options.pointsPerBatch);
-      data.push(...(await this.processBatch(embedding, batch, crop, image, sessions, signal)));
+    // The next batch is decoded (in the pool's workers) while this thread filters, upscales and
+    // encodes the current one; the order of the records does not change.
+    let next = batches.length > 0 ? sessions.decode(embedding, batches[0]!, signal) : undefined;
+    for (const [b, batch] of batches.entries()) {
+      const decoded = await next!;
+      next = b + 1 < batches.length ? sessions.decode(embedding, batches[b + 1]!, signal) : undefined;
+      // If this batch throws (an interrupt), the decode in flight must not become an unhandled rejection.
+      next?.catch(() => undefined);
+      signal?.throwIfAborted();
+      data.push(...(await this.processBatch(embedding, batch, decoded, crop, image, sessions)));
       progress(batch.length);
     }
     const keep = nms(data.map((d) => d.box), data.map((d) => d.iou), this.options.boxNmsThresh);
@@ -238,24 +247,23 @@ export class AutomaticMaskGenerator {
   }
 
   /**
-   * segment_anything's `_process_batch`: decode each point (tokens 1..3, point-major order),
+   * segment_anything's `_process_batch` on the decoded points (tokens 1..3, point-major order):
    * keep predicted IoU > predIouThresh, then stability >= stabilityScoreThresh on the
    * full-resolution logits, threshold, box, drop masks cut by the crop's edge, uncrop, RLE.
    */
   private async processBatch(
     embedding: Embedding,
     points: [number, number][],
+    decoded: readonly PointDecoding[],
     crop: BoxXyxy,
     image: Size2D,
     sessions: Sessions,
-    signal: AbortSignal | undefined,
   ): Promise<Candidate[]> {
     const o = this.options;
     const cropSize = embedding.originalSize;
     const pixels = cropSize.height * cropSize.width;
     const planeLength = LOW_RES_SIDE * LOW_RES_SIDE;
     const kept: { point: [number, number]; iou: number; lowRes: Float32Array; logits?: Float32Array }[] = [];
-    const decoded = await sessions.decode(embedding, points, signal);
     for (const [p, point] of points.entries()) {
       const out = decoded[p]!;
       for (let t = 0; t < out.ious.length; t++) {

@@ -15,6 +15,7 @@ import { readFileSync } from "node:fs";
 import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import type { Size2D } from "../io/image.js";
+import { pruneToOutputs } from "../onnx/prune.js";
 import { LOW_RES_SIDE } from "../sam/decoder.js";
 import { samSessionOptions } from "../sam/session-options.js";
 import { EMBEDDING_LENGTH, type Embedding } from "../sam/embedding.js";
@@ -34,17 +35,16 @@ export interface PointDecoding {
 }
 
 /**
- * The decoder's ONNX bytes without its `masks` output: onnxruntime removes the nodes that only
- * fed it (the upscaling of every token to the image size), which the generator replaces by
- * upscaling the few masks that pass the predicted-IoU filter (full-resolution.ts).
+ * The decoder's ONNX bytes without its `masks` output and without the nodes that only fed it
+ * (the upscaling of every token to the image size, 2/3 of a demo decoder call): the generator
+ * upscales only the few masks that pass the predicted-IoU filter (full-resolution.ts).
+ * onnxruntime keeps running nodes whose outputs nobody reads, so they are pruned here
+ * (kernel/onnx/prune.ts has the profile).
  */
 export function withoutMasksOutput(bytes: Uint8Array): Uint8Array {
-  const model = onnx.ModelProto.decode(bytes);
-  const graph = model.graph!;
-  const before = graph.output!.length;
-  graph.output = graph.output!.filter((o) => o.name !== "masks");
-  if (graph.output.length === before) throw new Error("the decoder has no 'masks' output to remove; is it a SAM decoder?");
-  return onnx.ModelProto.encode(model).finish();
+  const outputs = onnx.ModelProto.decode(bytes).graph?.output?.map((o) => o.name) ?? [];
+  if (!outputs.includes("masks")) throw new Error("the decoder has no 'masks' output to remove; is it a SAM decoder?");
+  return pruneToOutputs(bytes, ["iou_predictions", "low_res_masks"]).bytes;
 }
 
 export class PointDecoder {
