@@ -3,10 +3,12 @@
  * call, all mask tokens' predicted IoU and 256x256 logits back.
  *
  * One point per call: the shipped decoders (and the official exports) take a batch of one,
- * and a batch axis would not pay for the demo model. Its decoder is a per-prompt network
- * (CPU-bound, ~20 ms of CPU per prompt); the shipped weights re-exported with a batch axis
- * (a measurement only, not shipped) took 19.4 ms of CPU per prompt at 16 prompts per call
- * against 20.6 ms one by one (onnxruntime, 1 intra-op thread, 2-core machine under load).
+ * and a batch axis can save little for the demo model, whose decoder is a per-prompt network.
+ * Profiled per node (onnxruntime's profiler, graph optimizations off so that node names
+ * survive), the part of a call that depends on the embedding alone, which a batch would share,
+ * is 15 % of its kernel time; the rest is per prompt and compute-bound. (A batched re-export
+ * once measured 19.4 against 20.6 ms of CPU per prompt, but both still ran the dead upscaling
+ * that `withoutMasksOutput` now prunes: ~9 ms per prompt remain.)
  * onnxruntime-node runs a session's calls on the JS thread, one at a time, so calls in flight
  * on one session do not overlap either: the generator runs one of these per worker thread
  * instead (decoder-pool.ts).
