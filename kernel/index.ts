@@ -125,6 +125,7 @@ export {
   type ProbeOptions,
 } from "./semantic/index.js";
 export { PHANTOM_LABEL_NAMES } from "./phantom/labels.js";
+export { generatePhantomVolume, writePhantomNifti, type PhantomVolume } from "./phantom/index.js";
 // Cohorts: a dataset embedded and evaluated by local workers or Slurm job arrays (cohortEmbed and cohortEvaluate above).
 export {
   readCohortManifest,
