@@ -17,7 +17,7 @@ import { isTemporary } from "../kernel/cohort/atomic.js";
 import { cohortEmbed, cohortEvaluate, type CohortRunResult } from "../kernel/cohort/run.js";
 import { cohortStatus } from "../kernel/cohort/status.js";
 import { canRun } from "./helpers/require.js";
-import { writePhantomCohort, type CohortFixture } from "./helpers/cohort.js";
+import { writePhantomCohort, type CohortFixture } from "../kernel/cohort/phantom-cohort.js";
 import { REPO } from "./jupyter/helpers/kernel-process.js";
 
 const SLURM_CONF = process.env.MEDICOSAM_SLURM_CONF ?? join(REPO, "tests", "slurm", "slurm.conf");

@@ -3,20 +3,22 @@
  * leaves, the gathered table. Four small phantom volumes and the shipped demo model; the
  * workers are real processes of the built CLI (`npm run build` first), as in a user's run.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync, existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { hostname, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { SLICE_BYTES } from "../kernel/cache/disk-store.js";
 import { isTemporary } from "../kernel/cohort/atomic.js";
 import { gatherCohort, cohortTableCsv } from "../kernel/cohort/gather.js";
+import { Lease, type LeaseInfo } from "../kernel/cohort/lease.js";
 import { ManifestError, readCohortManifest } from "../kernel/cohort/manifest.js";
 import { cohortEmbed, cohortEvaluate, type CohortRunResult } from "../kernel/cohort/run.js";
 import { arraySpec, shardIndices, shardsOf } from "../kernel/cohort/slurm.js";
 import { cohortStatus } from "../kernel/cohort/status.js";
 import { run as cli } from "../kernel/cli/cohort.js";
 import { generatePhantomVolume, writePhantomNifti } from "../kernel/phantom/index.js";
-import { writePhantomCohort, type CohortFixture } from "./helpers/cohort.js";
+import { writePhantomCohort, type CohortFixture } from "../kernel/cohort/phantom-cohort.js";
 
 let dir: string;
 let cohort: CohortFixture;
@@ -122,6 +124,52 @@ describe("the manifest", () => {
     writeFileSync(join(d, "ok.json"), JSON.stringify({ dataset: "abdomen", volumes: [{ image }] }));
     const m = await readCohortManifest(join(d, "ok.json"));
     expect(m.volumes).toEqual([{ id: "ct-01", image, dataset: "abdomen", index: 0, where: "volumes[0]" }]);
+  });
+});
+
+describe("leases", () => {
+  const info = (over: Partial<LeaseInfo> = {}): LeaseInfo => ({ command: "embed", host: hostname(), pid: process.pid, started: "", task: "test", ...over });
+
+  it("of five tasks that want a volume at once, one gets it; the others learn who", async () => {
+    const path = join(dir, "race.lease");
+    const got = await Promise.all([0, 1, 2, 3, 4].map((k) => Lease.acquire(path, info({ task: `task ${k}` }))));
+    const winners = got.filter((g) => "lease" in g);
+    expect(winners).toHaveLength(1);
+    const holder = (winners[0] as { lease: Lease }).lease.holder.task;
+    for (const g of got) if ("heldBy" in g) expect(g.heldBy.task).toBe(holder);
+    await (winners[0] as { lease: Lease }).lease.release();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it("is taken over when its holder is gone: a dead process here, a job Slurm no longer runs, no heartbeat for 10 min", async () => {
+    const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
+    const cases: [string, LeaseInfo, number, ReadonlySet<string> | undefined, RegExp | undefined][] = [
+      ["a live process here", info(), 0, undefined, undefined],
+      ["a dead process here", info({ pid: dead }), 0, undefined, /process \d+ on .* is gone/],
+      ["another host, fresh heartbeat", info({ host: "node7", pid: 1 }), 0, undefined, undefined],
+      ["another host, silent for 11 min", info({ host: "node7", pid: 1 }), 11 * 60_000, undefined, /no heartbeat for 11 min/],
+      ["a Slurm task still queued, silent for 11 min", info({ host: "node7", pid: 1, slurmJob: "12_3" }), 11 * 60_000, new Set(["12_3"]), undefined],
+      ["a Slurm task no longer queued", info({ host: "node7", pid: 1, slurmJob: "12_3" }), 0, new Set(["12_4"]), /Slurm job 12_3 is no longer queued/],
+    ];
+    for (const [what, held, ageMs, queue, stale] of cases) {
+      const path = join(dir, `stale-${what.replace(/\W+/g, "-")}.lease`);
+      writeFileSync(path, JSON.stringify(held));
+      const t = new Date(Date.now() - ageMs);
+      utimesSync(path, t, t);
+      const takeovers: string[] = [];
+      const got = await Lease.acquire(path, info({ task: "me" }), { slurmQueue: async () => queue, onTakeover: (_p, why) => takeovers.push(why) });
+      if (stale) {
+        expect("lease" in got, what).toBe(true);
+        expect(takeovers, what).toHaveLength(1);
+        expect(takeovers[0], what).toMatch(stale);
+        expect((JSON.parse(readFileSync(path, "utf8")) as LeaseInfo).task).toBe("me");
+        await (got as { lease: Lease }).lease.release();
+      } else {
+        expect("heldBy" in got, what).toBe(true);
+        expect(takeovers, what).toEqual([]);
+      }
+      expect(readdirSync(dir).filter((f) => f.includes(".stale-") || isTemporary(f))).toEqual([]);
+    }
   });
 });
 

@@ -8,7 +8,7 @@
  * A lease whose holder is gone is stale and may be taken over:
  *  - on the same host, the holder's process no longer exists (a `--local` worker killed, a
  *    Slurm task on this node cancelled);
- *  - its Slurm job is no longer in `squeue` (when the caller passes the queue);
+ *  - its Slurm array task is no longer in `squeue` (asked about holders on other hosts);
  *  - no heartbeat for STALE_AFTER_MS (a node that died, on another host, without Slurm to ask).
  * Taking over renames the stale file away first, so of two tasks that both see it stale only
  * one gets to create the new lease.
@@ -48,10 +48,14 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Why a lease is stale, or undefined while its holder may still be working. */
+/**
+ * Why a lease is stale, or undefined while its holder may still be working. Slurm's queue,
+ * when known, is trusted over the heartbeat: a task Slurm still runs holds its lease even if a
+ * slow filesystem delayed its heartbeat.
+ */
 export function staleReason(info: LeaseInfo, heartbeatMs: number, now = Date.now(), slurmQueue?: ReadonlySet<string>): string | undefined {
   if (info.host === hostname() && !processAlive(info.pid)) return `its process ${info.pid} on ${info.host} is gone`;
-  if (info.slurmJob && slurmQueue && !slurmQueue.has(info.slurmJob)) return `Slurm job ${info.slurmJob} is no longer queued or running`;
+  if (info.slurmJob && slurmQueue) return slurmQueue.has(info.slurmJob) ? undefined : `Slurm job ${info.slurmJob} is no longer queued or running`;
   const quiet = now - heartbeatMs;
   if (quiet > STALE_AFTER_MS) return `no heartbeat for ${Math.round(quiet / 60_000)} min`;
   return undefined;
@@ -104,13 +108,15 @@ export class Lease {
   static async acquire(
     path: string,
     info: LeaseInfo,
-    options: { slurmQueue?: ReadonlySet<string>; onTakeover?: (previous: LeaseInfo, why: string) => void } = {},
+    options: { slurmQueue?: () => Promise<ReadonlySet<string> | undefined>; onTakeover?: (previous: LeaseInfo, why: string) => void } = {},
   ): Promise<AcquireResult> {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (await createExclusive(path, `${JSON.stringify(info, null, 1)}\n`)) return { lease: new Lease(path, info) };
       const held = await readLease(path);
       if (!held) continue; // released meanwhile: try again
-      const why = staleReason(held.info, held.heartbeatMs, Date.now(), options.slurmQueue);
+      // Slurm is asked only about a task on another host (on this one, its process answers).
+      const queue = held.info.slurmJob && held.info.host !== hostname() ? await options.slurmQueue?.() : undefined;
+      const why = staleReason(held.info, held.heartbeatMs, Date.now(), queue);
       if (!why) return { heldBy: held.info };
       const aside = `${path}.stale-${hostname()}-${process.pid}`;
       try {

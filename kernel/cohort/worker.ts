@@ -26,6 +26,7 @@ import { claimIdentity, resultsIdentity, ResultsLayout, storeIdentity, StoreLayo
 import { Lease, type LeaseInfo } from "./lease.js";
 import type { CohortVolume } from "./manifest.js";
 import type { EmbedSettings, ProtocolSettings } from "./settings.js";
+import { slurmQueue } from "./slurm.js";
 
 export type CohortCommand = "embed" | "evaluate";
 
@@ -82,6 +83,14 @@ export class CohortWorker {
   /** What `stopSync` must clean up: the volume at work, its leases and folders. */
   private current: { id: string; leases: Lease[]; dirs: string[]; failedPath: string } | undefined;
 
+  private queue: { at: number; jobs: Promise<ReadonlySet<string> | undefined> } | undefined;
+
+  /** `squeue`'s live jobs, asked at most every 15 s (only about leases held on other hosts). */
+  private readonly liveJobs = (): Promise<ReadonlySet<string> | undefined> => {
+    if (!this.queue || Date.now() - this.queue.at > 15_000) this.queue = { at: Date.now(), jobs: slurmQueue() };
+    return this.queue.jobs;
+  };
+
   constructor(private readonly plan: WorkerPlan) {
     this.store = new StoreLayout(plan.store);
     this.results = plan.out ? new ResultsLayout(plan.out) : undefined;
@@ -135,6 +144,7 @@ export class CohortWorker {
           await mkdir(this.store.volumeDir(v.id), { recursive: true });
           if (this.results) await mkdir(this.results.volumeDir(v.id), { recursive: true });
           const got = await Lease.acquire(this.leasePath(v), this.leaseInfo(p.command), {
+            slurmQueue: this.liveJobs,
             onTakeover: (prev, why) => p.log(`${v.id}: took over from ${prev.task} on ${prev.host} (${why})`),
           });
           if ("heldBy" in got) {
@@ -213,6 +223,7 @@ export class CohortWorker {
     for (;;) {
       if (await embedDone(this.store, v.id)) return openEmbeddings(ctx, image, v.image);
       const got = await Lease.acquire(this.store.lease(v.id), this.leaseInfo("embed"), {
+        slurmQueue: this.liveJobs,
         onTakeover: (prev, why) => this.plan.log(`${v.id}: took the store over from ${prev.task} on ${prev.host} (${why})`),
       });
       if ("lease" in got) {

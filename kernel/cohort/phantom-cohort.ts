@@ -1,10 +1,11 @@
 /**
- * Small cohorts for the cohort tests: phantom CT/MR volumes (kernel/phantom) with their label
- * maps as NIfTI files, and a CSV manifest listing them.
+ * A small synthetic cohort: phantom CT/MR volumes (kernel/phantom) with their label maps as
+ * NIfTI files, and a CSV manifest listing them. For the tests and the benchmark, which need a
+ * dataset that exists on every machine.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { generatePhantomVolume, writePhantomNifti } from "../../kernel/phantom/index.js";
+import { generatePhantomVolume, writePhantomNifti } from "../phantom/index.js";
 
 export interface CohortFixture {
   readonly dir: string;
