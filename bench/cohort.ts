@@ -13,8 +13,8 @@ import { defaultBenchModelDir, ensureBenchModel } from "../models/bench/generate
 import { writePhantomCohort } from "../kernel/cohort/phantom-cohort.js";
 import type { Metric, SectionResult } from "./types.js";
 
-/** Resident memory (MiB) of `pid` and all its descendants, from /proc. */
-function treeRssMiB(pid: number): number {
+/** Resident memory (MB) of `pid` and all its descendants, from /proc. */
+function treeRssMB(pid: number): number {
   const parents = new Map<number, number>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
@@ -37,20 +37,20 @@ function treeRssMiB(pid: number): number {
       // gone meanwhile
     }
   }
-  return kib / 1024;
+  return (kib * 1024) / 1e6;
 }
 
 interface Run {
   readonly slicesPerS: number;
   readonly wallS: number;
-  readonly peakWorkerMiB: number;
+  readonly peakWorkerMB: number;
 }
 
 async function embedRun(manifest: string, model: string, store: string, workers: number, slices: number): Promise<Run> {
   const pids: number[] = [];
   let peak = 0;
   const sampler = setInterval(() => {
-    for (const pid of pids) peak = Math.max(peak, treeRssMiB(pid));
+    for (const pid of pids) peak = Math.max(peak, treeRssMB(pid));
   }, 250);
   const t0 = performance.now();
   try {
@@ -60,7 +60,7 @@ async function embedRun(manifest: string, model: string, store: string, workers:
     clearInterval(sampler);
   }
   const wallS = (performance.now() - t0) / 1000;
-  return { slicesPerS: slices / wallS, wallS, peakWorkerMiB: peak };
+  return { slicesPerS: slices / wallS, wallS, peakWorkerMB: peak };
 }
 
 export async function benchCohort(options: { quick?: boolean } = {}): Promise<SectionResult> {
@@ -86,7 +86,7 @@ export async function benchCohort(options: { quick?: boolean } = {}): Promise<Se
           value: run.slicesPerS,
           note: `${run.wallS.toFixed(1)} s, load ${loadavg()[0]!.toFixed(1)}`,
         });
-        metrics.push({ name: `${c.label}: peak RSS of one worker + its encoder, --local ${workers}`, unit: "MB", value: run.peakWorkerMiB });
+        metrics.push({ name: `${c.label}: peak RSS of one worker + its encoder, --local ${workers}`, unit: "MB", value: run.peakWorkerMB });
       }
       metrics.push({ name: `${c.label}: --local 2 / --local 1`, unit: "x", value: runs[2]!.slicesPerS / runs[1]!.slicesPerS });
       details[c.label] = runs;

@@ -273,6 +273,30 @@ describe("a cohort on this machine", () => {
     sameChunks(store, reference);
   }, 120_000);
 
+  it("interrupted (Kernel > Interrupt, Ctrl-C): the workers clean up, record where they stopped, and the rerun resumes", async () => {
+    const store = join(dir, "store-interrupted");
+    const controller = new AbortController();
+    const watcher = setInterval(() => {
+      if (chunks(store).length >= 3) controller.abort();
+    }, 10);
+    const err = await cohortEmbed(cohort.manifest, { model: "demo", store, local: 2, log: () => {}, signal: controller.signal }).catch((e: unknown) => e);
+    clearInterval(watcher);
+    expect(String(err)).toMatch(/interrupted: the workers stopped and recorded where; run the same embed again to resume/);
+    const status = await cohortStatus(cohort.manifest, { store });
+    const stopped = status.volumes.filter((v) => v.embed.state === "failed");
+    expect(stopped.length).toBeGreaterThanOrEqual(1);
+    for (const v of stopped) expect(v.embed.detail).toMatch(/^stopped by SIGTERM/);
+    expect(status.counts().running).toBe(0);
+    expect(files(store).filter((f) => isTemporary(f) || f.endsWith("lease.json"))).toEqual([]);
+    for (const f of chunks(store)) expect(statSync(f).size, f).toBe(SLICE_BYTES);
+    const before = chunks(store).length;
+    const { lines, log } = quiet();
+    expect(local(await cohortEmbed(cohort.manifest, { model: "demo", store, local: 2, log })).ok).toBe(true);
+    const computed = lines.map((l) => / embedded \((\d+) computed/.exec(l)?.[1]).filter((n) => n !== undefined).map(Number);
+    expect(computed.reduce((a, b) => a + b, 0)).toBe(4 * DEPTH - before);
+    sameChunks(store, reference);
+  }, 120_000);
+
   it("evaluates with --local 2 and gathers one table in the protocol summary's layout", async () => {
     const out = join(dir, "results");
     const { lines, log } = quiet();

@@ -177,6 +177,9 @@ async function run(command: CohortCommand, manifestPath: string, o: CohortRunOpt
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onWorker ? { onSpawn: o.onWorker } : {}),
   });
+  if (o.signal?.aborted) {
+    throw new Error(`interrupted: the workers stopped and recorded where; run the same ${command} again to resume (logs in ${logRoot.logs}).`);
+  }
   const incomplete: string[] = [];
   for (const v of manifest.volumes) {
     const complete = resultsLayout ? existsSync(resultsLayout.result(v.id)) : (await embedDone(store, v.id)) !== undefined;
