@@ -65,7 +65,7 @@ export async function embedVolume(ctx: EmbedContext, v: CohortVolume, lease: Lea
   const key = basename(store.dir);
   await lease.update({ storeKey: key, depth: emb.depth, phase: "embedding" });
   // Only the lease holder writes here: a temporary file is what a killed task left behind.
-  const swept = await sweepTemporaries(store.dir);
+  const swept = [...(await sweepTemporaries(store.dir)), ...(await sweepTemporaries(ctx.store.volumeDir(v.id)))];
   if (swept.length) ctx.log(`${v.id}: removed ${swept.length} temporary file(s) a stopped task left`);
   ctx.log(`${v.id}: ${emb.depth} ${ctx.settings.view} slices, ${store.count} already in the store`);
   let last = performance.now();

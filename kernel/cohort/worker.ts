@@ -13,7 +13,7 @@
 import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { modelIdentity, type VolumeEmbeddings } from "../cache/volume-embeddings.js";
 import { openVolume } from "../io/volume-open.js";
 import type { Volume } from "../io/volume.js";
@@ -81,7 +81,7 @@ export class CohortWorker {
   private readonly stop = new AbortController();
   private model: SamModel | undefined;
   /** What `stopSync` must clean up: the volume at work, its leases and folders. */
-  private current: { id: string; leases: Lease[]; dirs: string[]; failedPath: string } | undefined;
+  private current: { id: string; leases: Lease[]; failedPath: string } | undefined;
 
   private queue: { at: number; jobs: Promise<ReadonlySet<string> | undefined> } | undefined;
 
@@ -195,10 +195,10 @@ export class CohortWorker {
 
   private async work(v: CohortVolume, lease: Lease): Promise<void> {
     const p = this.plan;
-    const dirs = [this.store.volumeDir(v.id), ...(this.results ? [this.results.volumeDir(v.id)] : [])];
     const failedPath = p.command === "embed" ? this.store.failed(v.id) : this.results!.failed(v.id);
-    this.current = { id: v.id, leases: [lease], dirs, failedPath };
-    for (const dir of dirs) await sweepTemporaries(dir);
+    this.current = { id: v.id, leases: [lease], failedPath };
+    // Only the lease holder writes in the lease's folder: a temporary file there is a stopped task's.
+    await sweepTemporaries(dirname(lease.path));
     p.log(`${v.id}: ${p.command} (${v.image})`);
     const model = await this.loadedModel();
     const ctx = { model, store: this.store, settings: p.embed, signal: this.stop.signal, task: p.task, log: p.log };
@@ -273,9 +273,10 @@ export class CohortWorker {
     removeInFlightSync();
     const c = this.current;
     if (!c) return;
-    for (const dir of c.dirs) sweepTemporariesSync(dir);
-    // The volume's embedding folder: VolumeEmbeddingStore's own temporaries.
-    const key = c.leases.map((l) => l.holder.storeKey).find((k) => k);
+    // The folders of the leases held, and the volume's embedding folder (VolumeEmbeddingStore's
+    // own temporaries) when the store's lease is one of them.
+    for (const lease of c.leases) sweepTemporariesSync(dirname(lease.path));
+    const key = c.leases.find((l) => l.path === this.store.lease(c.id))?.holder.storeKey;
     if (key) sweepTemporariesSync(join(this.store.embeddings, key));
     const record = this.failureRecord(c.id, `stopped by ${signal} (scancel, a time limit, preemption or Ctrl-C); run the same command again to resume`);
     try {
