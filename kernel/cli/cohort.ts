@@ -147,7 +147,7 @@ function slurmOf(v: Values): SlurmOptions | undefined {
   const slurmOnly = ["per-task", "max-running", "partition", "time", "mem", "cpus-per-task", "gres", "account", "sbatch", "dry-run"] as const;
   if (!v.slurm) {
     const given = slurmOnly.filter((k) => v[k] !== undefined);
-    if (given.length) throw new UsageError(`${given.map((k) => `--${k}`).join(", ")} go with --slurm.`);
+    if (given.length) throw new UsageError(`${given.map((k) => `--${k}`).join(", ")} ${given.length > 1 ? "go" : "goes"} with --slurm.`);
     return undefined;
   }
   if (v.local !== undefined) throw new UsageError("give --local N or --slurm, not both.");
@@ -245,7 +245,7 @@ async function runWork(command: CohortCommand, positionals: string[], v: Values)
   const protocolFlags = ["starts", "corrections", "mask-prompts", "seed", "min-size", "slice-step", "3d"] as const;
   if (command === "embed") {
     const given = protocolFlags.filter((k) => v[k] !== undefined);
-    if (given.length) throw new UsageError(`${given.map((k) => `--${k}`).join(", ")} are protocol options of evaluate.`);
+    if (given.length) throw new UsageError(`${given.map((k) => `--${k}`).join(", ")} ${given.length > 1 ? "are protocol options" : "is a protocol option"} of evaluate.`);
   }
   let intensity;
   try {
