@@ -14,6 +14,7 @@ const subcommands: Record<string, { summary: string; load: () => Promise<{ run(a
   seg: { summary: "a label map as a DICOM SEG that references its DICOM series", load: () => import("./cli/seg.js") },
   semantic: { summary: "train a semantic head on a few labelled slices' embeddings; label a volume with it", load: () => import("./cli/semantic.js") },
   evaluate: { summary: "the paper's simulated interactive segmentation on images + label maps: tables and chart", load: () => import("./cli/evaluate.js") },
+  cohort: { summary: "a dataset of volumes embedded and evaluated locally or as Slurm job arrays, resumable", load: () => import("./cli/cohort.js") },
 };
 
 /** Subcommands contributed by other parts of the package register here (install, info, ...). */

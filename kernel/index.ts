@@ -5,6 +5,7 @@
 import { maybeKernelRuntime } from "./jupyter/runtime.js";
 import { loadModel as loadSamModel, type LoadOptions, type SamModel } from "./sam/model.js";
 import type { ModelSource } from "./sam/model-files.js";
+import { cohortEmbed as embedCohort, cohortEvaluate as evaluateCohort, type CohortEvaluateOptions, type CohortRunOptions, type CohortRunResult } from "./cohort/run.js";
 
 /**
  * Loads a model folder (or two ONNX files). Inside the MedicoSAM kernel, Kernel > Interrupt
@@ -12,6 +13,22 @@ import type { ModelSource } from "./sam/model-files.js";
  */
 export function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<SamModel> {
   return loadSamModel(source, { interruptSignal: () => maybeKernelRuntime()?.interruptSignal, ...options });
+}
+
+/** Kernel > Interrupt stops a cohort's local workers (they record where they stopped). */
+function withInterrupt<T extends CohortRunOptions>(options: T): T {
+  const signal = options.signal ?? maybeKernelRuntime()?.interruptSignal;
+  return signal ? { ...options, signal } : options;
+}
+
+/** Embeds every slice of every volume of a cohort manifest into a store (kernel/cohort/run.ts). */
+export function cohortEmbed(manifest: string, options: CohortRunOptions): Promise<CohortRunResult> {
+  return embedCohort(manifest, withInterrupt(options));
+}
+
+/** The paper's 2D and 3D protocols on every volume of a cohort manifest (kernel/cohort/run.ts). */
+export function cohortEvaluate(manifest: string, options: CohortEvaluateOptions): Promise<CohortRunResult> {
+  return evaluateCohort(manifest, withInterrupt(options));
 }
 export type { Image2D, RgbImage8, Size2D, PixelArray } from "./io/image.js";
 export { readImage, imageFromArray } from "./io/read-image.js";
@@ -108,3 +125,27 @@ export {
   type ProbeOptions,
 } from "./semantic/index.js";
 export { PHANTOM_LABEL_NAMES } from "./phantom/labels.js";
+export { generatePhantomVolume, writePhantomNifti, type PhantomVolume } from "./phantom/index.js";
+// Cohorts: a dataset embedded and evaluated by local workers or Slurm job arrays (cohortEmbed and cohortEvaluate above).
+export {
+  readCohortManifest,
+  parseCohortManifest,
+  ManifestError,
+  cohortStatus,
+  CohortStatus,
+  gatherCohort,
+  cohortTableCsv,
+  cohortReport,
+  CohortReport,
+  DEFAULT_PROTOCOL,
+  type CohortManifest,
+  type CohortVolume,
+  type CohortResults,
+  type CohortTableRow,
+  type ProtocolSettings,
+  type EmbedSettings,
+  type SlurmOptions,
+  type VolumeStatus,
+  type VolumeState,
+} from "./cohort/index.js";
+export type { CohortRunOptions, CohortEvaluateOptions, CohortRunResult } from "./cohort/run.js";

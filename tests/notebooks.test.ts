@@ -23,7 +23,7 @@ const available = pythonHas("nbclient", "nbformat", "jupyter_client", "nbconvert
 const NOTEBOOKS = join(REPO, "notebooks");
 const OUT = join(REPO, "out", "tutorials");
 const DRIVER = join(REPO, "tests", "jupyter", "nbclient", "run_notebook.py");
-const NAMES = ["01-quickstart", "02-volumes", "03-embeddings", "04-interactive-evaluation", "05-canvas", "06-automatic", "07-semantic"] as const;
+const NAMES = ["01-quickstart", "02-volumes", "03-embeddings", "04-interactive-evaluation", "05-canvas", "06-automatic", "07-semantic", "08-cohort"] as const;
 type Name = (typeof NAMES)[number];
 
 type Output = NotebookOutput;
@@ -107,7 +107,7 @@ function pngSizeOf(dataUrl: string): Promise<{ width?: number; height?: number }
 }
 
 describe("the committed notebooks", () => {
-  test("all seven exist, are clean nbformat 4 for the medicosam kernel, and start with a markdown intro", () => {
+  test("all eight exist, are clean nbformat 4 for the medicosam kernel, and start with a markdown intro", () => {
     expect(readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort()).toEqual(NAMES.map((n) => `${n}.ipynb`));
     for (const name of NAMES) {
       const nb = readNotebook(join(NOTEBOOKS, `${name}.ipynb`));
@@ -293,6 +293,40 @@ describe.skipIf(!canRun(available, "Debian's python3-nbclient and jupyter-nbconv
       writtenNow(join(OUT, "07-semantic", "ct.head.json"));
       const labels = await readNifti(join(OUT, "07-semantic", "labels.nii.gz"));
       expect(labels.dims).toEqual([256, 224, 32]);
+    });
+
+    test("08-cohort: four volumes embedded and evaluated by two local workers, the report, the table, the Slurm script", { timeout: 300_000 }, async () => {
+      const nb = await execute("08-cohort");
+      expect(stdout(codeCells(nb)[0]!)).toContain(pickedModel(nb).notice);
+      const text = codeCells(nb).map(stdout).join("");
+      // the broken manifest: its three problems in one message, before anything ran
+      expect(text).toMatch(/3 problems, nothing was started/);
+      expect(text).toMatch(/line 3: id 'ct-1' is already used in line 2/);
+      // two workers took the volumes between them
+      expect(text).toMatch(/\[w1\] .*local worker 1: \S+: embedded/);
+      expect(text).toMatch(/\[w2\] .*local worker 2: \S+: embedded/);
+      const plain = outputs(nb).map((o) => joined((o.data?.["text/plain"] ?? "") as string | string[])).join("\n");
+      expect(plain).toMatch(/embedding: 4\/4 done; slices 64\/64/);
+      expect(plain).toMatch(/evaluation: 4\/4 done/);
+      // the report: the chart with its static picture, and the table of both protocols
+      const charts = withMime(nb, "text/html").filter((o) => joined(o.data!["text/html"] as string | string[]).includes("medicosam-plot"));
+      expect(charts).toHaveLength(1);
+      expect(charts[0]!.data!["image/png"], "the chart has no static PNG").toBeTruthy();
+      expect(joined(charts[0]!.data!["text/html"] as string | string[])).toMatch(/<th>protocol<\/th><th>model<\/th><th>start<\/th><th>round<\/th><th>dice<\/th><th>iou<\/th><th>datasets<\/th>/);
+      const table = join(OUT, "08-cohort", "table.csv");
+      writtenNow(table);
+      const rows = readFileSync(table, "utf8").trim().split("\n");
+      expect(rows[0]).toBe("protocol,model,start,round,dice,iou,datasets");
+      // 2D: 2 starts x (start + 3 corrections); 3D: the box prompt
+      expect(rows.slice(1).map((r) => r.split(",").slice(0, 4).join(","))).toEqual([
+        ...["box", "point"].flatMap((s) => [0, 1, 2, 3].map((k) => `2d,demo,${s},${k}`)),
+        "3d,demo,box,0",
+      ]);
+      // the dry run: an array over the four volumes, with the options given, and nothing written
+      expect(text).toMatch(/#SBATCH --array=0-3%20\n/);
+      for (const line of ["#SBATCH --partition=cpu", "#SBATCH --time=04:00:00", "#SBATCH --mem=8G", "#SBATCH --cpus-per-task=4"]) expect(text).toContain(line);
+      expect(text).toMatch(/cohort evaluate \S+cohort\.csv .*--task slurm --per-task 1/);
+      expect(existsSync(join(OUT, "08-cohort", "results-paper"))).toBe(false);
     });
 
     test("06-automatic: the proposals and the label map drawn, masks.json and a 16-bit labels.png saved", { timeout: 300_000 }, async () => {

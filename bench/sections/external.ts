@@ -26,6 +26,7 @@ export const EXTERNAL_BENCHES: readonly ExternalBench[] = [
   { section: "widget", file: "widget", fn: "benchWidget" },
   { section: "automatic", file: "automatic", fn: "benchAutomatic" },
   { section: "semantic", file: "semantic", fn: "benchSemantic" },
+  { section: "cohort", file: "cohort", fn: "benchCohort" },
 ];
 
 /** bench/<file>.js next to the compiled runner, or .ts when run from source with tsx. */

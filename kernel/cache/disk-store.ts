@@ -64,7 +64,8 @@ export function dataSignature(data: ArrayBufferView, shape: readonly number[]): 
   return h.digest("hex");
 }
 
-function canonical(v: unknown): string {
+/** JSON with object keys sorted: equal values give equal strings (identities compare by it). */
+export function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   if (v && typeof v === "object") {
     return `{${Object.keys(v)

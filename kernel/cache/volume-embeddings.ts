@@ -319,7 +319,8 @@ export function resolveIntensity(volume: Volume, v: VolumeIntensity): IntensityS
   }
 }
 
-function modelIdentity(model: Embedder): string {
+/** What makes two loads of a model the same for the store: the encoder's checksum, else its file. */
+export function modelIdentity(model: Pick<Embedder, "manifest" | "encoderPath">): string {
   if (model.manifest.encoder.sha256) return `sha256:${model.manifest.encoder.sha256}`;
   if (model.encoderPath) {
     const st = statSync(model.encoderPath);

@@ -24,9 +24,9 @@ declare const document: any;
 const { host, reason } = e2ePrerequisites();
 const run = canRun(host !== null, reason);
 
-const NOTEBOOKS = ["01-quickstart", "02-volumes", "03-embeddings", "04-interactive-evaluation", "05-canvas", "06-automatic", "07-semantic"] as const;
-/** Tutorials whose text promises plotly charts (03: explained variance, scatter; 04: Dice per round). */
-const WITH_CHARTS = new Set(["03-embeddings", "04-interactive-evaluation"]);
+const NOTEBOOKS = ["01-quickstart", "02-volumes", "03-embeddings", "04-interactive-evaluation", "05-canvas", "06-automatic", "07-semantic", "08-cohort"] as const;
+/** Tutorials whose text promises plotly charts (03: explained variance, scatter; 04 and 08: Dice per round). */
+const WITH_CHARTS = new Set(["03-embeddings", "04-interactive-evaluation", "08-cohort"]);
 
 describe.runIf(run)("the tutorials in JupyterLab 4", () => {
   let lab: Lab;
