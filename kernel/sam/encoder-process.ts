@@ -10,6 +10,8 @@
  */
 import * as ort from "onnxruntime-node";
 import { checkEncoder } from "./onnx-contract.js";
+import { DeviceUnavailableError } from "./device-diagnosis.js";
+import { createDeviceSession } from "./device-session.js";
 import { preprocess } from "./preprocess.js";
 import type { FromEncoder, ToEncoder } from "./encoder-protocol.js";
 
@@ -38,11 +40,14 @@ process.on("message", (msg: ToEncoder) => {
 async function handle(msg: ToEncoder): Promise<void> {
   if (msg.type === "load") {
     try {
-      session = await ort.InferenceSession.create(msg.path, msg.sessionOptions as ort.InferenceSession.SessionOptions);
+      const created = await createDeviceSession(msg.path, msg.sessionOptions as ort.InferenceSession.SessionOptions, msg.device);
+      session = created.session;
       io = checkEncoder(msg.path, session.inputMetadata, session.outputMetadata);
-      post({ type: "loaded", ...io });
+      post({ type: "loaded", ...io, device: created.device, ...(created.notice ? { notice: created.notice } : {}) });
     } catch (err) {
-      post({ type: "load-error", message: err instanceof Error ? err.message : String(err) });
+      const unavailable =
+        err instanceof DeviceUnavailableError ? { device: err.device, problem: err.problem, onnxruntimeMessage: err.onnxruntimeMessage } : undefined;
+      post({ type: "load-error", message: err instanceof Error ? err.message : String(err), ...(unavailable ? { unavailable } : {}) });
     }
     return;
   }

@@ -1,5 +1,7 @@
 /** Messages between the kernel and the encoder process (kernel/sam/encoder-process.ts). */
 import type { Size2D } from "../io/image.js";
+import type { Device, SessionDevice } from "./device.js";
+import type { DeviceProblem } from "./device-diagnosis.js";
 
 export interface EncoderSettings {
   readonly imageSize: number;
@@ -8,7 +10,7 @@ export interface EncoderSettings {
 }
 
 export type ToEncoder =
-  | { readonly type: "load"; readonly path: string; readonly sessionOptions: Record<string, unknown> }
+  | { readonly type: "load"; readonly path: string; readonly sessionOptions: Record<string, unknown>; readonly device: Device }
   | {
       readonly type: "embed";
       readonly id: number;
@@ -20,8 +22,13 @@ export type ToEncoder =
     };
 
 export type FromEncoder =
-  | { readonly type: "loaded"; readonly input: string; readonly output: string }
-  | { readonly type: "load-error"; readonly message: string }
+  | { readonly type: "loaded"; readonly input: string; readonly output: string; readonly device: SessionDevice; readonly notice?: string }
+  | {
+      readonly type: "load-error";
+      readonly message: string;
+      /** Set when the device could not start (the kernel rebuilds the DeviceUnavailableError). */
+      readonly unavailable?: { readonly device: SessionDevice; readonly problem: DeviceProblem; readonly onnxruntimeMessage: string };
+    }
   | {
       readonly type: "embedded";
       readonly id: number;

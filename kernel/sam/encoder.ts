@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import type { RgbImage8, Size2D } from "../io/image.js";
 import type { EncoderSettings, FromEncoder, ToEncoder } from "./encoder-protocol.js";
 import { samSessionOptions } from "./session-options.js";
+import type { Device, SessionDevice } from "./device.js";
+import { DeviceUnavailableError } from "./device-diagnosis.js";
 
 export interface EncoderOutput {
   readonly data: Float32Array;
@@ -47,10 +49,19 @@ export class EncoderProcess {
   private nextId = 1;
   /** Counts cancel() calls, so that calls waiting for a (re)start know they were cancelled. */
   private cancels = 0;
+  /** Where the session runs, known once loaded (`auto` resolved). */
+  device: SessionDevice | undefined;
+  /** For `auto`: which device runs and why (from the first load). */
+  notice: string | undefined;
 
   constructor(
     readonly path: string,
     private readonly sessionOptions: Record<string, unknown> = { ...samSessionOptions() },
+    /**
+     * What the process loads on. After an `auto` load it becomes the device found, so that a
+     * restart (after a cancel) does not probe again and cannot land elsewhere.
+     */
+    private requestedDevice: Device = "cpu",
   ) {}
 
   /** The encoder process's pid while it runs (benchmarks add its memory and CPU time). */
@@ -65,8 +76,15 @@ export class EncoderProcess {
     this.child = child;
     this.ready = new Promise<void>((resolve, reject) => {
       child.on("message", (msg: FromEncoder) => {
-        if (msg.type === "loaded") resolve();
-        else if (msg.type === "load-error") reject(new Error(msg.message));
+        if (msg.type === "loaded") {
+          this.device = msg.device;
+          this.requestedDevice = msg.device;
+          this.notice ??= msg.notice;
+          resolve();
+        } else if (msg.type === "load-error") {
+          const u = msg.unavailable;
+          reject(u ? new DeviceUnavailableError(u.device, u.problem, u.onnxruntimeMessage) : new Error(msg.message));
+        }
         else this.settle(msg);
       });
       child.on("error", (err) => {
@@ -90,7 +108,7 @@ export class EncoderProcess {
         reject(err);
         this.failAll(err);
       });
-      const load: ToEncoder = { type: "load", path: this.path, sessionOptions: this.sessionOptions };
+      const load: ToEncoder = { type: "load", path: this.path, sessionOptions: this.sessionOptions, device: this.requestedDevice };
       child.send(load);
     });
     // Failed loads must not be cached: the next call retries (e.g. after the file is fixed).

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
+import { inspect } from "node:util";
 import type { InferenceSession } from "onnxruntime-node";
 import type { Image2D } from "../io/image.js";
 import { MemoryEmbeddingCache } from "../cache/memory-cache.js";
@@ -22,6 +23,7 @@ import { encodePrompt, PromptError } from "./prompt-encoding.js";
 import type { MaskCandidate, SegmentResult } from "./segment-result.js";
 import { chooseToken, wantsMultimask, type MultimaskMode } from "./select.js";
 import { samSessionOptions } from "./session-options.js";
+import { defaultDevice, type Device, type SessionDevice } from "./device.js";
 
 export { SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
 export type { Precision } from "./model-files.js";
@@ -47,6 +49,24 @@ export interface LoadOptions {
    */
   readonly interruptSignal?: () => AbortSignal | undefined;
   readonly decoderSessionOptions?: InferenceSession.SessionOptions;
+  /**
+   * Where the image encoder runs: `cpu`, `webgpu`, `cuda`, or `auto` (the first GPU provider
+   * that starts, else the CPU, with a one-line notice saying which and why). Default: the
+   * environment variable MEDICOSAM_DEVICE, else `cpu`. A device asked for by name that cannot
+   * start fails the load with a DeviceUnavailableError saying why and what to install.
+   */
+  readonly device?: Device;
+  /**
+   * Where the prompt encoder + mask decoder runs (default `cpu`, whatever `device` says). A
+   * click is small work: on the CPU the ViT-B decoder takes 40-120 ms, and on a GPU provider
+   * every click would also upload the 4 MiB embedding and download the full-size masks, while
+   * nodes the provider lacks run on the CPU with copies in between. Measured here only on a
+   * software Vulkan driver (the demo decoder: CPU 9 ms, WebGPU on lavapipe 170 ms; docs/performance.md
+   * "Devices"); `npm run bench -- --device webgpu --only decoder` measures it on a GPU machine.
+   */
+  readonly decoderDevice?: Device;
+  /** Where the `auto` notice goes (default console.warn). */
+  readonly onNotice?: (line: string) => void;
 }
 
 export interface EmbedOptions {
@@ -79,16 +99,21 @@ export interface Timings {
  */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<SamModel> {
   const files = await resolveModel(source, { verifyChecksums: options.verifyChecksums ?? true, precision: options.precision });
-  const encoder = new EncoderProcess(files.encoderPath, { ...samSessionOptions(), ...options.encoderSessionOptions });
-  let decoder: SamDecoder | undefined;
-  try {
-    // Both sessions load now, so a wrongly exported model fails here, not at the first click.
-    [decoder] = await Promise.all([SamDecoder.load(files.decoderPath, options.decoderSessionOptions), encoder.load()]);
-  } catch (err) {
+  const device = options.device ?? defaultDevice();
+  const encoder = new EncoderProcess(files.encoderPath, { ...samSessionOptions(), ...options.encoderSessionOptions }, device);
+  // Both sessions load now, so a wrongly exported model fails here, not at the first click.
+  // allSettled: a decoder that fails fast must not leave the encoder process loading behind us.
+  const [dec, enc] = await Promise.allSettled([
+    SamDecoder.load(files.decoderPath, options.decoderSessionOptions, options.decoderDevice ?? "cpu"),
+    encoder.load(),
+  ]);
+  if (dec.status === "rejected" || enc.status === "rejected") {
     await encoder.dispose();
-    await decoder?.release();
-    throw err;
+    if (dec.status === "fulfilled") await dec.value.release();
+    // The encoder's error first: its device is the one the caller chose.
+    throw enc.status === "rejected" ? enc.reason : (dec as PromiseRejectedResult).reason;
   }
+  const decoder = dec.value;
   const declared = files.manifest.decoder.numMasks;
   if (declared !== undefined && decoder.numMasks !== undefined && declared !== decoder.numMasks) {
     await encoder.dispose();
@@ -97,7 +122,17 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
       `${files.decoderPath}: model.json says numMasks ${declared} but the decoder returns ${decoder.numMasks}; fix model.json.`,
     );
   }
-  return new SamModel(files.manifest, files.encoderPath, files.decoderPath, encoder, decoder, options);
+  const notify = options.onNotice ?? ((line: string) => console.warn(line));
+  for (const [role, notice] of [["encoder", encoder.notice], ["decoder", decoder.notice]] as const) {
+    if (notice) notify(`${files.manifest.name} ${role}: ${notice}`);
+  }
+  return new SamModel(files.manifest, files.encoderPath, files.decoderPath, encoder, decoder, options, files.precision);
+}
+
+/** Where each session of a model runs. */
+export interface ModelDevices {
+  readonly encoder: SessionDevice;
+  readonly decoder: SessionDevice;
 }
 
 export class SamModel {
@@ -118,6 +153,7 @@ export class SamModel {
     private readonly encoder: EncoderProcess,
     private readonly decoder: SamDecoder,
     options: LoadOptions,
+    readonly precision: Precision = "fp32",
   ) {
     const pre = manifest.preprocessing ?? {};
     this.settings = {
@@ -139,6 +175,26 @@ export class SamModel {
   /** The line to show next to results (e.g. "demo model ... not MedicoSAM"), if any. */
   get notice(): string | undefined {
     return this.manifest.notice;
+  }
+
+  /** Where the encoder and the decoder run (`auto` resolved). */
+  get devices(): ModelDevices {
+    return { encoder: this.encoder.device ?? "cpu", decoder: this.decoder.device };
+  }
+
+  /** What was loaded and where it runs, one fact per line (also what the model shows when printed). */
+  describe(): string {
+    const d = this.devices;
+    return [
+      `model ${this.name}${this.notice ? ` (${this.notice})` : ""}`,
+      `  encoder  ${this.encoderPath} (${this.precision}) on ${d.encoder}${this.encoder.notice ? ` — ${this.encoder.notice}` : ""}`,
+      `  decoder  ${this.decoderPath} on ${d.decoder}${this.decoder.notice ? ` — ${this.decoder.notice}` : ""}, ${this.numMasks ?? "?"} mask(s)`,
+    ].join("\n");
+  }
+
+  /** console.log(model) and a notebook cell ending in `model` show describe(). */
+  [inspect.custom](): string {
+    return this.describe();
   }
 
   /** Number of mask tokens the decoder returns (4 or 1; undefined until known). */
