@@ -85,7 +85,7 @@ export async function createDeviceSession(
       return { session: await createOn(model, options, device), device };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      throw new Error(`${message} (device '${device}' started, but this model did not load on it)`);
+      throw new Error(`${message} (device '${device}' started, but this model did not load on it)`, { cause: err });
     }
   }
   const facts = readGpuFacts();
