@@ -61,8 +61,9 @@ export interface LoadOptions {
    * click is small work: on the CPU the ViT-B decoder takes 40-120 ms, and on a GPU provider
    * every click would also upload the 4 MiB embedding and download the full-size masks, while
    * nodes the provider lacks run on the CPU with copies in between. Measured here only on a
-   * software Vulkan driver (the demo decoder: CPU 9 ms, WebGPU on lavapipe 170 ms; docs/performance.md
-   * "Devices"); `npm run bench -- --device webgpu --only decoder` measures it on a GPU machine.
+   * software Vulkan driver: the demo decoder's session.run took 24 ms on the CPU and 662 ms with
+   * WebGPU on lavapipe (docs/performance.md "Devices"); on a GPU machine
+   * `npm run bench -- --device webgpu --only decoder` measures it.
    */
   readonly decoderDevice?: Device;
   /** Where the `auto` notice goes (default console.warn). */
