@@ -6,12 +6,14 @@
  * agree with the CPU's on the demo model.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractObjects } from "../kernel/analysis/objects.js";
+import { writePhantomCohort } from "../kernel/cohort/phantom-cohort.js";
+import { cohortEmbed } from "../kernel/cohort/run.js";
 import { dice, iou } from "../kernel/analysis/metrics.js";
 import { generatePhantomSlice } from "../kernel/phantom/index.js";
 import { defaultDevice, DEVICE_ENV } from "../kernel/sam/device.js";
@@ -167,6 +169,18 @@ describe("the CLI's --device and MEDICOSAM_DEVICE", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^demo encoder: device auto: cpu \(cuda: .+; webgpu: .+\)$/m);
     expect(existsSync(join(out, "auto", "embedding.f32"))).toBe(true);
+  });
+});
+
+describe("cohort workers", () => {
+  it("--device reaches the workers' encoders: a cuda run fails with the device's reason in the worker's log", async (ctx) => {
+    if (facts.cudaProvider) ctx.skip();
+    const cohort = await writePhantomCohort(join(out, "cohort"), { count: 1, width: 48, height: 40, depth: 3 });
+    const lines: string[] = [];
+    const r = await cohortEmbed(cohort.manifest, { model: "demo", store: join(out, "cohort-store"), local: 1, device: "cuda", log: (l) => lines.push(l) });
+    expect(r.mode === "local" && r.ok).toBe(false);
+    const logs = readdirSync(join(out, "cohort-store", "logs")).map((f) => readFileSync(join(out, "cohort-store", "logs", f), "utf8")).join("\n");
+    expect(logs).toMatch(/device 'cuda' cannot start: onnxruntime-node's CUDA provider is not installed/);
   });
 });
 
