@@ -24,6 +24,7 @@ import { extractSlice, viewMapping, type ViewMapping, type ViewName } from "../i
 import { volumeStats, type Volume } from "../io/volume.js";
 import type { IntensitySpec } from "../intensity/spec.js";
 import type { Embedding } from "../sam/embedding.js";
+import type { PreparedImage } from "../sam/model.js";
 import type { ModelManifest } from "../sam/manifest.js";
 import { dataSignature, defaultStoreRoot, VolumeEmbeddingStore } from "./disk-store.js";
 import { MemoryEmbeddingCache } from "./memory-cache.js";
@@ -40,6 +41,9 @@ export interface Embedder {
   readonly manifest: ModelManifest;
   readonly encoderPath?: string;
   embed(image: Image2D, options?: { intensity?: IntensitySpec; cache?: boolean }): Promise<Embedding>;
+  /** embed() in two halves (SamModel.prepare / embedPrepared); without them a precompute runs slice after slice. */
+  prepare?(image: Image2D, options?: { intensity?: IntensitySpec }): PreparedImage;
+  embedPrepared?(prepared: PreparedImage, options?: { cache?: boolean; onStarted?: () => void }): Promise<Embedding>;
   /** Interrupts the running encoder call (its promise rejects). */
   cancel?(): Promise<void>;
 }
@@ -51,6 +55,12 @@ export interface VolumeEmbeddingsOptions {
   readonly storeRoot?: string | null;
   /** Memory budget of the in-memory LRU, bytes (4 MiB per slice); default 512 MiB. */
   readonly memoryBytes?: number;
+  /**
+   * Prepare the next slice (extraction, intensity, cache key, resize) while the encoder process
+   * runs the current one (default true; false runs each slice's steps one after the other, as
+   * the benchmark's "before" row does). The embeddings are the same bit for bit.
+   */
+  readonly pipeline?: boolean;
 }
 
 export interface PrecomputeProgress {
@@ -97,6 +107,8 @@ export class VolumeEmbeddings {
   private readonly memory: MemoryEmbeddingCache<Embedding>;
   private readonly scheduler: SliceScheduler<Embedding>;
   private readonly keyPrefix: string;
+  /** The slice prepared while the encoder ran the previous one (pipeline), if any. */
+  private ahead: { readonly z: number; readonly prepared: PreparedImage } | undefined;
 
   private constructor(
     private readonly volume: Volume,
@@ -106,6 +118,7 @@ export class VolumeEmbeddings {
     intensity: IntensitySpec,
     memoryBytes: number,
     signature: string,
+    private readonly pipeline: boolean,
   ) {
     this.mapping = mapping;
     this.depth = mapping.depth;
@@ -115,7 +128,7 @@ export class VolumeEmbeddings {
     this.scheduler = new SliceScheduler<Embedding>({
       has: (z) => this.available(z),
       load: (z) => this.held(z),
-      compute: async (z) => this.keep(z, await this.model.embed(this.slice(z), { intensity: this.intensitySpec, cache: false })),
+      compute: (z) => this.compute(z),
     });
   }
 
@@ -148,7 +161,7 @@ export class VolumeEmbeddings {
         { depth: mapping.depth, originalSize, resizedSize },
       );
     }
-    return new VolumeEmbeddings(volume, model, store, mapping, intensity, options.memoryBytes ?? DEFAULT_MEMORY, signature);
+    return new VolumeEmbeddings(volume, model, store, mapping, intensity, options.memoryBytes ?? DEFAULT_MEMORY, signature, options.pipeline ?? true);
   }
 
   get width(): number {
@@ -179,6 +192,28 @@ export class VolumeEmbeddings {
   prioritize(z: number): void {
     this.checkIndex(z);
     this.scheduler.prioritize(z);
+  }
+
+  /**
+   * One encoder run for slice z. Pipelined: z goes to the encoder process (prepared during the
+   * previous run if it was next in line), and once the process has it, this thread prepares
+   * the slice the scheduler will run next, so that the process goes from one run to the next
+   * with only normalise and pad in between. A request for another slice simply leaves the
+   * prepared one unused (it is prepared again, or reused, when its turn comes).
+   */
+  private async compute(z: number): Promise<Embedding> {
+    const { prepare, embedPrepared } = this.model;
+    if (!this.pipeline || !prepare || !embedPrepared) {
+      return this.keep(z, await this.model.embed(this.slice(z), { intensity: this.intensitySpec, cache: false }));
+    }
+    const prepared = this.ahead?.z === z ? this.ahead.prepared : prepare.call(this.model, this.slice(z), { intensity: this.intensitySpec });
+    this.ahead = undefined;
+    const onStarted = (): void => {
+      const next = this.scheduler.peekBackground();
+      if (next === undefined || next === z || this.available(next)) return;
+      this.ahead = { z: next, prepared: prepare.call(this.model, this.slice(next), { intensity: this.intensitySpec }) };
+    };
+    return this.keep(z, await embedPrepared.call(this.model, prepared, { cache: false, onStarted }));
   }
 
   /** A slice `available` says is held: from memory, else from disk (then kept in memory too). */

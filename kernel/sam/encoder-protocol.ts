@@ -18,11 +18,18 @@ export type ToEncoder =
       readonly rgb: Uint8Array;
       readonly width: number;
       readonly height: number;
+      /**
+       * Set when `rgb` is already resized (resizeForEncoder, done in the kernel): the size of
+       * the image it was resized from. The process then only normalises and pads.
+       */
+      readonly originalSize?: Size2D;
       readonly settings: EncoderSettings;
     };
 
 export type FromEncoder =
   | { readonly type: "loaded"; readonly input: string; readonly output: string; readonly device: SessionDevice; readonly notice?: string }
+  /** An embed request was taken up: its IPC message has been read in full. */
+  | { readonly type: "started"; readonly id: number }
   | {
       readonly type: "load-error";
       readonly message: string;

@@ -28,6 +28,14 @@ export class EncoderCancelledError extends Error {
 interface Pending {
   resolve(out: EncoderOutput): void;
   reject(err: Error): void;
+  started?: () => void;
+}
+
+export interface EncoderRequestOptions {
+  /** `rgb` is already resized (resizeForEncoder) from an image of this size. */
+  readonly originalSize?: Size2D;
+  /** Called when the encoder process has read the request and begins it. */
+  readonly onStarted?: () => void;
 }
 
 /**
@@ -118,7 +126,7 @@ export class EncoderProcess {
     return this.ready;
   }
 
-  async embed(rgb: RgbImage8, settings: EncoderSettings): Promise<EncoderOutput> {
+  async embed(rgb: RgbImage8, settings: EncoderSettings, request: EncoderRequestOptions = {}): Promise<EncoderOutput> {
     // A cancel() while this call still waits for the process to (re)start cancels it too.
     const generation = this.cancels;
     try {
@@ -133,8 +141,16 @@ export class EncoderProcess {
     const tight = rgb.data.byteOffset === 0 && rgb.data.byteLength === rgb.data.buffer.byteLength;
     const pixels = tight ? rgb.data : new Uint8Array(rgb.data);
     return new Promise<EncoderOutput>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const msg: ToEncoder = { type: "embed", id, rgb: pixels, width: rgb.width, height: rgb.height, settings };
+      this.pending.set(id, { resolve, reject, ...(request.onStarted ? { started: request.onStarted } : {}) });
+      const msg: ToEncoder = {
+        type: "embed",
+        id,
+        rgb: pixels,
+        width: rgb.width,
+        height: rgb.height,
+        settings,
+        ...(request.originalSize ? { originalSize: request.originalSize } : {}),
+      };
       this.child!.send(msg);
     });
   }
@@ -161,6 +177,10 @@ export class EncoderProcess {
   }
 
   private settle(msg: FromEncoder): void {
+    if (msg.type === "started") {
+      this.pending.get(msg.id)?.started?.();
+      return;
+    }
     if (msg.type !== "embedded" && msg.type !== "embed-error") return;
     const p = this.pending.get(msg.id);
     if (!p) return;

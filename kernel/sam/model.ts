@@ -6,17 +6,17 @@ import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { inspect } from "node:util";
 import type { InferenceSession } from "onnxruntime-node";
-import type { Image2D } from "../io/image.js";
+import type { Image2D, RgbImage8, Size2D } from "../io/image.js";
 import { MemoryEmbeddingCache } from "../cache/memory-cache.js";
 import { toRgb8 } from "../intensity/normalize.js";
 import { DEFAULT_INTENSITY, type IntensitySpec } from "../intensity/spec.js";
 import { LOW_RES_SIDE, SamDecoder } from "./decoder.js";
 import type { Embedding } from "./embedding.js";
 import type { EncoderSettings } from "./encoder-protocol.js";
-import { EncoderProcess } from "./encoder.js";
+import { EncoderProcess, type EncoderOutput, type EncoderRequestOptions } from "./encoder.js";
 import type { ModelManifest } from "./manifest.js";
 import { maskInputFor } from "./mask-prompt.js";
-import { SAM_IMAGE_SIZE, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
+import { resizeForEncoder, SAM_IMAGE_SIZE, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
 import { resolveModel, type ModelSource, type Precision } from "./model-files.js";
 import type { Prompt } from "./prompt.js";
 import { encodePrompt, PromptError } from "./prompt-encoding.js";
@@ -84,6 +84,15 @@ export interface EmbedOptions {
 export interface SegmentOptions {
   /** `auto` = micro_sam's rule (multimask only for a single positive point); `on`; `off`. */
   readonly multimask?: MultimaskMode;
+}
+
+/** An image with the kernel's share of preprocessing done (SamModel.prepare). */
+export interface PreparedImage {
+  /** The cache key: embed() of the same pixels and settings has the same. */
+  readonly key: string;
+  readonly originalSize: Size2D;
+  /** The longest-side resize as uint8 RGB; the encoder process normalises and pads it. */
+  readonly resized: RgbImage8;
 }
 
 /** Timings of the last calls, in milliseconds, for progress displays and benchmarks. */
@@ -210,10 +219,39 @@ export class SamModel {
   async embed(image: Image2D, options: EmbedOptions = {}): Promise<Embedding> {
     const intensity = options.intensity ?? this.defaultIntensity;
     const rgb = toRgb8(image, intensity);
+    const originalSize = { height: rgb.height, width: rgb.width };
+    return this.run(this.keyOf(rgb), originalSize, options, (request) => this.encoder.embed(rgb, this.settings, request));
+  }
+
+  /**
+   * The kernel's share of embed() done ahead: intensity, cache key and the longest-side resize
+   * (docs/inference.md §3), leaving normalise, pad and the encoder run to embedPrepared(). A
+   * volume's precompute prepares the next slice while the encoder process runs the current one.
+   */
+  prepare(image: Image2D, options: { readonly intensity?: IntensitySpec } = {}): PreparedImage {
+    const rgb = toRgb8(image, options.intensity ?? this.defaultIntensity);
+    return { key: this.keyOf(rgb), originalSize: { height: rgb.height, width: rgb.width }, resized: resizeForEncoder(rgb, this.settings.imageSize) };
+  }
+
+  /**
+   * embed() of a prepared image: the same embedding, bit for bit, and the same cache entry.
+   * `onStarted` is called once the encoder process has the request, when this thread is free.
+   */
+  embedPrepared(prepared: PreparedImage, options: EmbedOptions & { readonly onStarted?: () => void } = {}): Promise<Embedding> {
+    const { onStarted, ...rest } = options;
+    return this.run(prepared.key, prepared.originalSize, rest, (request) =>
+      this.encoder.embed(prepared.resized, this.settings, { ...request, originalSize: prepared.originalSize, ...(onStarted ? { onStarted } : {}) }),
+    );
+  }
+
+  private keyOf(rgb: RgbImage8): string {
     const hash = createHash("sha256");
     hash.update(`${this.identity}|${JSON.stringify(this.settings)}|${rgb.width}x${rgb.height}|`);
     hash.update(rgb.data);
-    const key = hash.digest("hex");
+    return hash.digest("hex");
+  }
+
+  private run(key: string, originalSize: Size2D, options: EmbedOptions, send: (request: EncoderRequestOptions) => Promise<EncoderOutput>): Promise<Embedding> {
     const signal = options.signal ?? this.interruptSignal?.();
     signal?.throwIfAborted();
     const compute = async (): Promise<Embedding> => {
@@ -221,21 +259,18 @@ export class SamModel {
       signal?.addEventListener("abort", onAbort, { once: true });
       let out;
       try {
-        out = await this.encoder.embed(rgb, this.settings);
+        out = await send({});
       } finally {
         signal?.removeEventListener("abort", onAbort);
       }
       this.timings.preprocessMs = out.preprocessMs;
       this.timings.encoderMs = out.encoderMs;
-      return {
-        data: out.data,
-        originalSize: { height: rgb.height, width: rgb.width },
-        resizedSize: out.resizedSize,
-        modelName: this.manifest.name,
-        key,
-      };
+      return { data: out.data, originalSize, resizedSize: out.resizedSize, modelName: this.manifest.name, key };
     };
-    if (options.cache === false) return this.cache.get(key) ?? compute();
+    if (options.cache === false) {
+      const hit = this.cache.get(key);
+      return hit ? Promise.resolve(hit) : compute();
+    }
     return this.cache.getOrCompute(key, compute);
   }
 
