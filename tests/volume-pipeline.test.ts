@@ -75,6 +75,7 @@ class Recorder implements Embedder {
   }
   async embedPrepared(prepared: PreparedImage, options?: { cache?: boolean; onStarted?: () => void }): Promise<Embedding> {
     const z = this.preparedSlices.get(prepared) ?? -1;
+    this.events.push(`send ${z}`);
     const e = await this.model.embedPrepared(prepared, options);
     this.events.push(`embedded ${z}`);
     return e;
@@ -108,7 +109,7 @@ describe("pipelined precompute with the demo model", () => {
       .map((e) => relative(root, join(e.parentPath, e.name)))
       .sort();
 
-  it("stores the same bytes as the sequential precompute, and prepares each slice before the previous one is back", async () => {
+  it("stores the same bytes as the sequential precompute; each slice is prepared during the previous run and sent before the previous is stored", async () => {
     const sequentialRoot = join(dir, "sequential");
     const pipelinedRoot = join(dir, "pipelined");
     const sequential = await VolumeEmbeddings.open(volume, model, { storeRoot: sequentialRoot, pipeline: false });
@@ -118,7 +119,8 @@ describe("pipelined precompute with the demo model", () => {
     const pipelined = await VolumeEmbeddings.open(volume, recorder, { storeRoot: pipelinedRoot, pipeline: true });
     // Neither finds the other's store, nor the engine's memory cache (precompute bypasses it).
     model.cache.clear();
-    const [a, b] = [await sequential.precompute(), await pipelined.precompute()];
+    const a = await sequential.precompute();
+    const b = await pipelined.precompute({ onProgress: (p) => p.slice !== undefined && recorder.events.push(`stored ${p.slice}`) });
     expect(a.computed).toBe(volume.dims[2]);
     expect(b.computed).toBe(volume.dims[2]);
     expect(b.rate).toBeGreaterThan(0);
@@ -133,23 +135,28 @@ describe("pipelined precompute with the demo model", () => {
       const [ea, eb] = [await sequential.get(z), await pipelined.get(z)];
       expect(Buffer.from(eb.data.buffer, eb.data.byteOffset, eb.data.byteLength).equals(Buffer.from(ea.data.buffer, ea.data.byteOffset, ea.data.byteLength))).toBe(true);
     }
-    // The pipeline: slice z+1 is prepared while slice z is in the encoder, never after it returns.
+    // The pipeline: slice z+1 is prepared while slice z is in the encoder, and sent before z is stored.
     const ev = recorder.events;
     expect(ev.filter((e) => e.startsWith("prepare"))).toEqual(Array.from({ length: volume.dims[2] }, (_, z) => `prepare ${z}`));
     for (let z = 0; z + 1 < volume.dims[2]; z++) {
       expect(ev.indexOf(`prepare ${z + 1}`)).toBeLessThan(ev.indexOf(`embedded ${z}`));
+      expect(ev.indexOf(`send ${z + 1}`)).toBeLessThan(ev.indexOf(`stored ${z}`));
     }
   });
 
-  it("the embedding of a prepared image is embed()'s, with the same cache key", async () => {
-    const image = makePhantom({ dims: [90, 60, 1] });
-    const slice: Image2D = { width: 90, height: 60, channels: 1, data: image.image };
-    model.cache.clear();
-    const direct = await model.embed(slice, { cache: false });
-    const prepared = model.prepare(slice);
-    const viaPrepared = await model.embedPrepared(prepared, { cache: false });
-    expect(prepared.key).toBe(direct.key);
-    expect(viaPrepared.resizedSize).toEqual(direct.resizedSize);
-    expect(Buffer.from(viaPrepared.data.buffer).equals(Buffer.from(direct.data.buffer))).toBe(true);
+  it("the embedding of a prepared image is embed()'s, with the same cache key (sent as it is, and resized in the kernel)", async () => {
+    for (const [width, height] of [[90, 60], [1200, 700]] as const) {
+      const gray = rgbImage(width, height, width).data.subarray(0, width * height);
+      const image: Image2D = { width, height, channels: 1, data: gray };
+      model.cache.clear();
+      const direct = await model.embed(image, { cache: false });
+      const prepared = model.prepare(image);
+      expect(prepared.resized).toBe(width > 1024);
+      const viaPrepared = await model.embedPrepared(prepared, { cache: false });
+      expect(prepared.key).toBe(direct.key);
+      expect(viaPrepared.resizedSize).toEqual(direct.resizedSize);
+      expect(viaPrepared.originalSize).toEqual({ width, height });
+      expect(Buffer.from(viaPrepared.data.buffer).equals(Buffer.from(direct.data.buffer))).toBe(true);
+    }
   });
 });

@@ -105,10 +105,10 @@ export class SliceScheduler<T> {
    * first slice of a lane not yet held), without taking it: what a pipelining owner prepares
    * while the current run is in the encoder. Undefined while requests are queued.
    */
-  peekBackground(): number | undefined {
+  peekBackground(skip: (z: number) => boolean = () => false): number | undefined {
     if (this.urgent.length > 0) return undefined;
     for (const lane of this.lanes) {
-      for (const z of lane.queue) if (z !== this.job?.z && !this.jobs.has(z)) return z;
+      for (const z of lane.queue) if (z !== this.job?.z && !skip(z) && !this.jobs.has(z)) return z;
     }
     return undefined;
   }

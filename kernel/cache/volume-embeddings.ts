@@ -109,6 +109,8 @@ export class VolumeEmbeddings {
   private readonly keyPrefix: string;
   /** The slice prepared while the encoder ran the previous one (pipeline), if any. */
   private ahead: { readonly z: number; readonly prepared: PreparedImage } | undefined;
+  /** Slices sent to the encoder ahead of their turn (pipeline): their scheduler run awaits these. */
+  private readonly inflight = new Map<number, Promise<Embedding>>();
 
   private constructor(
     private readonly volume: Volume,
@@ -195,25 +197,42 @@ export class VolumeEmbeddings {
   }
 
   /**
-   * One encoder run for slice z. Pipelined: z goes to the encoder process (prepared during the
-   * previous run if it was next in line), and once the process has it, this thread prepares
-   * the slice the scheduler will run next, so that the process goes from one run to the next
-   * with only normalise and pad in between. A request for another slice simply leaves the
-   * prepared one unused (it is prepared again, or reused, when its turn comes).
+   * One encoder run for slice z. Pipelined, the encoder process never waits for this thread:
+   * the moment z's embedding is back, the next background slice (prepared during z's run) is
+   * sent, and only then is z stored (float16, disk); while that next slice runs, the one after
+   * it is prepared. A request for another slice (the slice on screen) comes next after the
+   * slice already sent: at most one encoder run later than without the pipeline.
    */
   private async compute(z: number): Promise<Embedding> {
-    const { prepare, embedPrepared } = this.model;
-    if (!this.pipeline || !prepare || !embedPrepared) {
+    if (!this.pipeline || !this.model.prepare || !this.model.embedPrepared) {
       return this.keep(z, await this.model.embed(this.slice(z), { intensity: this.intensitySpec, cache: false }));
     }
-    const prepared = this.ahead?.z === z ? this.ahead.prepared : prepare.call(this.model, this.slice(z), { intensity: this.intensitySpec });
-    this.ahead = undefined;
+    const sent = this.inflight.get(z) ?? this.send(z);
+    this.inflight.delete(z);
+    const computed = await sent;
+    const next = this.scheduler.peekBackground((s) => s === z || this.inflight.has(s));
+    if (next !== undefined) {
+      const ahead = this.send(next);
+      this.inflight.set(next, ahead);
+      // A run sent ahead that fails (a cancel) is forgotten, so that its slice is sent again.
+      ahead.catch(() => {
+        if (this.inflight.get(next) === ahead) this.inflight.delete(next);
+      });
+    }
+    return this.keep(z, computed);
+  }
+
+  /** Sends slice z to the encoder (prepared ahead if it was); once the process has it, prepares the slice after. */
+  private send(z: number): Promise<Embedding> {
+    const model = this.model as Required<Pick<Embedder, "prepare" | "embedPrepared">>;
+    const prepared = this.ahead?.z === z ? this.ahead.prepared : model.prepare(this.slice(z), { intensity: this.intensitySpec });
+    if (this.ahead?.z === z) this.ahead = undefined;
     const onStarted = (): void => {
-      const next = this.scheduler.peekBackground();
-      if (next === undefined || next === z || this.available(next)) return;
-      this.ahead = { z: next, prepared: prepare.call(this.model, this.slice(next), { intensity: this.intensitySpec }) };
+      const next = this.scheduler.peekBackground((s) => s === z || this.inflight.has(s));
+      if (next === undefined || this.ahead?.z === next) return;
+      this.ahead = { z: next, prepared: model.prepare(this.slice(next), { intensity: this.intensitySpec }) };
     };
-    return this.keep(z, await embedPrepared.call(this.model, prepared, { cache: false, onStarted }));
+    return model.embedPrepared(prepared, { cache: false, onStarted });
   }
 
   /** A slice `available` says is held: from memory, else from disk (then kept in memory too). */
@@ -293,6 +312,8 @@ export class VolumeEmbeddings {
         active = false;
         this.scheduler.removeLane(run);
         run.queue.length = 0;
+        this.inflight.clear();
+        this.ahead = undefined;
         const running = this.scheduler.running;
         if (running?.background && !this.scheduler.isAwaited(running.z)) void this.model.cancel?.();
         const p = progress(undefined, false, true);
