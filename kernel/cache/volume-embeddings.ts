@@ -211,15 +211,25 @@ export class VolumeEmbeddings {
     this.inflight.delete(z);
     const computed = await sent;
     const next = this.scheduler.peekBackground((s) => s === z || this.inflight.has(s));
-    if (next !== undefined) {
-      const ahead = this.send(next);
-      this.inflight.set(next, ahead);
-      // A run sent ahead that fails (a cancel) is forgotten, so that its slice is sent again.
-      ahead.catch(() => {
-        if (this.inflight.get(next) === ahead) this.inflight.delete(next);
-      });
-    }
+    if (next !== undefined) this.sendAhead(next);
     return this.keep(z, computed);
+  }
+
+  /**
+   * Slice z to the encoder before its turn. A failure here (a cancel, a slice that cannot be
+   * prepared) is forgotten: the slice is sent again on its turn, and fails there if it must.
+   */
+  private sendAhead(z: number): void {
+    let ahead: Promise<Embedding>;
+    try {
+      ahead = this.send(z);
+    } catch {
+      return;
+    }
+    this.inflight.set(z, ahead);
+    ahead.catch(() => {
+      if (this.inflight.get(z) === ahead) this.inflight.delete(z);
+    });
   }
 
   /** Sends slice z to the encoder (prepared ahead if it was); once the process has it, prepares the slice after. */
@@ -230,7 +240,11 @@ export class VolumeEmbeddings {
     const onStarted = (): void => {
       const next = this.scheduler.peekBackground((s) => s === z || this.inflight.has(s));
       if (next === undefined || this.ahead?.z === next) return;
-      this.ahead = { z: next, prepared: model.prepare(this.slice(next), { intensity: this.intensitySpec }) };
+      try {
+        this.ahead = { z: next, prepared: model.prepare(this.slice(next), { intensity: this.intensitySpec }) };
+      } catch {
+        // Prepared again on its turn, where its error belongs to its own run.
+      }
     };
     return model.embedPrepared(prepared, { cache: false, onStarted });
   }
