@@ -8,7 +8,7 @@
  * bench/results/latest.json.
  *
  *   node dist/bench/run.js [--only preprocess,encoder,decoder,options,variants,volume,...] [--quick] [--runs N]
- *                          [--json FILE] [--timeout MINUTES] [--wait-idle MINUTES]
+ *                          [--json FILE] [--timeout MINUTES] [--wait-idle MINUTES] [--device D] [--model DIR]
  */
 import { fork } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +16,8 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { packageRoot } from "../kernel/package-root.js";
+import { parseDevice, type Device } from "../kernel/sam/device.js";
+import { findModelFolder } from "../kernel/sam/registry.js";
 import { defaultBenchModelDir, ensureBenchModel } from "../models/bench/generate.js";
 import { ContentionMeter, waitForIdle } from "./contention.js";
 import { cpuMsWithReapedChildren } from "./memory.js";
@@ -39,6 +41,10 @@ interface Args {
   timeoutMin: number;
   /** Minutes to wait, before each section, for other processes to leave the CPUs alone. */
   waitIdleMin: number;
+  /** Where the encoder (encoder section) and the decoder (decoder section) run; compared with the CPU. */
+  device?: Device;
+  /** A model folder or registry name instead of the random-weight ViT-B. */
+  model?: string;
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -49,7 +55,12 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --json FILE      where to write the results (default bench/results/latest.json)
   --timeout MIN    give up on a section after MIN minutes (default 15)
   --wait-idle MIN  before each section, wait for the machine to be idle, MIN minutes in all
-                   (for shared machines; default 0: start at once)`;
+                   (for shared machines; default 0: start at once)
+  --device D       the device check: the encoder section runs the encoder on D (webgpu, cuda,
+                   auto), the decoder section the decoder, and both print their agreement with
+                   the CPU (embedding difference, mask IoU/Dice, chosen token, predicted IoU)
+  --model M        a model folder or registry name (e.g. medicosam, demo) instead of the
+                   random-weight ViT-B (whose masks mean nothing, so agreement is all it shows)`;
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { only: [...SECTIONS], quick: false, json: join(packageRoot(), "bench", "results", "latest.json"), timeoutMin: 15, waitIdleMin: 0 };
@@ -80,6 +91,10 @@ function parseArgs(argv: string[]): Args {
       const n = Number(value());
       if (!(n >= 0)) throw new Error(`--wait-idle needs a number of minutes >= 0, got '${argv[i]}'`);
       args.waitIdleMin = n;
+    } else if (a === "--device") {
+      args.device = parseDevice(value(), "--device");
+    } else if (a === "--model") {
+      args.model = value();
     } else if (a === "--help" || a === "-h") {
       console.log(USAGE);
       process.exit(0);
@@ -218,8 +233,8 @@ async function main(argv: string[]): Promise<number> {
   const started = new Date();
   const load0 = loadavg();
   const needsModel = args.only.some((s) => s === "encoder" || s === "decoder" || s === "options");
-  const modelDir = defaultBenchModelDir();
-  if (needsModel) {
+  const modelDir = args.model ? (existsSync(args.model) ? resolve(args.model) : findModelFolder(args.model)) : defaultBenchModelDir();
+  if (needsModel && !args.model) {
     const gen = ensureBenchModel(modelDir, { log });
     if (!gen.generated) log(`using the cached benchmark model in ${modelDir}`);
   }
@@ -231,7 +246,7 @@ async function main(argv: string[]): Promise<number> {
       variantDirs.set(v.label, dir);
     }
   }
-  const base: SectionConfig = { quick: args.quick, ...(args.runs ? { runs: args.runs } : {}), modelDir };
+  const base: SectionConfig = { quick: args.quick, ...(args.runs ? { runs: args.runs } : {}), modelDir, ...(args.device ? { device: args.device } : {}) };
   const results: SectionResult[] = [];
   /** 1-minute load average at the end of each section: how far to trust its wall times. */
   const sectionLoad: Record<string, number> = {};

@@ -3,6 +3,7 @@
  * each) plus free-form details for the JSON file.
  */
 import type { Summary } from "./stats.js";
+import type { Device } from "../kernel/sam/device.js";
 
 /** A target a measurement is judged against ("under 25 ms"); `max` in the metric's unit. */
 export interface Target {
@@ -39,6 +40,8 @@ export interface SectionConfig {
   /** Label of the options variant, for the table. */
   readonly label?: string;
   readonly modelDir?: string;
+  /** `--device`: the encoder section runs the encoder there, the decoder section the decoder; both compare with the CPU. */
+  readonly device?: Device;
   /** For the `external` child section: which bench/<module>.ts to run (see sections/external.ts). */
   readonly external?: string;
 }

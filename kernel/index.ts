@@ -43,6 +43,8 @@ export type { MaskCandidate, SegmentResult } from "./sam/segment-result.js";
 export type { ModelManifest } from "./sam/manifest.js";
 export type { MultimaskMode } from "./sam/select.js";
 export { SamModel, type LoadOptions, type EmbedOptions, type SegmentOptions } from "./sam/model.js";
+export { DEVICES, DEVICE_ENV, type Device, type SessionDevice } from "./sam/device.js";
+export { DeviceUnavailableError } from "./sam/device-diagnosis.js";
 export { saveEmbedding, loadEmbedding } from "./sam/embedding-file.js";
 // Automatic segmentation: segment_anything's SamAutomaticMaskGenerator.
 export { generateMasks, AutomaticMaskGenerator, type MaskRecord } from "./automatic/generator.js";

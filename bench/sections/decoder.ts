@@ -7,7 +7,7 @@
 import * as ort from "onnxruntime-node";
 import { samSessionOptions } from "../../kernel/sam/session-options.js";
 import type { Embedding } from "../../kernel/sam/embedding.js";
-import { loadModel } from "../../kernel/sam/model.js";
+import { loadModel, type SamModel } from "../../kernel/sam/model.js";
 import type { Prompt } from "../../kernel/sam/prompt.js";
 import { defaultBenchModelDir } from "../../models/bench/generate.js";
 import { gaussian, rng } from "../../models/bench/random.js";
@@ -16,6 +16,7 @@ import { resizeBilinearTorch } from "../../kernel/sam/resize.js";
 import { cpuMs } from "../memory.js";
 import { summarize, timeRuns, type Summary } from "../stats.js";
 import type { Metric, SectionConfig, SectionResult } from "../types.js";
+import { agreementMetrics, emptyOutputs, type RunOutputs } from "./device-agreement.js";
 
 export const DECODER_TARGET_MS = 25;
 
@@ -84,39 +85,99 @@ async function rawSessionRun(
   }
 }
 
+/** The clicks through segment(): per-click figures, and what each prompt returned (for --device). */
+async function clickRun(model: SamModel, runs: number): Promise<{ perClick: Metric[]; emb: Embedding; prompts: Prompt[]; outputs: RunOutputs }> {
+  const emb = syntheticEmbedding(model.manifest.name);
+  const clicks = clickSequence(runs + 5, 512);
+  const byKind = new Map<string, number[]>();
+  const all: number[] = [];
+  const cpu: number[] = [];
+  const prompts: Prompt[] = [];
+  const outputs = emptyOutputs();
+  let previous: Float32Array | undefined;
+  for (let i = 0; i < clicks.length; i++) {
+    const { prompt, kind } = clicks[i]!;
+    // Corrective clicks carry the previous low-res logits, as an interactive session does.
+    const withMask: Prompt = kind === "3 points" && previous ? { ...prompt, mask: { kind: "logits", logits: previous } } : prompt;
+    const t0 = performance.now();
+    const c0 = cpuMs();
+    const res = await model.segment(emb, withMask);
+    const ms = performance.now() - t0;
+    const cms = cpuMs() - c0;
+    if (res.mask.length !== 512 * 512 || !Number.isFinite(res.iou)) {
+      throw new Error(`decoder returned a ${res.width}x${res.height} mask with iou ${res.iou}; expected 512x512 and a finite score`);
+    }
+    previous = res.lowResLogits;
+    prompts.push(withMask);
+    outputs.masks.push(res.mask);
+    outputs.tokens.push(res.token);
+    outputs.ious.push(res.iou);
+    if (i < 5) continue; // warm-up
+    all.push(ms);
+    cpu.push(cms);
+    const k = kind === "3 points" ? "3 points + mask" : kind;
+    byKind.set(k, [...(byKind.get(k) ?? []), ms]);
+  }
+  const where = model.devices.decoder;
+  const perClick: Metric[] = [
+    {
+      name: `segment() per click, 512x512, all prompts${where === "cpu" ? "" : ` [decoder on ${where}]`}`,
+      unit: "ms",
+      summary: summarize(all),
+      target: { max: DECODER_TARGET_MS, text: `p50 < ${DECODER_TARGET_MS} ms` },
+    },
+    ...[...byKind].map(([k, v]) => ({ name: `segment() ${k}`, unit: "ms", summary: summarize(v) })),
+    { name: "segment() CPU time, all threads", unit: "ms", summary: summarize(cpu), note: "steadier than wall on a busy machine" },
+  ];
+  return { perClick, emb, prompts, outputs };
+}
+
+/**
+ * `--device`: the clicks with the decoder there, then the same click sequence with the decoder
+ * on the CPU (each run feeding back its own previous logits, as a session does).
+ */
+async function runOnDevice(config: SectionConfig, runs: number): Promise<SectionResult> {
+  const modelDir = config.modelDir ?? defaultBenchModelDir();
+  const model = await loadModel(modelDir, {
+    verifyChecksums: false,
+    // The encoder is not used here; the decoder is what this section times.
+    device: "cpu",
+    decoderDevice: config.device,
+    ...(config.decoderSessionOptions ? { decoderSessionOptions: config.decoderSessionOptions } : {}),
+  });
+  const where = model.devices.decoder;
+  let metrics: Metric[];
+  let onDevice: RunOutputs;
+  let prompts: Prompt[];
+  try {
+    const run = await clickRun(model, runs);
+    ({ outputs: onDevice, prompts } = run);
+    const options = { ...config.decoderSessionOptions, executionProviders: [where], logSeverityLevel: 3 as const };
+    const raw = await rawSessionRun(model.decoderPath, options, run.emb.data, Math.max(10, Math.round(runs / 2)));
+    metrics = [...run.perClick, { name: `decoder session.run alone (1 point, no engine) [${where}]`, unit: "ms", summary: raw }];
+  } finally {
+    await model.dispose();
+  }
+  const cpu = await loadModel(modelDir, { verifyChecksums: false, device: "cpu" });
+  try {
+    const onCpu = (await clickRun(cpu, runs)).outputs;
+    metrics.push(...agreementMetrics(where, `decoder on ${where}`, onDevice, onCpu));
+  } finally {
+    await cpu.dispose();
+  }
+  return { section: "decoder", metrics, details: { device: config.device, decoderDevice: where, prompts: prompts.length } };
+}
+
 export async function run(config: SectionConfig): Promise<SectionResult> {
   const runs = config.runs ?? (config.quick ? 15 : 60);
+  if (config.device !== undefined && config.device !== "cpu") return runOnDevice(config, runs);
   const model = await loadModel(config.modelDir ?? defaultBenchModelDir(), {
     verifyChecksums: false,
     ...(config.encoderSessionOptions ? { encoderSessionOptions: config.encoderSessionOptions } : {}),
     ...(config.decoderSessionOptions ? { decoderSessionOptions: config.decoderSessionOptions } : {}),
   });
   try {
-    const emb = syntheticEmbedding(model.manifest.name);
-    const clicks = clickSequence(runs + 5, 512);
-    const byKind = new Map<string, number[]>();
-    const all: number[] = [];
-    const cpu: number[] = [];
-    let previous: Float32Array | undefined;
-    for (let i = 0; i < clicks.length; i++) {
-      const { prompt, kind } = clicks[i]!;
-      // Corrective clicks carry the previous low-res logits, as an interactive session does.
-      const withMask: Prompt = kind === "3 points" && previous ? { ...prompt, mask: { kind: "logits", logits: previous } } : prompt;
-      const t0 = performance.now();
-      const c0 = cpuMs();
-      const res = await model.segment(emb, withMask);
-      const ms = performance.now() - t0;
-      const cms = cpuMs() - c0;
-      if (res.mask.length !== 512 * 512 || !Number.isFinite(res.iou)) {
-        throw new Error(`decoder returned a ${res.width}x${res.height} mask with iou ${res.iou}; expected 512x512 and a finite score`);
-      }
-      previous = res.lowResLogits;
-      if (i < 5) continue; // warm-up
-      all.push(ms);
-      cpu.push(cms);
-      const k = kind === "3 points" ? "3 points + mask" : kind;
-      byKind.set(k, [...(byKind.get(k) ?? []), ms]);
-    }
+    const { perClick, emb } = await clickRun(model, runs);
     const rawRuns = Math.max(10, Math.round(runs / 2));
     const raw = await rawSessionRun(model.decoderPath, config.decoderSessionOptions, emb.data, rawRuns);
     // The same decoder without the in-graph postprocessing of all 4 masks, plus PyTorch-style
@@ -144,9 +205,7 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
     return {
       section: "decoder",
       metrics: [
-        { name: "segment() per click, 512x512, all prompts", unit: "ms", summary: summarize(all), target: { max: DECODER_TARGET_MS, text: `p50 < ${DECODER_TARGET_MS} ms` } },
-        ...[...byKind].map(([k, v]) => ({ name: `segment() ${k}`, unit: "ms", summary: summarize(v) })),
-        { name: "segment() CPU time, all threads", unit: "ms", summary: summarize(cpu), note: "steadier than wall on a busy machine" },
+        ...perClick,
         { name: "decoder session.run alone (1 point, no engine)", unit: "ms", summary: raw },
         {
           name: "same, postprocessing out of the graph: low-res only + JS upscale of the chosen mask",

@@ -11,6 +11,9 @@ import { cpuMs, MiB, peakRssBytes, resetPeakRss, rssBytes, sampleRss } from "../
 import { summarize } from "../stats.js";
 import type { Metric, SectionConfig, SectionResult } from "../types.js";
 import { clickSequence, DECODER_TARGET_MS } from "./decoder.js";
+import { agreementMetrics, emptyOutputs, type RunOutputs } from "./device-agreement.js";
+import type { Image2D } from "../../kernel/io/image.js";
+import type { Prompt } from "../../kernel/sam/prompt.js";
 
 export const PEAK_RSS_TARGET_MB = 1536;
 const CLICKS_AFTER_ENCODE = 5;
@@ -22,16 +25,44 @@ function checkEmbedding(data: Float32Array): void {
   }
 }
 
+/** The images and clicks of the timed runs again, on a CPU model: what `--device` is compared with. */
+async function cpuOutputs(config: SectionConfig, images: readonly Image2D[], clicks: readonly Prompt[]): Promise<RunOutputs> {
+  const model = await loadModel(config.modelDir ?? defaultBenchModelDir(), { device: "cpu", verifyChecksums: false });
+  const out = emptyOutputs();
+  try {
+    for (const image of images) {
+      const emb = await model.embed(image);
+      out.embeddings.push(emb.data);
+      for (const prompt of clicks) {
+        const r = await model.segment(emb, prompt);
+        out.masks.push(r.mask);
+        out.tokens.push(r.token);
+        out.ious.push(r.iou);
+      }
+    }
+  } finally {
+    await model.dispose();
+  }
+  return out;
+}
+
 export async function run(config: SectionConfig): Promise<SectionResult> {
   const runs = config.runs ?? (config.quick ? 2 : 3);
+  const device = config.device ?? "cpu";
   const rssStart = rssBytes();
   const t0 = performance.now();
   const model = await loadModel(config.modelDir ?? defaultBenchModelDir(), {
+    device,
     ...(config.encoderSessionOptions ? { encoderSessionOptions: config.encoderSessionOptions } : {}),
     ...(config.decoderSessionOptions ? { decoderSessionOptions: config.decoderSessionOptions } : {}),
   });
+  const devices = model.devices;
+  const onDevice = emptyOutputs();
+  const timedImages: Image2D[] = [];
   const loadS = (performance.now() - t0) / 1000;
   const rssLoaded = rssBytes();
+  let result: SectionResult;
+  let cpuCheck: { clicks: Prompt[]; metrics: Metric[] } | undefined;
   try {
     const image = grayImage8();
     const clicks = clickSequence(CLICKS_AFTER_ENCODE, 512, 9);
@@ -55,7 +86,8 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
     for (let i = 1; i <= runs; i++) {
       const t1 = performance.now();
       const c1 = cpuMs(children());
-      const { result: emb, maxSampled } = await sampleRss(() => model.embed(variant(image, i)), 25, children());
+      const input = variant(image, i);
+      const { result: emb, maxSampled } = await sampleRss(() => model.embed(input), 25, children());
       wall.push(performance.now() - t1);
       cpu.push(cpuMs(children()) - c1);
       sampledPeak = Math.max(sampledPeak, maxSampled);
@@ -64,14 +96,23 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
       workerPre.push(model.timings.preprocessMs ?? NaN);
       for (const c of clicks) {
         const t2 = performance.now();
-        await model.segment(emb, c.prompt);
+        const r = await model.segment(emb, c.prompt);
         after.push(performance.now() - t2);
+        if (device !== "cpu") {
+          onDevice.masks.push(r.mask);
+          onDevice.tokens.push(r.token);
+          onDevice.ious.push(r.iou);
+        }
+      }
+      if (device !== "cpu") {
+        onDevice.embeddings.push(emb.data);
+        timedImages.push(input);
       }
     }
     const peak = peakRssBytes(children());
     const encMedian = summarize(session).median;
     const wallMedian = summarize(wall).median;
-    const label = config.label ? ` [${config.label}]` : "";
+    const label = config.label ? ` [${config.label}]` : device !== "cpu" ? ` [encoder on ${devices.encoder}]` : "";
     const metrics: Metric[] = [
       { name: `model load (both sessions, checksums)${label}`, unit: "s", value: loadS },
       { name: `embed() per 512x512 image, wall${label}`, unit: "ms", summary: summarize(wall) },
@@ -97,11 +138,14 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
           : "sampled every 25 ms, kernel + encoder process",
       },
     ];
-    return {
+    cpuCheck = { clicks: clicks.map((c) => c.prompt), metrics };
+    result = {
       section: "encoder",
       metrics,
       details: {
         label: config.label,
+        device,
+        devices,
         encoderSessionOptions: config.encoderSessionOptions,
         decoderSessionOptions: config.decoderSessionOptions,
         rssStartMB: rssStart / MiB,
@@ -121,4 +165,10 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
   } finally {
     await model.dispose();
   }
+  if (device !== "cpu" && cpuCheck) {
+    // After the device's model is gone: the CPU model's encoder must not share the machine with it.
+    const cpu = await cpuOutputs(config, timedImages, cpuCheck.clicks);
+    cpuCheck.metrics.push(...agreementMetrics(devices.encoder, `encoder on ${devices.encoder}, decoder on ${devices.decoder}`, onDevice, cpu));
+  }
+  return result;
 }

@@ -27,6 +27,7 @@ export const EXTERNAL_BENCHES: readonly ExternalBench[] = [
   { section: "automatic", file: "automatic", fn: "benchAutomatic" },
   { section: "semantic", file: "semantic", fn: "benchSemantic" },
   { section: "cohort", file: "cohort", fn: "benchCohort" },
+  { section: "precompute", file: "precompute", fn: "benchPrecompute" },
 ];
 
 /** bench/<file>.js next to the compiled runner, or .ts when run from source with tsx. */

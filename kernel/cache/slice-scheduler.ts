@@ -100,6 +100,19 @@ export class SliceScheduler<T> {
     return promise;
   }
 
+  /**
+   * The background slice that would run after the current one if no request comes first (the
+   * first slice of a lane not yet held), without taking it: what a pipelining owner prepares
+   * while the current run is in the encoder. Undefined while requests are queued.
+   */
+  peekBackground(skip: (z: number) => boolean = () => false): number | undefined {
+    if (this.urgent.length > 0) return undefined;
+    for (const lane of this.lanes) {
+      for (const z of lane.queue) if (z !== this.job?.z && !skip(z) && !this.jobs.has(z)) return z;
+    }
+    return undefined;
+  }
+
   /** Takes the next slice to run, settling the held slices it passes on the way. */
   private next(): { z: number; lane: BackgroundLane | undefined } | undefined {
     while (this.urgent.length > 0) {

@@ -24,6 +24,7 @@ import { extractSlice, viewMapping, type ViewMapping, type ViewName } from "../i
 import { volumeStats, type Volume } from "../io/volume.js";
 import type { IntensitySpec } from "../intensity/spec.js";
 import type { Embedding } from "../sam/embedding.js";
+import type { PreparedImage } from "../sam/model.js";
 import type { ModelManifest } from "../sam/manifest.js";
 import { dataSignature, defaultStoreRoot, VolumeEmbeddingStore } from "./disk-store.js";
 import { MemoryEmbeddingCache } from "./memory-cache.js";
@@ -40,6 +41,9 @@ export interface Embedder {
   readonly manifest: ModelManifest;
   readonly encoderPath?: string;
   embed(image: Image2D, options?: { intensity?: IntensitySpec; cache?: boolean }): Promise<Embedding>;
+  /** embed() in two halves (SamModel.prepare / embedPrepared); without them a precompute runs slice after slice. */
+  prepare?(image: Image2D, options?: { intensity?: IntensitySpec }): PreparedImage;
+  embedPrepared?(prepared: PreparedImage, options?: { cache?: boolean; onStarted?: () => void }): Promise<Embedding>;
   /** Interrupts the running encoder call (its promise rejects). */
   cancel?(): Promise<void>;
 }
@@ -51,6 +55,12 @@ export interface VolumeEmbeddingsOptions {
   readonly storeRoot?: string | null;
   /** Memory budget of the in-memory LRU, bytes (4 MiB per slice); default 512 MiB. */
   readonly memoryBytes?: number;
+  /**
+   * Prepare the next slice (extraction, intensity, cache key, resize) while the encoder process
+   * runs the current one (default true; false runs each slice's steps one after the other, as
+   * the benchmark's "before" row does). The embeddings are the same bit for bit.
+   */
+  readonly pipeline?: boolean;
 }
 
 export interface PrecomputeProgress {
@@ -97,6 +107,10 @@ export class VolumeEmbeddings {
   private readonly memory: MemoryEmbeddingCache<Embedding>;
   private readonly scheduler: SliceScheduler<Embedding>;
   private readonly keyPrefix: string;
+  /** The slice prepared while the encoder ran the previous one (pipeline), if any. */
+  private ahead: { readonly z: number; readonly prepared: PreparedImage } | undefined;
+  /** Slices sent to the encoder ahead of their turn (pipeline): their scheduler run awaits these. */
+  private readonly inflight = new Map<number, Promise<Embedding>>();
 
   private constructor(
     private readonly volume: Volume,
@@ -106,6 +120,7 @@ export class VolumeEmbeddings {
     intensity: IntensitySpec,
     memoryBytes: number,
     signature: string,
+    private readonly pipeline: boolean,
   ) {
     this.mapping = mapping;
     this.depth = mapping.depth;
@@ -115,7 +130,7 @@ export class VolumeEmbeddings {
     this.scheduler = new SliceScheduler<Embedding>({
       has: (z) => this.available(z),
       load: (z) => this.held(z),
-      compute: async (z) => this.keep(z, await this.model.embed(this.slice(z), { intensity: this.intensitySpec, cache: false })),
+      compute: (z) => this.compute(z),
     });
   }
 
@@ -148,7 +163,7 @@ export class VolumeEmbeddings {
         { depth: mapping.depth, originalSize, resizedSize },
       );
     }
-    return new VolumeEmbeddings(volume, model, store, mapping, intensity, options.memoryBytes ?? DEFAULT_MEMORY, signature);
+    return new VolumeEmbeddings(volume, model, store, mapping, intensity, options.memoryBytes ?? DEFAULT_MEMORY, signature, options.pipeline ?? true);
   }
 
   get width(): number {
@@ -179,6 +194,59 @@ export class VolumeEmbeddings {
   prioritize(z: number): void {
     this.checkIndex(z);
     this.scheduler.prioritize(z);
+  }
+
+  /**
+   * One encoder run for slice z. Pipelined, the encoder process never waits for this thread:
+   * the moment z's embedding is back, the next background slice (prepared during z's run) is
+   * sent, and only then is z stored (float16, disk); while that next slice runs, the one after
+   * it is prepared. A request for another slice (the slice on screen) comes next after the
+   * slice already sent: at most one encoder run later than without the pipeline.
+   */
+  private async compute(z: number): Promise<Embedding> {
+    if (!this.pipeline || !this.model.prepare || !this.model.embedPrepared) {
+      return this.keep(z, await this.model.embed(this.slice(z), { intensity: this.intensitySpec, cache: false }));
+    }
+    const sent = this.inflight.get(z) ?? this.send(z);
+    this.inflight.delete(z);
+    const computed = await sent;
+    const next = this.scheduler.peekBackground((s) => s === z || this.inflight.has(s));
+    if (next !== undefined) this.sendAhead(next);
+    return this.keep(z, computed);
+  }
+
+  /**
+   * Slice z to the encoder before its turn. A failure here (a cancel, a slice that cannot be
+   * prepared) is forgotten: the slice is sent again on its turn, and fails there if it must.
+   */
+  private sendAhead(z: number): void {
+    let ahead: Promise<Embedding>;
+    try {
+      ahead = this.send(z);
+    } catch {
+      return;
+    }
+    this.inflight.set(z, ahead);
+    ahead.catch(() => {
+      if (this.inflight.get(z) === ahead) this.inflight.delete(z);
+    });
+  }
+
+  /** Sends slice z to the encoder (prepared ahead if it was); once the process has it, prepares the slice after. */
+  private send(z: number): Promise<Embedding> {
+    const model = this.model as Required<Pick<Embedder, "prepare" | "embedPrepared">>;
+    const prepared = this.ahead?.z === z ? this.ahead.prepared : model.prepare(this.slice(z), { intensity: this.intensitySpec });
+    if (this.ahead?.z === z) this.ahead = undefined;
+    const onStarted = (): void => {
+      const next = this.scheduler.peekBackground((s) => s === z || this.inflight.has(s));
+      if (next === undefined || this.ahead?.z === next) return;
+      try {
+        this.ahead = { z: next, prepared: model.prepare(this.slice(next), { intensity: this.intensitySpec }) };
+      } catch {
+        // Prepared again on its turn, where its error belongs to its own run.
+      }
+    };
+    return model.embedPrepared(prepared, { cache: false, onStarted });
   }
 
   /** A slice `available` says is held: from memory, else from disk (then kept in memory too). */
@@ -258,6 +326,8 @@ export class VolumeEmbeddings {
         active = false;
         this.scheduler.removeLane(run);
         run.queue.length = 0;
+        this.inflight.clear();
+        this.ahead = undefined;
         const running = this.scheduler.running;
         if (running?.background && !this.scheduler.isAwaited(running.z)) void this.model.cancel?.();
         const p = progress(undefined, false, true);

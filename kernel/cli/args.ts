@@ -5,6 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { loadModel, type LoadOptions, type SamModel } from "../sam/model.js";
 import type { Box, Point } from "../sam/prompt.js";
+import { DEVICE_ENV, defaultDevice, parseDevice, type Device } from "../sam/device.js";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -61,27 +62,53 @@ export const modelOptions = {
   encoder: { type: "string" },
   decoder: { type: "string" },
   precision: { type: "string" },
+  device: { type: "string" },
 } as const;
 
 export const MODEL_USAGE =
   "  --model DIR            model folder (encoder.onnx, decoder.onnx, model.json), e.g. models/analytic\n" +
   "  --encoder F --decoder F  the two ONNX files instead of a folder\n" +
-  "  --precision P          fp32 (default) or int8 (the encoder written by `medicosam quantize`)";
+  "  --precision P          fp32 (default) or int8 (the encoder written by `medicosam quantize`)\n" +
+  `  --device D             where the encoder runs: cpu (default), webgpu, cuda, or auto (first GPU that\n` +
+  `                         starts, else cpu); default $${DEVICE_ENV}`;
+
+/** `--device`, else $MEDICOSAM_DEVICE, else cpu; a bad value is a usage error naming its source. */
+export function deviceOption(value: string | undefined): Device {
+  try {
+    return value === undefined ? defaultDevice() : parseDevice(value, "--device");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
 
 export async function openModel(
-  values: { model?: string; encoder?: string; decoder?: string; precision?: string },
+  values: { model?: string; encoder?: string; decoder?: string; precision?: string; device?: string },
   loadOptions: LoadOptions = {},
 ): Promise<SamModel> {
   const precision = values.precision ?? "fp32";
   if (precision !== "fp32" && precision !== "int8") throw new UsageError(`--precision must be fp32 or int8, not '${precision}'.`);
-  const options: LoadOptions = { ...loadOptions, precision };
+  const device = deviceOption(values.device);
+  const options: LoadOptions = { ...loadOptions, precision, device };
   if (values.model && (values.encoder || values.decoder)) {
     throw new UsageError("give either --model DIR or --encoder and --decoder, not both.");
   }
-  if (values.model) return loadModel(values.model, options);
-  if (values.encoder && values.decoder) return loadModel({ encoder: values.encoder, decoder: values.decoder }, options);
-  if (values.encoder || values.decoder) throw new UsageError("--encoder and --decoder go together.");
-  throw new UsageError("no model: give --model DIR (e.g. --model models/analytic) or --encoder F --decoder F.");
+  let model: SamModel;
+  if (values.model) model = await loadModel(values.model, options);
+  else if (values.encoder && values.decoder) model = await loadModel({ encoder: values.encoder, decoder: values.decoder }, options);
+  else if (values.encoder || values.decoder) throw new UsageError("--encoder and --decoder go together.");
+  else throw new UsageError("no model: give --model DIR (e.g. --model models/analytic) or --encoder F --decoder F.");
+  announceDevices(model, device);
+  return model;
+}
+
+/**
+ * One stderr line when the user chose a GPU device, so that they see where the sessions run
+ * (`auto` has said so already, in its notice).
+ */
+export function announceDevices(model: SamModel, requested: Device): void {
+  if (requested === "cpu" || requested === "auto") return;
+  const d = model.devices;
+  console.error(`device: encoder on ${d.encoder}, decoder on ${d.decoder} (asked for ${requested})`);
 }
 
 /** Runs a subcommand body, turning UsageError into usage + exit 2 and other errors into exit 1. */

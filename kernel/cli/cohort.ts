@@ -18,7 +18,7 @@ import type { Prompt3dMode } from "../evaluation/evaluate3d.js";
 import type { StartMode } from "../evaluation/protocol-prompts.js";
 import { VIEWS, type ViewName } from "../io/volume-view.js";
 import type { Precision } from "../sam/model-files.js";
-import { parse, runCommand, UsageError } from "./args.js";
+import { deviceOption, parse, runCommand, UsageError } from "./args.js";
 
 const RUN_OPTIONS = `where it runs (one of):
   --local N              N worker processes on this machine (default 1)
@@ -31,6 +31,8 @@ const RUN_OPTIONS = `where it runs (one of):
 embedding:
   --model M              registry name (demo, medicosam, ...) or model folder
   --precision P          fp32 (default) or int8
+  --device D             where the workers' encoders run: cpu (default), webgpu, cuda or auto;
+                         default $MEDICOSAM_DEVICE (for Slurm, ask for the GPU with --gres)
   --store DIR            the embedding store (on a filesystem every node mounts, for Slurm)
   --view V               axial (default), coronal or sagittal
   --intensity I          per-slice (default, the reference), per-volume, window:L,W or a CT preset`;
@@ -70,6 +72,7 @@ protocol (evaluate; defaults are the paper's):
 const options = {
   model: { type: "string" },
   precision: { type: "string" },
+  device: { type: "string" },
   store: { type: "string" },
   out: { type: "string" },
   view: { type: "string" },
@@ -213,6 +216,7 @@ async function runWorker(command: CohortCommand, manifestPath: string, v: Values
     volumes,
     model: v.model!,
     ...(precisionOf(v) ? { precision: precisionOf(v)! } : {}),
+    ...(v.device !== undefined ? { device: deviceOption(v.device) } : {}),
     store: v.store!,
     ...(v.out ? { out: v.out } : {}),
     embed: { view: viewOf(v), intensity: parseVolumeIntensity(v.intensity ?? "per-slice") },
@@ -259,6 +263,7 @@ async function runWork(command: CohortCommand, positionals: string[], v: Values)
   const base: CohortRunOptions = {
     model: v.model,
     ...(precisionOf(v) ? { precision: precisionOf(v)! } : {}),
+    ...(v.device !== undefined ? { device: deviceOption(v.device) } : {}),
     store: v.store,
     view: viewOf(v),
     ...(intensity ? { intensity: formatVolumeIntensity(intensity) } : {}),

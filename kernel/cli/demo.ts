@@ -31,13 +31,15 @@ import { packageRoot } from "../package-root.js";
 import { loadModel, type SamModel } from "../sam/model.js";
 import type { Point, Prompt } from "../sam/prompt.js";
 import { findModelFolder } from "../sam/registry.js";
-import { parse, runCommand } from "./args.js";
+import { announceDevices, deviceOption, parse, runCommand } from "./args.js";
+import { DEVICE_ENV } from "../sam/device.js";
 
-export const USAGE = `usage: medicosam demo [--out DIR] [--model NAME_OR_DIR]
+export const USAGE = `usage: medicosam demo [--out DIR] [--model NAME_OR_DIR] [--device D]
 
 Runs the quickstart end to end on the shipped synthetic CT volume (data/samples/ct-phantom.nii.gz)
 and writes DIR (default out/demo): labels.nii.gz, overlay PNGs, dice.csv, results.json, report.html.
-The model is MedicoSAM if exported, else the shipped demo model (not MedicoSAM).`;
+The model is MedicoSAM if exported, else the shipped demo model (not MedicoSAM).
+--device D: where the encoder runs, cpu (default), webgpu, cuda or auto; default $${DEVICE_ENV}.`;
 
 /** The organs the demo segments (ids of data/samples/labels.json). */
 const BOXED_ORGAN = { id: 1, name: "liver" };
@@ -150,7 +152,7 @@ ${figures}
 
 export async function run(args: string[]): Promise<number> {
   return runCommand(USAGE, async () => {
-    const { values } = parse(args, { out: { type: "string" }, model: { type: "string" }, help: { type: "boolean", short: "h" } }, false);
+    const { values } = parse(args, { out: { type: "string" }, model: { type: "string" }, device: { type: "string" }, help: { type: "boolean", short: "h" } }, false);
     if (values.help) {
       console.log(USAGE);
       return 0;
@@ -159,7 +161,9 @@ export async function run(args: string[]): Promise<number> {
     const out = resolve(values.out ?? join(root, "out", "demo"));
     mkdirSync(out, { recursive: true });
     const modelSource = chooseModel(root, values.model);
-    const model = await loadModel(modelSource);
+    const device = deviceOption(values.device);
+    const model = await loadModel(modelSource, { device });
+    announceDevices(model, device);
     try {
       console.log(`model: ${model.name}${model.notice ? ` — ${model.notice}` : ""}`);
       if (model.name === "analytic-test") {

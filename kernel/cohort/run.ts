@@ -29,11 +29,14 @@ import {
 import { batchScript, shardsOf, submitBatch, type SlurmOptions } from "./slurm.js";
 import { embedDone, modelIdentityOf, type CohortCommand } from "./worker.js";
 import { canonical } from "../cache/disk-store.js";
+import type { Device } from "../sam/device.js";
 
 export interface CohortRunOptions {
   /** A registry name ("demo", "medicosam") or a model folder. */
   readonly model: string;
   readonly precision?: Precision;
+  /** Where the workers' encoders run (LoadOptions.device); default their MEDICOSAM_DEVICE, else cpu. */
+  readonly device?: Device;
   /** The embedding store (a folder; on a shared filesystem for Slurm). */
   readonly store: string;
   readonly view?: ViewName;
@@ -142,6 +145,7 @@ async function run(command: CohortCommand, manifestPath: string, o: CohortRunOpt
     "cohort", command, manifest.path,
     "--model", resolved.folder ?? String(o.model),
     ...(o.precision ? ["--precision", o.precision] : []),
+    ...(o.device ? ["--device", o.device] : []),
     "--store", store.root,
     ...(resultsLayout ? ["--out", resultsLayout.root] : []),
     "--view", embed.view,

@@ -19,6 +19,7 @@ import { openVolume } from "../io/volume-open.js";
 import type { Volume } from "../io/volume.js";
 import { resolveModel, type ModelSource, type Precision } from "../sam/model-files.js";
 import { loadModel, type SamModel } from "../sam/model.js";
+import type { Device } from "../sam/device.js";
 import { removeInFlightSync, sweepTemporaries, sweepTemporariesSync, temporaryName, writeJsonAtomic } from "./atomic.js";
 import { embedVolume, openEmbeddings, StoppedError, storedSlices } from "./embed-volume.js";
 import { evaluateVolume } from "./evaluate-volume.js";
@@ -36,6 +37,7 @@ export interface WorkerPlan {
   readonly volumes: readonly CohortVolume[];
   readonly model: ModelSource;
   readonly precision?: Precision;
+  readonly device?: Device;
   readonly store: string;
   /** The results folder (evaluate). */
   readonly out?: string;
@@ -185,10 +187,12 @@ export class CohortWorker {
       const threads = { intraOpNumThreads: this.plan.threads, interOpNumThreads: 1 };
       this.model = await loadModel(this.plan.model, {
         ...(this.plan.precision ? { precision: this.plan.precision } : {}),
+        ...(this.plan.device ? { device: this.plan.device } : {}),
+        onNotice: (line) => this.plan.log(line),
         encoderSessionOptions: threads,
         decoderSessionOptions: threads,
       });
-      this.plan.log(`model ${this.model.name} loaded (${this.plan.threads} thread${this.plan.threads === 1 ? "" : "s"})`);
+      this.plan.log(`model ${this.model.name} loaded (${this.plan.threads} thread${this.plan.threads === 1 ? "" : "s"}, encoder on ${this.model.devices.encoder})`);
     }
     return this.model;
   }

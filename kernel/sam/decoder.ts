@@ -1,7 +1,7 @@
 /**
  * The prompt encoder + mask decoder session. It runs on the calling thread: one call takes
  * tens of milliseconds, and keeping it here avoids shipping the 4 MiB embedding to a worker
- * on every click.
+ * on every click. It runs on the CPU unless asked otherwise (LoadOptions.decoderDevice says why).
  */
 import * as ort from "onnxruntime-node";
 import type { Size2D } from "../io/image.js";
@@ -9,6 +9,8 @@ import { checkDecoder } from "./onnx-contract.js";
 import type { PromptTensors } from "./prompt-encoding.js";
 import { EMBEDDING_LENGTH } from "./embedding.js";
 import { samSessionOptions } from "./session-options.js";
+import type { Device, SessionDevice } from "./device.js";
+import { createDeviceSession } from "./device-session.js";
 
 export const LOW_RES_SIDE = 256;
 const LOW_RES_LENGTH = LOW_RES_SIDE * LOW_RES_SIDE;
@@ -30,13 +32,18 @@ export class SamDecoder {
     /** 4 or 1 when the model declares it; otherwise learnt from the first run. */
     public numMasks: 1 | 4 | undefined,
     readonly path: string,
+    /** Where the session runs (`auto` resolved). */
+    readonly device: SessionDevice,
+    /** For `auto`: which device runs and why. */
+    readonly notice: string | undefined,
   ) {}
 
-  static async load(path: string, options: ort.InferenceSession.SessionOptions = {}): Promise<SamDecoder> {
-    const session = await ort.InferenceSession.create(path, { ...samSessionOptions(), ...options });
+  static async load(path: string, options: ort.InferenceSession.SessionOptions = {}, device: Device = "cpu"): Promise<SamDecoder> {
+    const created = await createDeviceSession(path, { ...samSessionOptions(), ...options }, device);
+    const session = created.session;
     try {
       const numMasks = checkDecoder(path, session.inputMetadata, session.outputMetadata);
-      const decoder = new SamDecoder(session, numMasks, path);
+      const decoder = new SamDecoder(session, numMasks, path, created.device, created.notice);
       await decoder.warmUp();
       return decoder;
     } catch (err) {

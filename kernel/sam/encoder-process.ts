@@ -10,7 +10,9 @@
  */
 import * as ort from "onnxruntime-node";
 import { checkEncoder } from "./onnx-contract.js";
-import { preprocess } from "./preprocess.js";
+import { DeviceUnavailableError } from "./device-diagnosis.js";
+import { createDeviceSession } from "./device-session.js";
+import { preprocess, preprocessResized } from "./preprocess.js";
 import type { FromEncoder, ToEncoder } from "./encoder-protocol.js";
 
 if (!process.send) throw new Error("encoder-process.ts must be started by kernel/sam/encoder.ts (child_process.fork).");
@@ -38,24 +40,28 @@ process.on("message", (msg: ToEncoder) => {
 async function handle(msg: ToEncoder): Promise<void> {
   if (msg.type === "load") {
     try {
-      session = await ort.InferenceSession.create(msg.path, msg.sessionOptions as ort.InferenceSession.SessionOptions);
+      const created = await createDeviceSession(msg.path, msg.sessionOptions as ort.InferenceSession.SessionOptions, msg.device);
+      session = created.session;
       io = checkEncoder(msg.path, session.inputMetadata, session.outputMetadata);
-      post({ type: "loaded", ...io });
+      post({ type: "loaded", ...io, device: created.device, ...(created.notice ? { notice: created.notice } : {}) });
     } catch (err) {
-      post({ type: "load-error", message: err instanceof Error ? err.message : String(err) });
+      const unavailable =
+        err instanceof DeviceUnavailableError ? { device: err.device, problem: err.problem, onnxruntimeMessage: err.onnxruntimeMessage } : undefined;
+      post({ type: "load-error", message: err instanceof Error ? err.message : String(err), ...(unavailable ? { unavailable } : {}) });
     }
     return;
   }
   const { id } = msg;
   try {
     if (!session || !io) throw new Error("encoder not loaded");
+    // Sent before the blocking work below: the kernel may now use its thread for the next slice.
+    post({ type: "started", id });
     const t0 = performance.now();
     const side = msg.settings.imageSize;
     if (inputBuffer?.length !== 3 * side * side) inputBuffer = new Float32Array(3 * side * side);
-    const pre = preprocess(
-      { width: msg.width, height: msg.height, data: msg.rgb },
-      { imageSize: side, pixelMean: msg.settings.pixelMean, pixelStd: msg.settings.pixelStd, out: inputBuffer },
-    );
+    const image = { width: msg.width, height: msg.height, data: msg.rgb };
+    const options = { imageSize: side, pixelMean: msg.settings.pixelMean, pixelStd: msg.settings.pixelStd, out: inputBuffer };
+    const pre = msg.originalSize ? preprocessResized(image, msg.originalSize, options) : preprocess(image, options);
     const t1 = performance.now();
     const s = msg.settings.imageSize;
     const out = await session.run({ [io.input]: new ort.Tensor("float32", pre.tensor, [1, 3, s, s]) });

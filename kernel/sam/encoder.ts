@@ -8,6 +8,8 @@ import { fileURLToPath } from "node:url";
 import type { RgbImage8, Size2D } from "../io/image.js";
 import type { EncoderSettings, FromEncoder, ToEncoder } from "./encoder-protocol.js";
 import { samSessionOptions } from "./session-options.js";
+import type { Device, SessionDevice } from "./device.js";
+import { DeviceUnavailableError } from "./device-diagnosis.js";
 
 export interface EncoderOutput {
   readonly data: Float32Array;
@@ -26,6 +28,14 @@ export class EncoderCancelledError extends Error {
 interface Pending {
   resolve(out: EncoderOutput): void;
   reject(err: Error): void;
+  started?: () => void;
+}
+
+export interface EncoderRequestOptions {
+  /** `rgb` is already resized (resizeForEncoder) from an image of this size. */
+  readonly originalSize?: Size2D;
+  /** Called when the encoder process has read the request and begins it. */
+  readonly onStarted?: () => void;
 }
 
 /**
@@ -47,10 +57,19 @@ export class EncoderProcess {
   private nextId = 1;
   /** Counts cancel() calls, so that calls waiting for a (re)start know they were cancelled. */
   private cancels = 0;
+  /** Where the session runs, known once loaded (`auto` resolved). */
+  device: SessionDevice | undefined;
+  /** For `auto`: which device runs and why (from the first load). */
+  notice: string | undefined;
 
   constructor(
     readonly path: string,
     private readonly sessionOptions: Record<string, unknown> = { ...samSessionOptions() },
+    /**
+     * What the process loads on. After an `auto` load it becomes the device found, so that a
+     * restart (after a cancel) does not probe again and cannot land elsewhere.
+     */
+    private requestedDevice: Device = "cpu",
   ) {}
 
   /** The encoder process's pid while it runs (benchmarks add its memory and CPU time). */
@@ -65,8 +84,15 @@ export class EncoderProcess {
     this.child = child;
     this.ready = new Promise<void>((resolve, reject) => {
       child.on("message", (msg: FromEncoder) => {
-        if (msg.type === "loaded") resolve();
-        else if (msg.type === "load-error") reject(new Error(msg.message));
+        if (msg.type === "loaded") {
+          this.device = msg.device;
+          this.requestedDevice = msg.device;
+          this.notice ??= msg.notice;
+          resolve();
+        } else if (msg.type === "load-error") {
+          const u = msg.unavailable;
+          reject(u ? new DeviceUnavailableError(u.device, u.problem, u.onnxruntimeMessage) : new Error(msg.message));
+        }
         else this.settle(msg);
       });
       child.on("error", (err) => {
@@ -90,7 +116,7 @@ export class EncoderProcess {
         reject(err);
         this.failAll(err);
       });
-      const load: ToEncoder = { type: "load", path: this.path, sessionOptions: this.sessionOptions };
+      const load: ToEncoder = { type: "load", path: this.path, sessionOptions: this.sessionOptions, device: this.requestedDevice };
       child.send(load);
     });
     // Failed loads must not be cached: the next call retries (e.g. after the file is fixed).
@@ -100,7 +126,7 @@ export class EncoderProcess {
     return this.ready;
   }
 
-  async embed(rgb: RgbImage8, settings: EncoderSettings): Promise<EncoderOutput> {
+  async embed(rgb: RgbImage8, settings: EncoderSettings, request: EncoderRequestOptions = {}): Promise<EncoderOutput> {
     // A cancel() while this call still waits for the process to (re)start cancels it too.
     const generation = this.cancels;
     try {
@@ -115,8 +141,16 @@ export class EncoderProcess {
     const tight = rgb.data.byteOffset === 0 && rgb.data.byteLength === rgb.data.buffer.byteLength;
     const pixels = tight ? rgb.data : new Uint8Array(rgb.data);
     return new Promise<EncoderOutput>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const msg: ToEncoder = { type: "embed", id, rgb: pixels, width: rgb.width, height: rgb.height, settings };
+      this.pending.set(id, { resolve, reject, ...(request.onStarted ? { started: request.onStarted } : {}) });
+      const msg: ToEncoder = {
+        type: "embed",
+        id,
+        rgb: pixels,
+        width: rgb.width,
+        height: rgb.height,
+        settings,
+        ...(request.originalSize ? { originalSize: request.originalSize } : {}),
+      };
       this.child!.send(msg);
     });
   }
@@ -143,6 +177,10 @@ export class EncoderProcess {
   }
 
   private settle(msg: FromEncoder): void {
+    if (msg.type === "started") {
+      this.pending.get(msg.id)?.started?.();
+      return;
+    }
     if (msg.type !== "embedded" && msg.type !== "embed-error") return;
     const p = this.pending.get(msg.id);
     if (!p) return;

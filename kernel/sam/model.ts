@@ -4,24 +4,26 @@
  */
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
+import { inspect } from "node:util";
 import type { InferenceSession } from "onnxruntime-node";
-import type { Image2D } from "../io/image.js";
+import type { Image2D, RgbImage8, Size2D } from "../io/image.js";
 import { MemoryEmbeddingCache } from "../cache/memory-cache.js";
 import { toRgb8 } from "../intensity/normalize.js";
 import { DEFAULT_INTENSITY, type IntensitySpec } from "../intensity/spec.js";
 import { LOW_RES_SIDE, SamDecoder } from "./decoder.js";
 import type { Embedding } from "./embedding.js";
 import type { EncoderSettings } from "./encoder-protocol.js";
-import { EncoderProcess } from "./encoder.js";
+import { EncoderProcess, type EncoderOutput, type EncoderRequestOptions } from "./encoder.js";
 import type { ModelManifest } from "./manifest.js";
 import { maskInputFor } from "./mask-prompt.js";
-import { SAM_IMAGE_SIZE, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
+import { resizeForEncoder, SAM_IMAGE_SIZE, SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
 import { resolveModel, type ModelSource, type Precision } from "./model-files.js";
 import type { Prompt } from "./prompt.js";
 import { encodePrompt, PromptError } from "./prompt-encoding.js";
 import type { MaskCandidate, SegmentResult } from "./segment-result.js";
 import { chooseToken, wantsMultimask, type MultimaskMode } from "./select.js";
 import { samSessionOptions } from "./session-options.js";
+import { defaultDevice, type Device, type SessionDevice } from "./device.js";
 
 export { SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
 export type { Precision } from "./model-files.js";
@@ -47,6 +49,25 @@ export interface LoadOptions {
    */
   readonly interruptSignal?: () => AbortSignal | undefined;
   readonly decoderSessionOptions?: InferenceSession.SessionOptions;
+  /**
+   * Where the image encoder runs: `cpu`, `webgpu`, `cuda`, or `auto` (the first GPU provider
+   * that starts, else the CPU, with a one-line notice saying which and why). Default: the
+   * environment variable MEDICOSAM_DEVICE, else `cpu`. A device asked for by name that cannot
+   * start fails the load with a DeviceUnavailableError saying why and what to install.
+   */
+  readonly device?: Device;
+  /**
+   * Where the prompt encoder + mask decoder runs (default `cpu`, whatever `device` says). A
+   * click is small work: on the CPU the ViT-B decoder takes 40-120 ms, and on a GPU provider
+   * every click would also upload the 4 MiB embedding and download the full-size masks, while
+   * nodes the provider lacks run on the CPU with copies in between. Measured here only on a
+   * software Vulkan driver: the demo decoder's session.run took 24 ms on the CPU and 662 ms with
+   * WebGPU on lavapipe (docs/performance.md "Devices"); on a GPU machine
+   * `npm run bench -- --device webgpu --only decoder` measures it.
+   */
+  readonly decoderDevice?: Device;
+  /** Where the `auto` notice goes (default console.warn). */
+  readonly onNotice?: (line: string) => void;
 }
 
 export interface EmbedOptions {
@@ -65,6 +86,17 @@ export interface SegmentOptions {
   readonly multimask?: MultimaskMode;
 }
 
+/** An image with the kernel's share of preprocessing done (SamModel.prepare). */
+export interface PreparedImage {
+  /** The cache key: embed() of the same pixels and settings has the same. */
+  readonly key: string;
+  readonly originalSize: Size2D;
+  /** What the encoder process gets: the image, or its longest-side resize when that is smaller. */
+  readonly pixels: RgbImage8;
+  /** `pixels` is the resize: the encoder process only normalises and pads. */
+  readonly resized: boolean;
+}
+
 /** Timings of the last calls, in milliseconds, for progress displays and benchmarks. */
 export interface Timings {
   preprocessMs?: number;
@@ -79,16 +111,21 @@ export interface Timings {
  */
 export async function loadModel(source: ModelSource, options: LoadOptions = {}): Promise<SamModel> {
   const files = await resolveModel(source, { verifyChecksums: options.verifyChecksums ?? true, precision: options.precision });
-  const encoder = new EncoderProcess(files.encoderPath, { ...samSessionOptions(), ...options.encoderSessionOptions });
-  let decoder: SamDecoder | undefined;
-  try {
-    // Both sessions load now, so a wrongly exported model fails here, not at the first click.
-    [decoder] = await Promise.all([SamDecoder.load(files.decoderPath, options.decoderSessionOptions), encoder.load()]);
-  } catch (err) {
+  const device = options.device ?? defaultDevice();
+  const encoder = new EncoderProcess(files.encoderPath, { ...samSessionOptions(), ...options.encoderSessionOptions }, device);
+  // Both sessions load now, so a wrongly exported model fails here, not at the first click.
+  // allSettled: a decoder that fails fast must not leave the encoder process loading behind us.
+  const [dec, enc] = await Promise.allSettled([
+    SamDecoder.load(files.decoderPath, options.decoderSessionOptions, options.decoderDevice ?? "cpu"),
+    encoder.load(),
+  ]);
+  if (dec.status === "rejected" || enc.status === "rejected") {
     await encoder.dispose();
-    await decoder?.release();
-    throw err;
+    if (dec.status === "fulfilled") await dec.value.release();
+    // The encoder's error first: its device is the one the caller chose.
+    throw enc.status === "rejected" ? enc.reason : (dec as PromiseRejectedResult).reason;
   }
+  const decoder = dec.value;
   const declared = files.manifest.decoder.numMasks;
   if (declared !== undefined && decoder.numMasks !== undefined && declared !== decoder.numMasks) {
     await encoder.dispose();
@@ -97,7 +134,17 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
       `${files.decoderPath}: model.json says numMasks ${declared} but the decoder returns ${decoder.numMasks}; fix model.json.`,
     );
   }
-  return new SamModel(files.manifest, files.encoderPath, files.decoderPath, encoder, decoder, options);
+  const notify = options.onNotice ?? ((line: string) => console.warn(line));
+  for (const [role, notice] of [["encoder", encoder.notice], ["decoder", decoder.notice]] as const) {
+    if (notice) notify(`${files.manifest.name} ${role}: ${notice}`);
+  }
+  return new SamModel(files.manifest, files.encoderPath, files.decoderPath, encoder, decoder, options, files.precision);
+}
+
+/** Where each session of a model runs. */
+export interface ModelDevices {
+  readonly encoder: SessionDevice;
+  readonly decoder: SessionDevice;
 }
 
 export class SamModel {
@@ -118,6 +165,7 @@ export class SamModel {
     private readonly encoder: EncoderProcess,
     private readonly decoder: SamDecoder,
     options: LoadOptions,
+    readonly precision: Precision = "fp32",
   ) {
     const pre = manifest.preprocessing ?? {};
     this.settings = {
@@ -141,6 +189,26 @@ export class SamModel {
     return this.manifest.notice;
   }
 
+  /** Where the encoder and the decoder run (`auto` resolved). */
+  get devices(): ModelDevices {
+    return { encoder: this.encoder.device ?? "cpu", decoder: this.decoder.device };
+  }
+
+  /** What was loaded and where it runs, one fact per line (also what the model shows when printed). */
+  describe(): string {
+    const d = this.devices;
+    return [
+      `model ${this.name}${this.notice ? ` (${this.notice})` : ""}`,
+      `  encoder  ${this.encoderPath} (${this.precision}) on ${d.encoder}${this.encoder.notice ? ` — ${this.encoder.notice}` : ""}`,
+      `  decoder  ${this.decoderPath} on ${d.decoder}${this.decoder.notice ? ` — ${this.decoder.notice}` : ""}, ${this.numMasks ?? "?"} mask(s)`,
+    ].join("\n");
+  }
+
+  /** console.log(model) and a notebook cell ending in `model` show describe(). */
+  [inspect.custom](): string {
+    return this.describe();
+  }
+
   /** Number of mask tokens the decoder returns (4 or 1; undefined until known). */
   get numMasks(): 1 | 4 | undefined {
     return this.decoder.numMasks;
@@ -153,10 +221,48 @@ export class SamModel {
   async embed(image: Image2D, options: EmbedOptions = {}): Promise<Embedding> {
     const intensity = options.intensity ?? this.defaultIntensity;
     const rgb = toRgb8(image, intensity);
+    const originalSize = { height: rgb.height, width: rgb.width };
+    return this.run(this.keyOf(rgb), originalSize, options, (request) => this.encoder.embed(rgb, this.settings, request));
+  }
+
+  /**
+   * The kernel's share of embed() done ahead: intensity and cache key, and the longest-side
+   * resize (docs/inference.md §3) when it shrinks the image, leaving the rest to embedPrepared().
+   * A volume's precompute prepares the next slice while the encoder process runs the current
+   * one. An image that the resize enlarges (most slices: 512 -> 1024) goes as it is: the
+   * resized one would be 4x the bytes to send (3 MB instead of 0.75 MB, 4 ms instead of 1 ms
+   * through IPC), which the encoder process would then wait for.
+   */
+  prepare(image: Image2D, options: { readonly intensity?: IntensitySpec } = {}): PreparedImage {
+    const rgb = toRgb8(image, options.intensity ?? this.defaultIntensity);
+    const originalSize = { height: rgb.height, width: rgb.width };
+    const shrinks = Math.max(rgb.width, rgb.height) > this.settings.imageSize;
+    return { key: this.keyOf(rgb), originalSize, pixels: shrinks ? resizeForEncoder(rgb, this.settings.imageSize) : rgb, resized: shrinks };
+  }
+
+  /**
+   * embed() of a prepared image: the same embedding, bit for bit, and the same cache entry.
+   * `onStarted` is called once the encoder process has the request, when this thread is free.
+   */
+  embedPrepared(prepared: PreparedImage, options: EmbedOptions & { readonly onStarted?: () => void } = {}): Promise<Embedding> {
+    const { onStarted, ...rest } = options;
+    return this.run(prepared.key, prepared.originalSize, rest, (request) =>
+      this.encoder.embed(prepared.pixels, this.settings, {
+        ...request,
+        ...(prepared.resized ? { originalSize: prepared.originalSize } : {}),
+        ...(onStarted ? { onStarted } : {}),
+      }),
+    );
+  }
+
+  private keyOf(rgb: RgbImage8): string {
     const hash = createHash("sha256");
     hash.update(`${this.identity}|${JSON.stringify(this.settings)}|${rgb.width}x${rgb.height}|`);
     hash.update(rgb.data);
-    const key = hash.digest("hex");
+    return hash.digest("hex");
+  }
+
+  private run(key: string, originalSize: Size2D, options: EmbedOptions, send: (request: EncoderRequestOptions) => Promise<EncoderOutput>): Promise<Embedding> {
     const signal = options.signal ?? this.interruptSignal?.();
     signal?.throwIfAborted();
     const compute = async (): Promise<Embedding> => {
@@ -164,21 +270,18 @@ export class SamModel {
       signal?.addEventListener("abort", onAbort, { once: true });
       let out;
       try {
-        out = await this.encoder.embed(rgb, this.settings);
+        out = await send({});
       } finally {
         signal?.removeEventListener("abort", onAbort);
       }
       this.timings.preprocessMs = out.preprocessMs;
       this.timings.encoderMs = out.encoderMs;
-      return {
-        data: out.data,
-        originalSize: { height: rgb.height, width: rgb.width },
-        resizedSize: out.resizedSize,
-        modelName: this.manifest.name,
-        key,
-      };
+      return { data: out.data, originalSize, resizedSize: out.resizedSize, modelName: this.manifest.name, key };
     };
-    if (options.cache === false) return this.cache.get(key) ?? compute();
+    if (options.cache === false) {
+      const hit = this.cache.get(key);
+      return hit ? Promise.resolve(hit) : compute();
+    }
     return this.cache.getOrCompute(key, compute);
   }
 

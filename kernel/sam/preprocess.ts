@@ -10,7 +10,7 @@
  * table per channel, built once per (mean, std); the per-pixel work is a lookup and a store.
  */
 import type { RgbImage8, Size2D } from "../io/image.js";
-import { longestSideSize, resizeBilinearUint8Rows } from "./resize.js";
+import { longestSideSize, resizeBilinearUint8, resizeBilinearUint8Rows } from "./resize.js";
 
 export const SAM_IMAGE_SIZE = 1024;
 export const SAM_PIXEL_MEAN: readonly [number, number, number] = [123.675, 116.28, 103.53];
@@ -66,6 +66,70 @@ function checkTriple(values: readonly number[], name: string, positive: boolean)
 }
 
 /** Resize, normalise, pad and lay out one RGB image for the SAM encoder. */
+/** Normalises one resized HWC row into the three planes of the tensor, zeroing the right padding. */
+function rowWriter(t: Float32Array, size: number, w: number, lut: Float32Array): (y: number, row: Uint8Array) => void {
+  const plane = size * size;
+  return (y, row) => {
+    const r0 = y * size;
+    const r1 = r0 + plane;
+    const r2 = r1 + plane;
+    for (let x = 0, s = 0; x < w; x++, s += 3) {
+      t[r0 + x] = lut[row[s]!]!;
+      t[r1 + x] = lut[256 + row[s + 1]!]!;
+      t[r2 + x] = lut[512 + row[s + 2]!]!;
+    }
+    if (w < size) {
+      t.fill(0, r0 + w, r0 + size);
+      t.fill(0, r1 + w, r1 + size);
+      t.fill(0, r2 + w, r2 + size);
+    }
+  };
+}
+
+/** Zeroes the rows below the resized image (the bottom padding). */
+function padRows(t: Float32Array, size: number, h: number): void {
+  const plane = size * size;
+  if (h < size) for (let c = 0; c < 3; c++) t.fill(0, c * plane + h * size, (c + 1) * plane);
+}
+
+/**
+ * The first half of preprocess(): the longest-side resize alone, as uint8 RGB. A volume's
+ * precompute does it in the kernel for the next slice while the encoder process runs the
+ * current one, and the encoder process finishes with preprocessResized().
+ */
+export function resizeForEncoder(rgb: RgbImage8, imageSize: number = SAM_IMAGE_SIZE): RgbImage8 {
+  const size = longestSideSize(rgb.height, rgb.width, imageSize);
+  return { width: size.width, height: size.height, data: resizeBilinearUint8(rgb.data, rgb, 3, size) };
+}
+
+/**
+ * The second half: normalise and pad an image resizeForEncoder() made from an image of
+ * `originalSize`. preprocessResized(resizeForEncoder(rgb), rgb's size) equals preprocess(rgb)
+ * bit for bit: the fused path normalises the same uint8 rows.
+ */
+export function preprocessResized(resized: RgbImage8, originalSize: Size2D, opts: PreprocessOptions = {}): Preprocessed {
+  const size = opts.imageSize ?? SAM_IMAGE_SIZE;
+  const mean = opts.pixelMean ?? SAM_PIXEL_MEAN;
+  const std = opts.pixelStd ?? SAM_PIXEL_STD;
+  checkTriple(mean, "pixelMean", false);
+  checkTriple(std, "pixelStd", true);
+  const expected = longestSideSize(originalSize.height, originalSize.width, size);
+  if (resized.width !== expected.width || resized.height !== expected.height || resized.data.length !== resized.width * resized.height * 3) {
+    throw new Error(
+      `preprocessResized: a ${originalSize.width}x${originalSize.height} image resizes to ${expected.width}x${expected.height} RGB, got ${resized.width}x${resized.height} (${resized.data.length} bytes).`,
+    );
+  }
+  const tensor = opts.out ?? new Float32Array(3 * size * size);
+  if (tensor.length !== 3 * size * size) {
+    throw new Error(`preprocess: out buffer holds ${tensor.length} floats but [1, 3, ${size}, ${size}] needs ${3 * size * size}.`);
+  }
+  const writeRow = rowWriter(tensor, size, expected.width, normalisationTable(mean, std));
+  const stride = expected.width * 3;
+  for (let y = 0; y < expected.height; y++) writeRow(y, resized.data.subarray(y * stride, (y + 1) * stride));
+  padRows(tensor, size, expected.height);
+  return { tensor, originalSize, resizedSize: expected };
+}
+
 export function preprocess(rgb: RgbImage8, opts: PreprocessOptions = {}): Preprocessed {
   const size = opts.imageSize ?? SAM_IMAGE_SIZE;
   const mean = opts.pixelMean ?? SAM_PIXEL_MEAN;
@@ -93,26 +157,10 @@ export function preprocess(rgb: RgbImage8, opts: PreprocessOptions = {}): Prepro
   } else {
     tensor = new Float32Array(3 * plane);
   }
-  const t = tensor;
-  const lut = normalisationTable(mean, std);
-  const { height: h, width: w } = resizedSize;
+  const writeRow = rowWriter(tensor, size, resizedSize.width, normalisationTable(mean, std));
   // Each resized row is normalised into the three planes while it is still in cache; the
   // resize never materialises the 1024x1024 uint8 image.
-  resizeBilinearUint8Rows(rgb.data, rgb, 3, resizedSize, (y, row) => {
-    const r0 = y * size;
-    const r1 = r0 + plane;
-    const r2 = r1 + plane;
-    for (let x = 0, s = 0; x < w; x++, s += 3) {
-      t[r0 + x] = lut[row[s]!]!;
-      t[r1 + x] = lut[256 + row[s + 1]!]!;
-      t[r2 + x] = lut[512 + row[s + 2]!]!;
-    }
-    if (w < size) {
-      t.fill(0, r0 + w, r0 + size);
-      t.fill(0, r1 + w, r1 + size);
-      t.fill(0, r2 + w, r2 + size);
-    }
-  });
-  if (h < size) for (let c = 0; c < 3; c++) t.fill(0, c * plane + h * size, (c + 1) * plane);
+  resizeBilinearUint8Rows(rgb.data, rgb, 3, resizedSize, writeRow);
+  padRows(tensor, size, resizedSize.height);
   return { tensor, originalSize, resizedSize };
 }
