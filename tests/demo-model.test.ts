@@ -4,11 +4,11 @@
  * it is, and it segments held-out phantoms through the engine. Seeds 500000+ were never used
  * in training (100000-199999), validation (300000+) or the TRAINING.md table (400000+).
  *
- * Issue #7 asks for box Dice >= 0.90, one click >= 0.80, after 3 correction rounds >= 0.92 and
- * 3D propagation from the central slice >= 0.85. The shipped model meets the first two on CT
- * (MR box: 0.898 in TRAINING.md); where it falls short (TRAINING.md says by how much and why),
- * the test holds it to a floor a little under what it reaches, so that a regression in the
- * engine or the files still fails here, and names the bar it misses.
+ * Issue #17 asks for box Dice >= 0.92, one click >= 0.85, after 3 correction rounds >= 0.92 on
+ * held-out phantoms and on a family of images training never used, and 3D propagation >= 0.85.
+ * The shipped model (step 8) meets box and click on CT phantoms; where it falls short
+ * (TRAINING.md says by how much), the test holds it to a floor a little under what it reaches,
+ * so that a regression in the engine or the files still fails here, and names the bar it misses.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -20,6 +20,7 @@ import { generatePhantomSlice, PHANTOM_LABELS } from "../kernel/phantom/index.js
 import { encodePrompt } from "../kernel/sam/prompt-encoding.js";
 import { DEMO_NOTICE } from "../models/demo/manifest.js";
 import { evaluate2d, evaluate3dVolumes } from "../models/demo/quality.js";
+import { evaluateShapesAndPhantoms } from "../models/demo/evaluate-shapes.js";
 
 const DIR = "models/demo";
 const manifest = JSON.parse(readFileSync(`${DIR}/model.json`, "utf8"));
@@ -51,18 +52,20 @@ describe("demo model files", () => {
   });
 });
 
-/** Issue #7's bars. */
-const BAR = { box: 0.9, click: 0.8, corrected: 0.92, propagation: 0.85 } as const;
+/** Issue #17's targets (issue #7's were box 0.90, click 0.80, corrections 0.92, 3D 0.85). */
+const BAR = { box: 0.92, click: 0.85, corrected: 0.92, propagation: 0.85 } as const;
 /**
- * Floors where the shipped model is short of a bar: about 0.05 under its scores on these seeds
- * (corrections 0.900, propagation 0.779; MR box 0.877, click 0.788: one MR volume is a small
- * sample, the TRAINING.md table has MR box 0.898 on four), so noise does not fail them but a
- * broken engine or model file does.
+ * Floors where the shipped model (step 8) is short of a bar: a little under what it reaches, so
+ * that noise does not fail them but a broken engine or model file does. On these seeds: CT
+ * click + 3 0.931 (above the bar here, but 0.904 on TRAINING.md's 173 held-out objects, so the
+ * bar is not claimed), propagation 0.799, MR box 0.878 and click 0.803 (one MR volume, a small
+ * sample: TRAINING.md has 0.902 / 0.882 on four); independent family on its first 12 scenes
+ * (63 objects) box 0.869, click 0.759, click + 3 0.868 (TRAINING.md: 0.806 / 0.706 / 0.824 on 60).
  */
-const FLOOR = { corrected: 0.85, propagation: 0.73, mrBox: 0.83, mrClick: 0.74 } as const;
+const FLOOR = { corrected: 0.88, propagation: 0.75, mrBox: 0.83, mrClick: 0.75, independentBox: 0.82, independentClick: 0.7, independentCorrected: 0.82 } as const;
 
 describe("demo model quality on held-out phantoms", () => {
-  it(`meets the bars for a box (${BAR.box}) and a click (${BAR.click}) on CT; corrections raise Dice (bar ${BAR.corrected} not met: floor ${FLOOR.corrected})`, async () => {
+  it(`meets the bars for a box (${BAR.box}) and a click (${BAR.click}) on CT; corrections raise Dice (bar ${BAR.corrected} not met on TRAINING.md's table: floor ${FLOOR.corrected})`, async () => {
     const s = await evaluate2d(model, {
       seeds: [500001, 500002, 500003],
       modality: "ct",
@@ -94,6 +97,20 @@ describe("demo model quality on held-out phantoms", () => {
     expect(s.objects).toBeGreaterThan(5);
     expect(s.dice).toBeGreaterThanOrEqual(FLOOR.propagation);
   }, 120_000);
+});
+
+describe("demo model quality on the independent family (images of a generator training never used)", () => {
+  it(`box, click and click + 3 (bars ${BAR.box} / ${BAR.click} / ${BAR.corrected} not met: floors ${FLOOR.independentBox} / ${FLOOR.independentClick} / ${FLOOR.independentCorrected})`, async () => {
+    const run = await evaluateShapesAndPhantoms(model, 12, false);
+    const mean = (f: (r: (typeof run.rows)[number]) => number) => run.rows.reduce((a, r) => a + f(r), 0) / run.rows.length;
+    const [box, click, corrected] = [mean((r) => r.box), mean((r) => r.point), mean((r) => r.corrections[2]!)];
+    console.log(`demo model, independent family, ${run.rows.length} objects: box ${box.toFixed(3)}, click ${click.toFixed(3)}, click + 3 ${corrected.toFixed(3)}`);
+    expect(run.rows.length).toBeGreaterThan(40);
+    expect(box).toBeGreaterThanOrEqual(FLOOR.independentBox);
+    expect(click).toBeGreaterThanOrEqual(FLOOR.independentClick);
+    expect(corrected).toBeGreaterThanOrEqual(FLOOR.independentCorrected);
+    expect(corrected).toBeGreaterThan(click);
+  }, 180_000);
 });
 
 describe("demo model prompts", () => {

@@ -150,7 +150,7 @@ describe("the CLI's --device and MEDICOSAM_DEVICE", () => {
     expect(fromEnv.code).toBe(1);
     expect(fromEnv.stderr).toMatch(/error: device 'cuda' cannot start: onnxruntime-node's CUDA provider is not installed/);
     const overridden = medicosam(embed("env-cuda-flag-cpu", "--device", "cpu"), { [DEVICE_ENV]: "cuda" });
-    expect(overridden.stderr).toBe("note: demo model trained on synthetic phantoms — not MedicoSAM\n");
+    expect(overridden.stderr).toBe("note: demo model trained on synthetic images — not MedicoSAM\n");
     expect(overridden.code).toBe(0);
     expect(existsSync(join(out, "env-cuda-flag-cpu", "embedding.f32"))).toBe(true);
   });

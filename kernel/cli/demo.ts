@@ -8,7 +8,7 @@
  * table and an HTML report that opens offline.
  *
  * Model: MedicoSAM when it has been exported (README, "Use MedicoSAM"), else the shipped demo
- * model (trained on synthetic phantoms, not MedicoSAM), else the analytic test model. Every
+ * model (trained on synthetic images, not MedicoSAM), else the analytic test model. Every
  * output says which.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { ModelManifest } from "../../kernel/sam/manifest.js";
 import { SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "../../kernel/sam/preprocess.js";
 
-export const DEMO_NOTICE = "demo model trained on synthetic phantoms — not MedicoSAM";
+export const DEMO_NOTICE = "demo model trained on synthetic images — not MedicoSAM";
 
 export function sha256(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
@@ -24,8 +24,9 @@ export function demoManifest(folder: string): ModelManifest {
     name: "demo",
     notice: DEMO_NOTICE,
     source:
-      "trained from scratch on synthetic CT/MR phantoms (kernel/phantom) by models/demo/train.py on the slices written by " +
-      "models/demo/training-set.ts; recipe, seed, time and scores in models/demo/TRAINING.md and training.json",
+      "trained from scratch on synthetic CT/MR phantoms (kernel/phantom) and synthetic shape scenes (models/demo/shapes) by " +
+      "models/demo/train.py on the slices written by models/demo/training-set.ts and shapes-set.ts; recipe, seed, time and " +
+      "scores in models/demo/TRAINING.md and training.json",
     encoder: { file: "encoder.onnx", sha256: sha256(join(folder, "encoder.onnx")) },
     decoder: { file: "decoder.onnx", sha256: sha256(join(folder, "decoder.onnx")), numMasks: 4 },
     preprocessing: {
