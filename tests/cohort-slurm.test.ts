@@ -19,6 +19,7 @@ import { cohortStatus } from "../kernel/cohort/status.js";
 import { canRun } from "./helpers/require.js";
 import { writePhantomCohort, type CohortFixture } from "../kernel/cohort/phantom-cohort.js";
 import { REPO } from "./jupyter/helpers/kernel-process.js";
+import { embeddingChunks, filesUnder } from "./helpers/files.js";
 
 const SLURM_CONF = process.env.MEDICOSAM_SLURM_CONF ?? join(REPO, "tests", "slurm", "slurm.conf");
 const env = { ...process.env, SLURM_CONF };
@@ -47,14 +48,8 @@ if (run) process.env.SLURM_CONF = SLURM_CONF;
 const PROTOCOL = { starts: ["box", "point"] as const, corrections: 1, sliceStep: 6, prompts3d: ["box"] as const };
 const quiet = () => {};
 
-function files(root: string): string[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
-
-const chunks = (store: string) => files(join(store, "embeddings")).filter((f) => f.endsWith(".f16"));
+const files = filesUnder;
+const chunks = embeddingChunks;
 
 function inQueue(jobId: string): boolean {
   return slurm("squeue", ["-h", "-r", "-j", jobId, "-o", "%i"]).out.trim() !== "";

@@ -19,6 +19,7 @@ import { cohortStatus } from "../kernel/cohort/status.js";
 import { run as cli } from "../kernel/cli/cohort.js";
 import { generatePhantomVolume, writePhantomNifti } from "../kernel/phantom/index.js";
 import { writePhantomCohort, type CohortFixture } from "../kernel/cohort/phantom-cohort.js";
+import { embeddingChunks, filesUnder } from "./helpers/files.js";
 
 let dir: string;
 let cohort: CohortFixture;
@@ -26,14 +27,8 @@ const DEPTH = 12;
 /** Small protocol settings: the cost of a run, not its meaning, is what these tests keep small. */
 const PROTOCOL = { starts: ["box", "point"] as const, corrections: 1, sliceStep: 6, prompts3d: ["box"] as const };
 
-function files(root: string): string[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name));
-}
-
-const chunks = (store: string) => files(join(store, "embeddings")).filter((f) => f.endsWith(".f16"));
+const files = filesUnder;
+const chunks = embeddingChunks;
 
 /** Both stores hold the same slices, byte for byte. */
 function sameChunks(store: string, reference: string): void {

@@ -12,11 +12,11 @@ import { decodeHalf, encodeHalf, fromHalfBits, toHalfBits } from "../kernel/cach
 import { formatProgress, VolumeEmbeddings, type Embedder, type PrecomputeProgress } from "../kernel/cache/volume-embeddings.js";
 import { SLICE_BYTES, VolumeEmbeddingStore } from "../kernel/cache/disk-store.js";
 import type { Image2D } from "../kernel/io/image.js";
-import { orientationCode, type Volume } from "../kernel/io/volume.js";
+import type { Volume } from "../kernel/io/volume.js";
 import type { IntensitySpec } from "../kernel/intensity/spec.js";
 import { EMBEDDING_LENGTH, type Embedding } from "../kernel/sam/embedding.js";
 import { loadModel, type SamModel } from "../kernel/sam/model.js";
-import { makePhantom } from "./helpers/phantom3d.js";
+import { makePhantom, phantomVolume } from "./helpers/phantom3d.js";
 import { canRun } from "./helpers/require.js";
 import { pythonHas, runPythonJson } from "./helpers/python.js";
 
@@ -145,17 +145,7 @@ class Recording implements Embedder {
 describe("VolumeEmbeddings with the engine and the analytic model", () => {
   let model: SamModel;
   const ph = makePhantom({ dims: [48, 40, 12] });
-  const volume: Volume = {
-    dims: ph.dims,
-    channels: 1,
-    data: ph.image,
-    spacing: ph.spacing,
-    affine: ph.affine,
-    affineSource: "sform",
-    orientation: orientationCode(ph.affine),
-    warnings: [],
-    source: { format: "dicom", path: "phantom", files: 1, transferSyntax: "", transferSyntaxName: "", bitsAllocated: 32, signed: true, scaling: null, datatype: "float32" },
-  };
+  const volume: Volume = phantomVolume(ph);
   /** Axial slices of this phantom differ in their first pixel row? Identify them by a checksum instead. */
   const sums = new Map<number, number>();
   const checksum = (img: Image2D) => Array.from(img.data).reduce((a, v, i) => a + v * ((i % 97) + 1), 0);

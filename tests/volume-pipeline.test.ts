@@ -10,12 +10,12 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VolumeEmbeddings, type Embedder } from "../kernel/cache/volume-embeddings.js";
 import type { Image2D, RgbImage8 } from "../kernel/io/image.js";
-import { orientationCode, type Volume } from "../kernel/io/volume.js";
+import type { Volume } from "../kernel/io/volume.js";
 import type { IntensitySpec } from "../kernel/intensity/spec.js";
 import type { Embedding } from "../kernel/sam/embedding.js";
 import { loadModel, type PreparedImage, type SamModel } from "../kernel/sam/model.js";
 import { preprocess, preprocessResized, resizeForEncoder } from "../kernel/sam/preprocess.js";
-import { makePhantom } from "./helpers/phantom3d.js";
+import { makePhantom, phantomVolume } from "./helpers/phantom3d.js";
 
 const dir = mkdtempSync(join(tmpdir(), "medicosam-pipeline-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,17 +85,7 @@ class Recorder implements Embedder {
 describe("pipelined precompute with the demo model", () => {
   let model: SamModel;
   const ph = makePhantom({ dims: [72, 56, 6] });
-  const volume: Volume = {
-    dims: ph.dims,
-    channels: 1,
-    data: ph.image,
-    spacing: ph.spacing,
-    affine: ph.affine,
-    affineSource: "sform",
-    orientation: orientationCode(ph.affine),
-    warnings: [],
-    source: { format: "dicom", path: "phantom", files: 1, transferSyntax: "", transferSyntaxName: "", bitsAllocated: 32, signed: true, scaling: null, datatype: "float32" },
-  };
+  const volume: Volume = phantomVolume(ph);
   beforeAll(async () => {
     model = await loadModel("models/demo");
   });

@@ -8,7 +8,7 @@
  * recognised as DICOM from their first bytes; the depth is the number of frames over those
  * files. A folder holding several series is not caught here (`openVolume` refuses it by name).
  */
-import { open, readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { listFiles, looksLikeDicom } from "./dicom-series.js";
 import { describeDicom, parseDicomBytes } from "./dicom-slice.js";
 import { fileSize, isGzipFile, readPrefix, resolveNiftiFiles } from "./nifti-files.js";
@@ -20,17 +20,6 @@ export interface VolumeHeader {
   readonly format: "nifti" | "analyze" | "dicom";
   /** Voxels along i, j, k, as `openVolume` will report them. */
   readonly dims: Vec3;
-}
-
-async function firstBytes(path: string, n: number): Promise<Uint8Array> {
-  const fh = await open(path, "r");
-  try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
 }
 
 async function niftiHeader(path: string): Promise<VolumeHeader> {
@@ -48,7 +37,7 @@ async function dicomHeader(path: string, isFolder: boolean): Promise<VolumeHeade
   let described: ReturnType<typeof describeDicom> | undefined;
   let depth = 0;
   for (const file of files) {
-    if (!looksLikeDicom(await firstBytes(file, 132))) continue;
+    if (!looksLikeDicom(await readPrefix(file, 132, false))) continue;
     if (!described) {
       described = describeDicom(parseDicomBytes(new Uint8Array(await readFile(file)), file), file);
       depth += described.frames.length;

@@ -5,7 +5,7 @@
  * Everything is analytic (no randomness unless a seed is given), so a test can state the
  * expected label of any voxel from the formula instead of from the code under test.
  */
-import type { Affine, Vec3 } from "../../kernel/io/volume.js";
+import { orientationCode, type Affine, type Vec3, type Volume } from "../../kernel/io/volume.js";
 
 export interface Ellipsoid {
   readonly label: number;
@@ -86,4 +86,19 @@ export function makePhantom(options: PhantomOptions = {}): Phantom {
     }
   }
   return { dims, spacing, affine, image, labels, objects };
+}
+
+/** The phantom as a loaded volume (what `openVolume` would return for it), for the embedding-store tests. */
+export function phantomVolume(ph: Phantom): Volume {
+  return {
+    dims: ph.dims,
+    channels: 1,
+    data: ph.image,
+    spacing: ph.spacing,
+    affine: ph.affine,
+    affineSource: "sform",
+    orientation: orientationCode(ph.affine),
+    warnings: [],
+    source: { format: "dicom", path: "phantom", files: 1, transferSyntax: "", transferSyntaxName: "", bitsAllocated: 32, signed: true, scaling: null, datatype: "float32" },
+  };
 }
