@@ -48,8 +48,6 @@ if (run) process.env.SLURM_CONF = SLURM_CONF;
 const PROTOCOL = { starts: ["box", "point"] as const, corrections: 1, sliceStep: 6, prompts3d: ["box"] as const };
 const quiet = () => {};
 
-const files = filesUnder;
-const chunks = embeddingChunks;
 
 function inQueue(jobId: string): boolean {
   return slurm("squeue", ["-h", "-r", "-j", jobId, "-o", "%i"]).out.trim() !== "";
@@ -112,8 +110,8 @@ describe.runIf(run)("cohorts on a one-node Slurm cluster", () => {
       const mine = readFileSync(join(out, "volumes", id, "result.json"));
       expect(mine.equals(readFileSync(join(reference.out, "volumes", id, "result.json"))), `${id}: result differs from --local`).toBe(true);
     }
-    const differ = chunks(store).filter((f) => !readFileSync(f).equals(readFileSync(join(reference.store, relative(store, f)))));
-    expect(chunks(store)).toHaveLength(4 * 12);
+    const differ = embeddingChunks(store).filter((f) => !readFileSync(f).equals(readFileSync(join(reference.store, relative(store, f)))));
+    expect(embeddingChunks(store)).toHaveLength(4 * 12);
     expect(differ).toEqual([]);
     // one log per task, naming its volume
     for (const [k, id] of cohort.ids.entries()) {
@@ -158,7 +156,7 @@ describe.runIf(run)("cohorts on a one-node Slurm cluster", () => {
     expect(cancelled.embed.detail).toMatch(/stopped by SIGTERM/);
     expect(cancelled.slices).toEqual({ stored: before.size, depth: 48 });
     expect(status.volumes.filter((v) => v.id !== caught.id).map((v) => v.embed.state)).toEqual(["done"]);
-    const partial = (root: string) => files(root).filter((f) => isTemporary(f) || f.endsWith("lease.json") || (f.endsWith(".f16") && statSync(f).size !== SLICE_BYTES));
+    const partial = (root: string) => filesUnder(root).filter((f) => isTemporary(f) || f.endsWith("lease.json") || (f.endsWith(".f16") && statSync(f).size !== SLICE_BYTES));
     expect(partial(store)).toEqual([]);
 
     const again = submitted(await submit());

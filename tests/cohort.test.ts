@@ -27,13 +27,11 @@ const DEPTH = 12;
 /** Small protocol settings: the cost of a run, not its meaning, is what these tests keep small. */
 const PROTOCOL = { starts: ["box", "point"] as const, corrections: 1, sliceStep: 6, prompts3d: ["box"] as const };
 
-const files = filesUnder;
-const chunks = embeddingChunks;
 
 /** Both stores hold the same slices, byte for byte. */
 function sameChunks(store: string, reference: string): void {
-  const mine = chunks(store);
-  expect(mine.map((f) => relative(store, f)).sort()).toEqual(chunks(reference).map((f) => relative(reference, f)).sort());
+  const mine = embeddingChunks(store);
+  expect(mine.map((f) => relative(store, f)).sort()).toEqual(embeddingChunks(reference).map((f) => relative(reference, f)).sort());
   const differ = mine.filter((f) => !readFileSync(f).equals(readFileSync(join(reference, relative(store, f)))));
   expect(differ).toEqual([]);
 }
@@ -185,7 +183,7 @@ describe("a cohort on this machine", () => {
     const r = local(await cohortEmbed(cohort.manifest, { model: "demo", store: reference, local: 1, log }));
     expect(r.ok).toBe(true);
     expect(r.complete).toBe(4);
-    expect(chunks(reference)).toHaveLength(4 * DEPTH);
+    expect(embeddingChunks(reference)).toHaveLength(4 * DEPTH);
     const again = await cohortEmbed(cohort.manifest, { model: "demo", store: reference, local: 2, log });
     expect(again.mode).toBe("nothing-to-do");
     const status = await cohortStatus(cohort.manifest, { store: reference });
@@ -196,7 +194,7 @@ describe("a cohort on this machine", () => {
   it("resumes: only the missing slices are computed, nothing else is rewritten", async () => {
     const store = join(dir, "store-resume");
     cpSync(reference, store, { recursive: true });
-    const before = new Map(chunks(store).map((f) => [f, statSync(f).mtimeMs]));
+    const before = new Map(embeddingChunks(store).map((f) => [f, statSync(f).mtimeMs]));
     // mr-02 as a killed task leaves it: two slices missing, no done record
     const done = JSON.parse(readFileSync(join(store, "volumes", "mr-02", "done.json"), "utf8")) as { key: string };
     const removed = [3, 10].map((z) => join(store, "embeddings", done.key, "slices", `${String(z).padStart(4, "0")}.f16`));
@@ -255,15 +253,15 @@ describe("a cohort on this machine", () => {
     expect(r!.ok).toBe(false);
     expect(r!.workers.filter((w) => w.signal === "SIGKILL")).toHaveLength(1);
     // Whatever has a final name is whole; at most temporary files were left.
-    for (const f of chunks(store)) expect(statSync(f).size, f).toBe(SLICE_BYTES);
-    for (const f of files(store).filter((f) => f.endsWith(".json") && !isTemporary(f))) expect(() => JSON.parse(readFileSync(f, "utf8")), f).not.toThrow();
+    for (const f of embeddingChunks(store)) expect(statSync(f).size, f).toBe(SLICE_BYTES);
+    for (const f of filesUnder(store).filter((f) => f.endsWith(".json") && !isTemporary(f))) expect(() => JSON.parse(readFileSync(f, "utf8")), f).not.toThrow();
 
     // The other worker may have taken the killed one's volume over already (its process is gone).
     const again = await cohortEmbed(cohort.manifest, { model: "demo", store, local: 2, log });
     if (again.mode === "local") expect(again.ok).toBe(true);
     else expect(again.mode).toBe("nothing-to-do");
-    expect(files(store).filter((f) => isTemporary(f))).toEqual([]);
-    expect(files(store).filter((f) => f.endsWith("lease.json"))).toEqual([]);
+    expect(filesUnder(store).filter((f) => isTemporary(f))).toEqual([]);
+    expect(filesUnder(store).filter((f) => f.endsWith("lease.json"))).toEqual([]);
     expect((await cohortStatus(cohort.manifest, { store })).counts()).toEqual({ done: 4, running: 0, failed: 0, missing: 0 });
     sameChunks(store, reference);
   }, 120_000);
@@ -272,7 +270,7 @@ describe("a cohort on this machine", () => {
     const store = join(dir, "store-interrupted");
     const controller = new AbortController();
     const watcher = setInterval(() => {
-      if (chunks(store).length >= 3) controller.abort();
+      if (embeddingChunks(store).length >= 3) controller.abort();
     }, 10);
     const err = await cohortEmbed(cohort.manifest, { model: "demo", store, local: 2, log: () => {}, signal: controller.signal }).catch((e: unknown) => e);
     clearInterval(watcher);
@@ -282,9 +280,9 @@ describe("a cohort on this machine", () => {
     expect(stopped.length).toBeGreaterThanOrEqual(1);
     for (const v of stopped) expect(v.embed.detail).toMatch(/^stopped by SIGTERM/);
     expect(status.counts().running).toBe(0);
-    expect(files(store).filter((f) => isTemporary(f) || f.endsWith("lease.json"))).toEqual([]);
-    for (const f of chunks(store)) expect(statSync(f).size, f).toBe(SLICE_BYTES);
-    const before = chunks(store).length;
+    expect(filesUnder(store).filter((f) => isTemporary(f) || f.endsWith("lease.json"))).toEqual([]);
+    for (const f of embeddingChunks(store)) expect(statSync(f).size, f).toBe(SLICE_BYTES);
+    const before = embeddingChunks(store).length;
     const { lines, log } = quiet();
     expect(local(await cohortEmbed(cohort.manifest, { model: "demo", store, local: 2, log })).ok).toBe(true);
     const computed = lines.map((l) => / embedded \((\d+) computed/.exec(l)?.[1]).filter((n) => n !== undefined).map(Number);

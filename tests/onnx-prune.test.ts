@@ -41,6 +41,7 @@ describe("pruneToOutputs", () => {
     expect(graph.output!.map((o) => o.name)).toEqual(["kept"]);
     expect(graph.node!.map((n) => n.opType)).not.toContain("Exp");
     expect(removedNodes).toBeGreaterThanOrEqual(3);
+    expect(pruneToOutputs(full, ["kept"]).removedOutputs).toEqual(["dropped"]);
     expect(deadEnds(full)).toEqual([]);
     const x = new ort.Tensor("float32", Float32Array.of(-3, -1, 0, 0.5, 2, 7), [2, 3]);
     const [a, b] = await Promise.all([full, bytes].map((m) => ort.InferenceSession.create(m)));

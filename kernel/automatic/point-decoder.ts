@@ -14,7 +14,6 @@
  * instead (decoder-pool.ts).
  */
 import { readFileSync } from "node:fs";
-import onnxProto from "onnx-proto";
 import * as ort from "onnxruntime-node";
 import type { Size2D } from "../io/image.js";
 import { pruneToOutputs } from "../onnx/prune.js";
@@ -23,7 +22,6 @@ import { samSessionOptions } from "../sam/session-options.js";
 import { EMBEDDING_LENGTH, type Embedding } from "../sam/embedding.js";
 import { encodePrompt } from "../sam/prompt-encoding.js";
 
-const { onnx } = onnxProto;
 const LOW_RES_LENGTH = LOW_RES_SIDE * LOW_RES_SIDE;
 
 /** What one decoder call gives the generator, for the tokens SAM's generator uses. */
@@ -44,9 +42,9 @@ export interface PointDecoding {
  * (kernel/onnx/prune.ts has the profile).
  */
 export function withoutMasksOutput(bytes: Uint8Array): Uint8Array {
-  const outputs = onnx.ModelProto.decode(bytes).graph?.output?.map((o) => o.name) ?? [];
-  if (!outputs.includes("masks")) throw new Error("the decoder has no 'masks' output to remove; is it a SAM decoder?");
-  return pruneToOutputs(bytes, ["iou_predictions", "low_res_masks"]).bytes;
+  const pruned = pruneToOutputs(bytes, ["iou_predictions", "low_res_masks"]);
+  if (!pruned.removedOutputs.includes("masks")) throw new Error("the decoder has no 'masks' output to remove; is it a SAM decoder?");
+  return pruned.bytes;
 }
 
 export class PointDecoder {

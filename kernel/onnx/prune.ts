@@ -31,6 +31,8 @@ export interface PruneResult {
   readonly bytes: Uint8Array;
   /** Nodes removed because no kept output depends on them. */
   readonly removedNodes: number;
+  /** The model's outputs that were not kept. */
+  readonly removedOutputs: readonly string[];
 }
 
 /**
@@ -59,5 +61,5 @@ export function pruneToOutputs(bytes: Uint8Array, keep: readonly string[]): Prun
   graph.node = kept;
   graph.initializer = (graph.initializer ?? []).filter((t) => needed.has(t.name ?? ""));
   graph.valueInfo = (graph.valueInfo ?? []).filter((v) => needed.has(v.name ?? ""));
-  return { bytes: onnx.ModelProto.encode(model).finish(), removedNodes: nodes.length - kept.length };
+  return { bytes: onnx.ModelProto.encode(model).finish(), removedNodes: nodes.length - kept.length, removedOutputs: outputs.filter((o) => !keep.includes(o)) };
 }
