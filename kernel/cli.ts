@@ -9,6 +9,7 @@ const subcommands: Record<string, { summary: string; load: () => Promise<{ run(a
   demo: { summary: "run the main job on the shipped sample and model", load: () => import("./cli/demo.js") },
   install: { summary: "install the Jupyter kernel \"MedicoSAM (TypeScript)\" and its widgets", load: () => import("./cli/install.js") },
   uninstall: { summary: "remove the Jupyter kernel and its widgets", load: () => import("./cli/uninstall.js") },
+  optimize: { summary: "rewrite a SAM ViT encoder's attention for onnxruntime's CPU: faster, ~3x less memory, same outputs", load: () => import("./cli/optimize.js") },
   quantize: { summary: "int8 encoder for a model folder (dynamic quantization; faster on CPUs with VNNI)", load: () => import("./cli/quantize.js") },
   info: { summary: "describe a NIfTI, Analyze or DICOM volume: dims, spacing, affine, orientation, values", load: () => import("./cli/info.js") },
   seg: { summary: "a label map as a DICOM SEG that references its DICOM series", load: () => import("./cli/seg.js") },

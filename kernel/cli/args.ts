@@ -63,12 +63,14 @@ export const modelOptions = {
   decoder: { type: "string" },
   precision: { type: "string" },
   device: { type: "string" },
+  unoptimized: { type: "boolean" },
 } as const;
 
 export const MODEL_USAGE =
   "  --model DIR            model folder (encoder.onnx, decoder.onnx, model.json), e.g. models/analytic\n" +
   "  --encoder F --decoder F  the two ONNX files instead of a folder\n" +
   "  --precision P          fp32 (default) or int8 (the encoder written by `medicosam quantize`)\n" +
+  "  --unoptimized          run encoder.onnx even where `medicosam optimize` wrote a faster equivalent\n" +
   `  --device D             where the encoder runs: cpu (default), webgpu, cuda, or auto (first GPU that\n` +
   `                         starts, else cpu); default $${DEVICE_ENV}`;
 
@@ -82,13 +84,13 @@ export function deviceOption(value: string | undefined): Device {
 }
 
 export async function openModel(
-  values: { model?: string; encoder?: string; decoder?: string; precision?: string; device?: string },
+  values: { model?: string; encoder?: string; decoder?: string; precision?: string; device?: string; unoptimized?: boolean },
   loadOptions: LoadOptions = {},
 ): Promise<SamModel> {
   const precision = values.precision ?? "fp32";
   if (precision !== "fp32" && precision !== "int8") throw new UsageError(`--precision must be fp32 or int8, not '${precision}'.`);
   const device = deviceOption(values.device);
-  const options: LoadOptions = { ...loadOptions, precision, device };
+  const options: LoadOptions = { ...loadOptions, precision, device, ...(values.unoptimized ? { optimized: false } : {}) };
   if (values.model && (values.encoder || values.decoder)) {
     throw new UsageError("give either --model DIR or --encoder and --decoder, not both.");
   }

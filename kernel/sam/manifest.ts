@@ -33,6 +33,17 @@ export interface ModelManifest {
     /** How it was made, e.g. "dynamic int8, per-column weight scales". */
     readonly method?: string;
   };
+  /**
+   * The rewritten float32 encoder of `medicosam optimize` (attention in chunks; same outputs
+   * within `maxAbsDiff`), run instead of `encoder` on the CPU unless `optimized: false`.
+   */
+  readonly encoderOptimized?: ModelFileEntry & {
+    /** sha256 of the encoder it was made from: a re-export makes it stale (and unused). */
+    readonly fromSha256?: string;
+    readonly method?: string;
+    /** Largest output difference measured against the original when it was written. */
+    readonly maxAbsDiff?: number;
+  };
   readonly preprocessing?: {
     /** Encoder input side; SAM-family models use 1024. */
     readonly imageSize?: number;

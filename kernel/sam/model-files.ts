@@ -21,6 +21,14 @@ export interface ResolvedModel {
   /** Folder of model.json, when the model came as a folder. */
   readonly folder?: string;
   readonly precision: Precision;
+  /**
+   * The encoder file runs `medicosam optimize`'s rewrite of the manifest's encoder. The
+   * manifest's `encoder` entry stays the original's: its checksum keys the embedding caches,
+   * which the rewrite does not invalidate (same outputs within 1e-4, checked when written).
+   */
+  readonly optimized?: boolean;
+  /** Why a recorded optimized encoder was not used (stale, missing), for the load's notices. */
+  readonly optimizedNotice?: string;
 }
 
 export class ModelFilesError extends Error {
@@ -66,7 +74,7 @@ function requireFile(path: string, what: string): void {
  */
 export async function resolveModel(
   source: ModelSource,
-  options: { verifyChecksums?: boolean; precision?: Precision } = {},
+  options: { verifyChecksums?: boolean; precision?: Precision; optimized?: boolean } = {},
 ): Promise<ResolvedModel> {
   const verify = options.verifyChecksums ?? true;
   const precision = options.precision ?? "fp32";
@@ -108,13 +116,14 @@ export async function resolveModel(
   }
   const declared = parseManifest(manifestPath);
   const manifest = precision === "int8" ? int8Manifest(declared, folder) : declared;
-  const encoderPath = resolve(folder, manifest.encoder.file);
+  const chosen = precision === "fp32" && options.optimized !== false ? optimizedEncoder(declared, folder) : {};
+  const encoderPath = chosen.path ?? resolve(folder, manifest.encoder.file);
   const decoderPath = resolve(folder, manifest.decoder.file);
   requireFile(encoderPath, `encoder (model.json encoder.file)`);
   requireFile(decoderPath, `decoder (model.json decoder.file)`);
   if (verify) {
     for (const [entry, path] of [
-      [manifest.encoder, encoderPath],
+      [chosen.path ? declared.encoderOptimized! : manifest.encoder, encoderPath],
       [manifest.decoder, decoderPath],
     ] as const) {
       if (!entry.sha256) continue;
@@ -127,7 +136,31 @@ export async function resolveModel(
       }
     }
   }
-  return { manifest, encoderPath, decoderPath, folder, precision };
+  return {
+    manifest,
+    encoderPath,
+    decoderPath,
+    folder,
+    precision,
+    ...(chosen.path ? { optimized: true } : {}),
+    ...(chosen.notice ? { optimizedNotice: chosen.notice } : {}),
+  };
+}
+
+/**
+ * The folder's optimized encoder when it is there and made from the current encoder; else a
+ * notice saying why the original runs (a stale rewrite is never run: it belongs to other weights).
+ */
+function optimizedEncoder(m: ModelManifest, folder: string): { path?: string; notice?: string } {
+  const o = m.encoderOptimized;
+  if (!o || typeof o.file !== "string") return {};
+  const redo = `run again: medicosam optimize ${folder}`;
+  if (o.fromSha256 && m.encoder.sha256 && o.fromSha256.toLowerCase() !== m.encoder.sha256.toLowerCase()) {
+    return { notice: `${o.file} was made from another encoder than model.json's (stale); running ${m.encoder.file} — ${redo}` };
+  }
+  const path = resolve(folder, o.file);
+  if (!existsSync(path)) return { notice: `${o.file} (model.json encoderOptimized) is missing; running ${m.encoder.file} — ${redo}` };
+  return { path };
 }
 
 /**
