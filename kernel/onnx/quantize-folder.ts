@@ -49,7 +49,9 @@ export function describeMethod(report: Pick<QuantizeReport, "granularity" | "red
  */
 export async function quantizeModelFolder(source: string, options: QuantizeOptions = {}): Promise<QuantizeFolderResult> {
   const t0 = performance.now();
-  const resolved = await resolveModel(source, { verifyChecksums: true });
+  // The exported graph, not the optimizer's: its constant folding turns MatMul + Add into Gemm, which
+  // quantize.ts does not quantize.
+  const resolved = await resolveModel(source, { verifyChecksums: true, optimized: false });
   if (!resolved.folder) throw new Error("quantize works on a model folder (with model.json).");
   const folder = resolved.folder;
   const manifestPath = join(folder, "model.json");
