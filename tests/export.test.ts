@@ -14,7 +14,7 @@
  * - Real exported models found in the user's model cache are checked against their reference/.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
@@ -287,4 +287,36 @@ describe("exported models in the user's cache", () => {
       await compareWithReference(join(cache, name), 0.98);
     }, 600_000);
   }
+});
+
+describe("the export's last step: medicosam optimize", () => {
+  const OPTIMIZE = `
+import json, sys
+sys.path.insert(0, "${EXPORT}")
+from pathlib import Path
+from medicosam_export.optimize import optimize_folder
+ok, message = optimize_folder(Path(sys.argv[1]))
+print(json.dumps({"ok": ok, "message": message}))`;
+
+  it("optimizes a SAM ViT encoder folder, and leaves a model without SAM attention exported as it was", () => {
+    if (!canRun(hasPython, "python3 not found")) return;
+    // A folder holding segment_anything's encoder as torch.onnx exports it (tiny, random weights).
+    const vit = join(tmp, "vit-folder");
+    mkdirSync(vit, { recursive: true });
+    copyFileSync("tests/fixtures/onnx/sam-vit-tiny-torch.onnx", join(vit, "encoder.onnx"));
+    copyFileSync("models/analytic/decoder.onnx", join(vit, "decoder.onnx"));
+    writeFileSync(join(vit, "model.json"), JSON.stringify({ name: "tiny-vit", source: "test", encoder: { file: "encoder.onnx" }, decoder: { file: "decoder.onnx" } }));
+    const done = runPythonJson<{ ok: boolean; message: string }>(OPTIMIZE, [vit]);
+    expect(done.message).toMatch(/checked: largest output difference/);
+    expect(done.ok).toBe(true);
+    expect(JSON.parse(readFileSync(join(vit, "model.json"), "utf8")).encoderOptimized.file).toBe("encoder.optimized.onnx");
+
+    const plain = join(tmp, "analytic-folder");
+    cpSync("models/analytic", plain, { recursive: true });
+    const before = readFileSync(join(plain, "model.json"), "utf8");
+    const skipped = runPythonJson<{ ok: boolean; message: string }>(OPTIMIZE, [plain]);
+    expect(skipped.ok).toBe(false);
+    expect(skipped.message).toMatch(/^not optimized \(the export itself is fine\): .*found no SAM-style attention/);
+    expect(readFileSync(join(plain, "model.json"), "utf8")).toBe(before);
+  }, 120_000);
 });

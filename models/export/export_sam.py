@@ -31,6 +31,7 @@ from medicosam_export import checkpoint as ckpt  # noqa: E402
 from medicosam_export import onnx_export  # noqa: E402
 from medicosam_export.checksums import ChecksumError, hash_file, verify  # noqa: E402
 from medicosam_export.download import fetch_checkpoint  # noqa: E402
+from medicosam_export.optimize import optimize_folder  # noqa: E402
 from medicosam_export.manifest import DEFAULT_PREPROCESSING, build_manifest, write_manifest  # noqa: E402
 from medicosam_export.registry import (  # noqa: E402
     checkpoints_dir, load_registry, lookup, micro_sam_cached_checkpoint, models_cache_dir)
@@ -100,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model-name", dest="model_name", help="name in model.json for a checkpoint not in the registry")
     p.add_argument("--force", action="store_true", help="overwrite an existing model folder")
     p.add_argument("--no-verify", action="store_true", help="skip the comparison with PyTorch (not recommended)")
+    p.add_argument("--no-optimize", action="store_true",
+                   help="do not run `medicosam optimize` on the result (needs node and the built package)")
     p.add_argument("--min-mask-iou", type=float, default=0.98,
                    help="fail the check when a chosen mask's IoU with PyTorch's is below this (default 0.98)")
     p.add_argument("--trust-checkpoint", action="store_true",
@@ -198,6 +201,10 @@ def main(argv=None) -> int:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if not args.no_optimize:
+        print("optimizing the encoder for onnxruntime (medicosam optimize)...")
+        _, message = optimize_folder(out)
+        print(message)
     print(f"\nwrote {out}")
     print(f"  encoder.onnx sha256 {manifest['encoder']['sha256']}")
     print(f"  decoder.onnx sha256 {manifest['decoder']['sha256']}")
