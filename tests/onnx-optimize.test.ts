@@ -16,6 +16,8 @@ import { EditableGraph } from "../kernel/onnx/optimize/editable-graph.js";
 import { NotAnEncoderError, optimizeEncoder } from "../kernel/onnx/optimize/optimize-encoder.js";
 import { EquivalenceError, optimizeTarget, OPTIMIZED_ENCODER_FILE } from "../kernel/onnx/optimize/optimize-folder.js";
 import { verifyEquivalence } from "../kernel/onnx/optimize/verify-equivalence.js";
+import { quantizeModel } from "../kernel/onnx/quantize.js";
+import { quantizeModelFolder } from "../kernel/onnx/quantize-folder.js";
 import { resolveModel } from "../kernel/sam/model-files.js";
 import { loadModel } from "../kernel/sam/model.js";
 import { readImage } from "../kernel/io/read-image.js";
@@ -246,6 +248,23 @@ describe("model folders", () => {
     for (let i = 0; i < embeddings[0]!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(embeddings[0]![i]! - embeddings[1]![i]!));
     expect(maxDiff).toBeLessThan(1e-4);
     expect(embeddings[0]!.some((x) => Math.abs(x) > 0.1)).toBe(true);
+  }, 120_000);
+});
+
+describe("int8 after optimize", () => {
+  it("quantizes the optimized graph: the same weights quantized, the attention still in chunks", async () => {
+    const { bytes: encoder } = buildVitBEncoder(6, { ...VIT_B, embedDim: 96, numHeads: 4, mlpDim: 192, depth: 3, globalAttnIndexes: [1] });
+    const dir = folderWith("int8-after-optimize", encoder);
+    await optimizeTarget(dir, { verify: false });
+    const fromOriginal = quantizeModel(encoder).report;
+    const { report, file } = await quantizeModelFolder(dir);
+    expect(report.quantized).toBe(fromOriginal.quantized);
+    expect(report.quantized).toBeGreaterThanOrEqual(12); // qkv, proj, 2 MLP per block
+    const int8 = readFileSync(file);
+    const softmaxes = EditableGraph.decode(int8).graph.node!.filter((n) => n.opType === "Softmax").length;
+    expect(softmaxes).toBeGreaterThan(3 * 2); // chunked: more than a few per block
+    const manifest = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
+    expect(manifest.encoderInt8.fromSha256).toBe(sha256(encoder)); // keyed on the export, as the rewrite is
   }, 120_000);
 });
 

@@ -43,15 +43,15 @@ export function describeMethod(report: Pick<QuantizeReport, "granularity" | "red
 }
 
 /**
- * Quantizes the folder's float32 encoder (a folder path or a registry name) and updates its
- * model.json. The float32 encoder's checksum is verified first: quantizing a corrupt file
- * would bake the corruption into the int8 one.
+ * Quantizes the folder's float32 encoder (a folder path or a registry name; the optimized one
+ * when `medicosam optimize` wrote it) and updates its model.json. The float32 encoder's checksum
+ * is verified first: quantizing a corrupt file would bake the corruption into the int8 one.
  */
 export async function quantizeModelFolder(source: string, options: QuantizeOptions = {}): Promise<QuantizeFolderResult> {
   const t0 = performance.now();
-  // The exported graph, not the optimizer's: its constant folding turns MatMul + Add into Gemm, which
-  // quantize.ts does not quantize.
-  const resolved = await resolveModel(source, { verifyChecksums: true, optimized: false });
+  // The float32 encoder loadModel would run: `medicosam optimize`'s rewrite when there is one (its
+  // chunked attention then keeps the int8 encoder's peak memory as low), else the export.
+  const resolved = await resolveModel(source, { verifyChecksums: true });
   if (!resolved.folder) throw new Error("quantize works on a model folder (with model.json).");
   const folder = resolved.folder;
   const manifestPath = join(folder, "model.json");

@@ -9,7 +9,10 @@
  * this kind). The encoder's input size is fixed, so all of it is constant; onnxruntime's
  * constant folding resolves it and writes the result with `optimizedModelFilePath`. The "basic"
  * level is the one onnxruntime documents as safe to save: it only uses standard ONNX ops and
- * does not depend on the execution provider or the CPU.
+ * does not depend on the execution provider or the CPU. One of its fusions is turned off:
+ * MatMulAddFusion would turn every linear layer into Reshape + Gemm + Reshape, a form that
+ * `medicosam quantize` (quantize.ts, which quantizes MatMul weights) does not touch; onnxruntime
+ * fuses them anyway when it loads the saved graph for running.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,6 +31,7 @@ export async function canonicalize(bytes: Uint8Array): Promise<Uint8Array> {
       // Only the saved graph matters: no run, no arena to keep.
       enableCpuMemArena: false,
       enableMemPattern: false,
+      extra: { optimization: { disable_specified_optimizers: "MatMulAddFusion" } },
     });
     await session.release();
     return readFileSync(output);
