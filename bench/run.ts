@@ -60,7 +60,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
                    auto), the decoder section the decoder, and both print their agreement with
                    the CPU (embedding difference, mask IoU/Dice, chosen token, predicted IoU)
   --model M        a model folder or registry name (e.g. medicosam, demo) instead of the
-                   random-weight ViT-B (whose masks mean nothing, so agreement is all it shows)`;
+                   random-weight ViT-B (whose masks mean nothing, so agreement is all it shows);
+                   the optimize section writes the folder's optimized encoder into it`;
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { only: [...SECTIONS], quick: false, json: join(packageRoot(), "bench", "results", "latest.json"), timeoutMin: 15, waitIdleMin: 0 };
@@ -281,7 +282,13 @@ async function main(argv: string[]): Promise<number> {
       try {
         results.push(
           external
-            ? await runChild("external", { quick: args.quick, external: external.section }, args.timeoutMin, meter)
+            ? await runChild(
+                "external",
+                // The bench model is the module's own choice unless --model names one.
+                { quick: args.quick, external: external.section, ...(args.runs ? { runs: args.runs } : {}), ...(args.model ? { modelDir } : {}) },
+                args.timeoutMin,
+                meter,
+              )
             : await runChild(section as ChildSection, base, args.timeoutMin, meter),
         );
       } catch (err) {
