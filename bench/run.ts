@@ -20,6 +20,7 @@ import { parseDevice, type Device } from "../kernel/sam/device.js";
 import { findModelFolder } from "../kernel/sam/registry.js";
 import { defaultBenchModelDir, ensureBenchModel } from "../models/bench/generate.js";
 import { ContentionMeter, waitForIdle } from "./contention.js";
+import { ensureOptimizedEncoder } from "./optimized-encoder.js";
 import { cpuMsWithReapedChildren } from "./memory.js";
 import { ENCODER_VARIANTS, OPTIONS_MATRIX } from "./options-matrix.js";
 import { EXTERNAL_BENCHES } from "./sections/external.js";
@@ -60,7 +61,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
                    auto), the decoder section the decoder, and both print their agreement with
                    the CPU (embedding difference, mask IoU/Dice, chosen token, predicted IoU)
   --model M        a model folder or registry name (e.g. medicosam, demo) instead of the
-                   random-weight ViT-B (whose masks mean nothing, so agreement is all it shows)`;
+                   random-weight ViT-B (whose masks mean nothing, so agreement is all it shows);
+                   the optimize section writes the folder's optimized encoder into it`;
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { only: [...SECTIONS], quick: false, json: join(packageRoot(), "bench", "results", "latest.json"), timeoutMin: 15, waitIdleMin: 0 };
@@ -238,6 +240,16 @@ async function main(argv: string[]): Promise<number> {
     const gen = ensureBenchModel(modelDir, { log });
     if (!gen.generated) log(`using the cached benchmark model in ${modelDir}`);
   }
+  if (!args.model && args.only.some((s) => s === "encoder" || s === "options")) {
+    // The engine runs the folder's optimized encoder on the CPU when there is one: make it now,
+    // so that these sections always measure what a user runs, not whatever an earlier
+    // `--only optimize` left behind.
+    try {
+      await ensureOptimizedEncoder(modelDir, log);
+    } catch (err) {
+      log(`no optimized encoder (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); the encoder sections run the original`);
+    }
+  }
   const variantDirs = new Map<string, string>();
   if (args.only.includes("variants")) {
     for (const v of ENCODER_VARIANTS) {
@@ -281,7 +293,13 @@ async function main(argv: string[]): Promise<number> {
       try {
         results.push(
           external
-            ? await runChild("external", { quick: args.quick, external: external.section }, args.timeoutMin, meter)
+            ? await runChild(
+                "external",
+                // The bench model is the module's own choice unless --model names one.
+                { quick: args.quick, external: external.section, ...(args.runs ? { runs: args.runs } : {}), ...(args.model ? { modelDir } : {}) },
+                args.timeoutMin,
+                meter,
+              )
             : await runChild(section as ChildSection, base, args.timeoutMin, meter),
         );
       } catch (err) {

@@ -4,6 +4,7 @@
  * an encoding. Also used, with other session options, for the options matrix: one child process
  * per variant, so that peaks and allocator state never leak from one variant into the next.
  */
+import { basename } from "node:path";
 import { loadModel } from "../../kernel/sam/model.js";
 import { defaultBenchModelDir } from "../../models/bench/generate.js";
 import { grayImage8, variant } from "../images.js";
@@ -114,7 +115,8 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
     const wallMedian = summarize(wall).median;
     const label = config.label ? ` [${config.label}]` : device !== "cpu" ? ` [encoder on ${devices.encoder}]` : "";
     const metrics: Metric[] = [
-      { name: `model load (both sessions, checksums)${label}`, unit: "s", value: loadS },
+      // Which encoder file: loadModel runs the folder's optimized one on the CPU when it has one.
+      { name: `model load (both sessions, checksums; ${basename(model.encoderPath)})${label}`, unit: "s", value: loadS },
       { name: `embed() per 512x512 image, wall${label}`, unit: "ms", summary: summarize(wall) },
       { name: `  of which encoder session.run${label}`, unit: "ms", summary: summarize(session) },
       { name: `  of which preprocess in the encoder process${label}`, unit: "ms", summary: summarize(workerPre) },
@@ -146,6 +148,7 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
         label: config.label,
         device,
         devices,
+        encoderPath: model.encoderPath,
         encoderSessionOptions: config.encoderSessionOptions,
         decoderSessionOptions: config.decoderSessionOptions,
         rssStartMB: rssStart / MiB,

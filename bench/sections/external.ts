@@ -4,6 +4,8 @@
  * and returns either a SectionResult-shaped record ({ metrics: [...] }) or a plain record of
  * figures. Plain numbers become rows, `{ median, ... }` objects become timing rows, anything
  * else goes to the JSON details only. A module that does not exist yet is reported as skipped.
+ * The function is called with `--quick`, `--runs N` and the folder of `--model` when given
+ * (ExternalBenchOptions); a module reads those it has a use for.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -28,7 +30,16 @@ export const EXTERNAL_BENCHES: readonly ExternalBench[] = [
   { section: "semantic", file: "semantic", fn: "benchSemantic" },
   { section: "cohort", file: "cohort", fn: "benchCohort" },
   { section: "precompute", file: "precompute", fn: "benchPrecompute" },
+  { section: "optimize", file: "optimize", fn: "benchOptimize" },
 ];
+
+/** What every external benchmark function is called with. */
+export interface ExternalBenchOptions {
+  readonly quick: boolean;
+  readonly runs?: number;
+  /** A model folder (`--model`, resolved); absent: the module's own default model. */
+  readonly model?: string;
+}
 
 /** bench/<file>.js next to the compiled runner, or .ts when run from source with tsx. */
 export function externalModuleUrl(file: string): URL | undefined {
@@ -101,7 +112,12 @@ export async function run(config: SectionConfig): Promise<SectionResult> {
   if (typeof fn !== "function") {
     throw new Error(`${fileURLToPath(url)} does not export ${bench.fn}(); it should export async function ${bench.fn}(): Promise<Record<string, unknown>>`);
   }
-  const figures = (await (fn as (o: { quick: boolean }) => Promise<unknown>)({ quick: config.quick ?? false })) as Record<string, unknown>;
+  const options: ExternalBenchOptions = {
+    quick: config.quick ?? false,
+    ...(config.runs ? { runs: config.runs } : {}),
+    ...(config.modelDir ? { model: config.modelDir } : {}),
+  };
+  const figures = (await (fn as (o: ExternalBenchOptions) => Promise<unknown>)(options)) as Record<string, unknown>;
   if (typeof figures !== "object" || figures === null) throw new Error(`${bench.fn}() returned ${String(figures)}; expected a record of figures`);
   const metrics = Array.isArray(figures.metrics) ? fromMetricList(figures.metrics) : fromRecord(figures);
   const details = Array.isArray(figures.metrics) ? (figures.details as Record<string, unknown> | undefined) : figures;
