@@ -3,7 +3,7 @@
  * (bench/optimize.ts forks this file once per encoder and kind): a process's peak RSS (VmHWM)
  * only ever grows, so two encoders measured in one process would share one peak.
  *
- * - `raw`: an onnxruntime-node session of the encoder file with `samSessionOptions()`, run on
+ * - `raw`: an onnxruntime-node session of the encoder file with `encoderSessionOptions("fp32")`, run on
  *   the preprocessed phantom slice; the peak of this process.
  * - `engine`: `loadModel(folder, { optimized })` as a user runs it, embed() of the phantom
  *   slice twice; the peak of this (kernel) process plus that of the encoder process.
@@ -19,7 +19,7 @@ import type { ModelManifest } from "../kernel/sam/manifest.js";
 import { resolveModel } from "../kernel/sam/model-files.js";
 import { loadModel } from "../kernel/sam/model.js";
 import { preprocess } from "../kernel/sam/preprocess.js";
-import { samSessionOptions } from "../kernel/sam/session-options.js";
+import { encoderSessionOptions } from "../kernel/sam/session-options.js";
 import { MiB, peakRssBytes } from "./memory.js";
 
 /** The image every figure of the optimize section is taken on (shipped with the package). */
@@ -72,7 +72,7 @@ export function encoderInput(manifest: ModelManifest, image: Awaited<ReturnType<
 async function rawProbe(req: ProbeRequest): Promise<RawProbeResult> {
   const files = await resolveModel(req.folder, { verifyChecksums: false, optimized: req.optimized });
   const x = encoderInput(files.manifest, await readImage(PHANTOM_SLICE));
-  const session = await ort.InferenceSession.create(files.encoderPath, samSessionOptions());
+  const session = await ort.InferenceSession.create(files.encoderPath, encoderSessionOptions("fp32"));
   try {
     const feeds = { [session.inputNames[0]!]: x };
     const runMs: number[] = [];

@@ -6,7 +6,7 @@
  *
  * 1. The rewrite, made on first use and cached in the folder (bench/optimized-encoder.ts), and
  *    the largest output difference its equivalence check measured.
- * 2. Raw onnxruntime-node, both files in this process with `samSessionOptions()`: one warm-up
+ * 2. Raw onnxruntime-node, both files in this process with `encoderSessionOptions("fp32")`: one warm-up
  *    each, then the two alternating (ABBA...) so that a change in the machine's load hits both;
  *    wall and CPU time of session.run on the preprocessed phantom slice, and the ratio of the
  *    medians (target 0.85: the issue's "embedding <= 0.85x raw onnxruntime-node").
@@ -23,7 +23,7 @@ import { readImage } from "../kernel/io/read-image.js";
 import { NotAnEncoderError } from "../kernel/onnx/optimize/optimize-encoder.js";
 import { DEFAULT_TOLERANCE } from "../kernel/onnx/optimize/verify-equivalence.js";
 import type { ModelManifest } from "../kernel/sam/manifest.js";
-import { samSessionOptions } from "../kernel/sam/session-options.js";
+import { encoderSessionOptions } from "../kernel/sam/session-options.js";
 import { defaultBenchModelDir, ensureBenchModel } from "../models/bench/generate.js";
 import { ensureOptimizedEncoder, type OptimizedEncoder } from "./optimized-encoder.js";
 import { encoderInput, PHANTOM_SLICE, runProbe, type EngineProbeResult, type RawProbeResult } from "./optimize-probe.js";
@@ -61,8 +61,8 @@ interface RawTimings {
 async function rawTimings(enc: OptimizedEncoder, manifest: ModelManifest, runs: number): Promise<RawTimings> {
   const x = encoderInput(manifest, await readImage(PHANTOM_SLICE));
   const sessions = {
-    original: await ort.InferenceSession.create(enc.originalPath, samSessionOptions()),
-    optimized: await ort.InferenceSession.create(enc.optimizedPath, samSessionOptions()),
+    original: await ort.InferenceSession.create(enc.originalPath, encoderSessionOptions("fp32")),
+    optimized: await ort.InferenceSession.create(enc.optimizedPath, encoderSessionOptions("fp32")),
   };
   const wallMs: Record<Version, number[]> = { original: [], optimized: [] };
   const cpuMs: Record<Version, number[]> = { original: [], optimized: [] };

@@ -22,7 +22,7 @@ import type { Prompt } from "./prompt.js";
 import { encodePrompt, PromptError } from "./prompt-encoding.js";
 import type { MaskCandidate, SegmentResult } from "./segment-result.js";
 import { chooseToken, wantsMultimask, type MultimaskMode } from "./select.js";
-import { samSessionOptions } from "./session-options.js";
+import { encoderSessionOptions } from "./session-options.js";
 import { defaultDevice, type Device, type SessionDevice } from "./device.js";
 
 export { SAM_PIXEL_MEAN, SAM_PIXEL_STD } from "./preprocess.js";
@@ -124,7 +124,7 @@ export async function loadModel(source: ModelSource, options: LoadOptions = {}):
     precision: options.precision,
     optimized: options.optimized ?? device === "cpu",
   });
-  const encoder = new EncoderProcess(files.encoderPath, { ...samSessionOptions(), ...options.encoderSessionOptions }, device);
+  const encoder = new EncoderProcess(files.encoderPath, { ...encoderSessionOptions(files.precision), ...options.encoderSessionOptions }, device);
   // Both sessions load now, so a wrongly exported model fails here, not at the first click.
   // allSettled: a decoder that fails fast must not leave the encoder process loading behind us.
   const [dec, enc] = await Promise.allSettled([
