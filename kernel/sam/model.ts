@@ -41,8 +41,8 @@ export interface LoadOptions {
   /**
    * Run the folder's `medicosam optimize` rewrite of the float32 encoder (model.json
    * `encoderOptimized`) when there is one. Default: yes on the CPU, no on GPUs (where the
-   * rewrite was not measured). Same embeddings within 1e-4, ~7 % faster, and the ViT-B encoder
-   * process peaks at ~1.3 GB instead of ~3.8 GB (docs/performance.md).
+   * rewrite was not measured). Same embeddings within 1e-4, ~9 % faster, and the ViT-B encoder
+   * process peaks at ~1.26 GB instead of ~3.6 GB (docs/performance.md).
    */
   readonly optimized?: boolean;
   /** Check model.json's sha256 of both files (default true). */
