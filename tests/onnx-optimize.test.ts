@@ -142,6 +142,20 @@ describe("what the optimizer does not know", () => {
     expect((err as Error).message).toMatch(/Softmax.*softmax input is not a Reshape \(no decomposed relative-position terms\?\)/);
   });
 
+  it("says when an input size left symbolic at export hides the attention shapes", async () => {
+    // As torch.onnx writes attention under dynamic_axes: the reshape's shape is computed at run time.
+    const g = new GraphBuilder("dynamic-attention");
+    const x = g.input("image", "float32", [1, "tokens", 16]);
+    const logits = g.op("MatMul", [x, g.op("Transpose", [x], { perm: [0, 2, 1] })]);
+    const p = g.op("Softmax", [g.op("Reshape", [logits, g.op("Shape", [logits])])], { axis: -1 });
+    g.op("MatMul", [p, x], {}, "out");
+    g.output("out", "float32", [1, "tokens", 16]);
+    const err = await optimizeEncoder(g.toBytes()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotAnEncoderError);
+    expect((err as Error).message).toMatch(/the reshape before the softmax has no constant 3-D shape/);
+    expect((err as Error).message).toMatch(/symbolic dimensions \(image \[1, tokens, 16\]\).*export it with a fixed input size/);
+  });
+
   it("says when the bytes are not ONNX at all", async () => {
     const err = await optimizeEncoder(new TextEncoder().encode("this is not a model")).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotAnEncoderError);

@@ -57,6 +57,17 @@ export class NotAnEncoderError extends Error {
   override name = "NotAnEncoderError";
 }
 
+/** "image [1, 3, h, w]" for graph inputs with a dimension that is not a fixed number, else undefined. */
+function symbolicInputs(g: EditableGraph): string | undefined {
+  const named = (g.graph.input ?? []).flatMap((v) => {
+    const dims = v.type?.tensorType?.shape?.dim ?? [];
+    const fixed = (d: (typeof dims)[number]) => d.dimValue !== undefined && d.dimValue !== null && !d.dimParam;
+    if (dims.every(fixed)) return [];
+    return [`${v.name} [${dims.map((d) => (fixed(d) ? String(d.dimValue) : d.dimParam || "?")).join(", ")}]`];
+  });
+  return named.length ? named.join(", ") : undefined;
+}
+
 function countNodes(bytes: Uint8Array): number {
   return EditableGraph.decode(bytes).graph.node?.length ?? 0;
 }
@@ -107,8 +118,13 @@ export async function optimizeEncoder(input: Uint8Array, options: OptimizeOption
   }
   if (attention.length === 0) {
     const why = unrecognised.length ? unrecognised.map((u) => `${u.node}: ${u.reason}`).join("; ") : "the graph has no Softmax";
+    const symbolic = symbolicInputs(g);
     throw new NotAnEncoderError(
       `found no SAM-style attention (softmax of q k^T plus decomposed relative-position terms) to rewrite: ${why}. ` +
+        (symbolic
+          ? `The encoder's input has symbolic dimensions (${symbolic}), so its attention shapes are only known at run time: ` +
+            "export it with a fixed input size (models/export does: [1, 3, 1024, 1024]) and optimize that. "
+          : "") +
         "The optimizer knows the ViT image encoders of segment_anything (SAM, MedicoSAM, MedSAM) as torch.onnx exports them; " +
         "run this model as it is.",
     );
