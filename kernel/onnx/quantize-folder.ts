@@ -5,9 +5,9 @@
  * is re-exported. Only the encoder is quantized: it is >99% of the compute; the decoder runs in
  * tens of milliseconds and its few MatMuls are small.
  */
-import { createHash } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { sha256Hex, writeAtomic } from "./folder-writes.js";
 import type { ModelManifest } from "../sam/manifest.js";
 import { resolveModel } from "../sam/model-files.js";
 import { quantizeModel, type QuantizeOptions, type QuantizeReport } from "./quantize.js";
@@ -20,17 +20,6 @@ export interface QuantizeFolderResult {
   readonly sha256: string;
   readonly report: QuantizeReport;
   readonly seconds: number;
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-/** Temporary name + rename: a crash never leaves a half-written model or manifest behind. */
-function writeAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }
 
 export function describeMethod(report: Pick<QuantizeReport, "granularity" | "reduceRange" | "quantized" | "matmuls">): string {
@@ -56,7 +45,7 @@ export async function quantizeModelFolder(source: string, options: QuantizeOptio
   const folder = resolved.folder;
   const manifestPath = join(folder, "model.json");
   const input = readFileSync(resolved.encoderPath);
-  const fromSha256 = resolved.manifest.encoder.sha256 ?? sha256(input);
+  const fromSha256 = resolved.manifest.encoder.sha256 ?? sha256Hex(input);
   const { bytes, report } = quantizeModel(input, options);
   const file = INT8_ENCODER_FILE;
   const outPath = resolve(folder, file);
@@ -64,7 +53,7 @@ export async function quantizeModelFolder(source: string, options: QuantizeOptio
     throw new Error(`${outPath} is the float32 encoder itself; rename it in model.json before quantizing.`);
   }
   writeAtomic(outPath, bytes);
-  const digest = sha256(bytes);
+  const digest = sha256Hex(bytes);
   // Re-read model.json as written (resolveModel may have normalised it) and add one field.
   const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as ModelManifest;
   const updated: ModelManifest = {

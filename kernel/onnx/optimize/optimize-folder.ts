@@ -7,9 +7,9 @@
  * the reference, and other devices keep running it. A lone .onnx file gets a sibling
  * `<name>.optimized.onnx` (or `output`).
  */
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { sha256Hex, writeAtomic } from "../folder-writes.js";
 import type { ModelManifest } from "../../sam/manifest.js";
 import { resolveModel } from "../../sam/model-files.js";
 import { describeRewrites, optimizeEncoder, type OptimizeOptions, type OptimizeReport } from "./optimize-encoder.js";
@@ -42,17 +42,6 @@ export class EquivalenceError extends Error {
   override name = "EquivalenceError";
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-/** Temporary name + rename: a crash never leaves a half-written model or manifest behind. */
-function writeAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 export function describeOptimization(report: OptimizeReport): string {
   return `medicosam optimize: ${describeRewrites(report)}`;
 }
@@ -76,7 +65,7 @@ export async function optimizeTarget(target: string, options: OptimizeTargetOpti
     fromSha256 = resolved.manifest.encoder.sha256;
   }
   const input = readFileSync(inputPath);
-  fromSha256 ??= sha256(input);
+  fromSha256 ??= sha256Hex(input);
   const { bytes, report } = await optimizeEncoder(input, options);
   const outPath = folder
     ? resolve(folder, OPTIMIZED_ENCODER_FILE)
@@ -95,7 +84,7 @@ export async function optimizeTarget(target: string, options: OptimizeTargetOpti
     }
   }
   writeAtomic(outPath, bytes);
-  const digest = sha256(bytes);
+  const digest = sha256Hex(bytes);
   if (folder) {
     const manifestPath = join(folder, "model.json");
     const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as ModelManifest;
