@@ -205,7 +205,7 @@ describe("model folders", () => {
     const bad = Uint8Array.from(good);
     bad[bad.length - 10]! ^= 0xff;
     writeFileSync(join(dir, OPTIMIZED_ENCODER_FILE), bad);
-    await expect(resolveModel(dir)).rejects.toThrow(/encoder\.optimized\.onnx: sha256 .* does not match model\.json/);
+    await expect(resolveModel(dir)).rejects.toThrow(/encoder\.optimized\.onnx: sha256 .* does not match model\.json.*medicosam optimize .*--unoptimized/);
     writeFileSync(join(dir, OPTIMIZED_ENCODER_FILE), good);
 
     // Re-exported encoder: the rewrite belongs to the old weights and is not run.

@@ -129,9 +129,13 @@ export async function resolveModel(
       if (!entry.sha256) continue;
       const actual = await sha256File(path);
       if (actual !== entry.sha256.toLowerCase()) {
+        const fix =
+          chosen.path && path === encoderPath
+            ? `make it again with: medicosam optimize ${folder} (or load with { optimized: false } / --unoptimized).`
+            : "export the model again.";
         throw new ModelFilesError(
           `${path}: sha256 ${actual} does not match model.json (${entry.sha256}). The file is corrupt or was ` +
-            "re-exported without updating model.json; export the model again.",
+            `re-exported without updating model.json; ${fix}`,
         );
       }
     }
