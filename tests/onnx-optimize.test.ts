@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GraphBuilder } from "../kernel/onnx/graph.js";
+import { canonicalize } from "../kernel/onnx/optimize/canonicalize.js";
 import { EditableGraph } from "../kernel/onnx/optimize/editable-graph.js";
 import { NotAnEncoderError, optimizeEncoder } from "../kernel/onnx/optimize/optimize-encoder.js";
 import { EquivalenceError, optimizeTarget, OPTIMIZED_ENCODER_FILE } from "../kernel/onnx/optimize/optimize-folder.js";
@@ -126,6 +127,18 @@ describe("what the optimizer does not know", () => {
       expect(err).toBeInstanceOf(NotAnEncoderError);
       expect((err as Error).message).toMatch(/found no SAM-style attention/);
       expect((err as Error).message).toMatch(/run this model as it is/);
+    }
+  });
+
+  it("its first step, constant folding, leaves the demo and analytic encoders computing the same", async () => {
+    // What the optimizer does to any graph before it looks for attention: checked on the two
+    // shipped models, whose encoders are not ViTs (so nothing else applies to them).
+    for (const file of ["models/demo/encoder.onnx", "models/analytic/encoder.onnx"]) {
+      const original = readFileSync(file);
+      const folded = await canonicalize(original);
+      const eq = await verifyEquivalence(original, folded);
+      expect(eq.maxAbsDiff, file).toBeLessThanOrEqual(1e-5);
+      expect(Math.max(...eq.inputs.map((i) => i.maxAbsValue)), file).toBeGreaterThan(0.1);
     }
   });
 
