@@ -16,6 +16,20 @@ type Tensor = InstanceType<typeof onnx.TensorProto>;
 
 const INT64 = onnx.TensorProto.DataType.INT64;
 
+/**
+ * Names a node reads: its inputs and, for If / Loop / Scan, whatever the bodies read (names the
+ * bodies produce themselves included; callers keep only those produced outside).
+ */
+function namesRead(node: Node): string[] {
+  const names = (node.input ?? []).filter((i) => i !== "");
+  for (const attribute of node.attribute ?? []) {
+    for (const sub of [...(attribute.g ? [attribute.g] : []), ...(attribute.graphs ?? [])]) {
+      for (const inner of sub.node ?? []) names.push(...namesRead(inner as Node));
+    }
+  }
+  return names;
+}
+
 /** protobufjs gives int64 fields as numbers or Long objects, depending on what is installed. */
 function toNumber(v: unknown): number {
   return typeof v === "number" ? v : Number(String(v));
@@ -52,8 +66,7 @@ export class EditableGraph {
       this.producers.set(o, node);
       this.names.add(o);
     }
-    for (const i of node.input ?? []) {
-      if (i === "") continue;
+    for (const i of new Set(namesRead(node))) {
       const list = this.readers.get(i) ?? [];
       list.push(node);
       this.readers.set(i, list);
@@ -167,11 +180,13 @@ export class EditableGraph {
   commit(): void {
     const nodes = [...((this.graph.node ?? []) as Node[]).filter((n) => !this.removed.has(n)), ...this.added];
     const available = new Set<string>([...this.initializers.keys(), ...(this.graph.input ?? []).map((v) => v.name ?? "")]);
+    const producedHere = new Set(nodes.flatMap((n) => n.output ?? []));
     const waiting = new Map<Node, number>();
     const waitersOf = new Map<string, Node[]>();
     const ready: Node[] = [];
     for (const node of nodes) {
-      const missing = new Set((node.input ?? []).filter((i) => i !== "" && !available.has(i)));
+      // A subgraph's reads of this graph's values are dependencies too (names it makes itself are not).
+      const missing = new Set(namesRead(node).filter((i) => producedHere.has(i) && !available.has(i)));
       waiting.set(node, missing.size);
       for (const m of missing) (waitersOf.get(m) ?? waitersOf.set(m, []).get(m)!).push(node);
       if (missing.size === 0) ready.push(node);
@@ -200,7 +215,7 @@ export class EditableGraph {
     }
     this.graph.node = order;
     const read = new Set<string>();
-    for (const n of order) for (const i of n.input ?? []) read.add(i);
+    for (const n of order) for (const i of namesRead(n)) read.add(i);
     for (const o of this.graph.output ?? []) read.add(o.name ?? "");
     this.graph.initializer = ((this.graph.initializer ?? []) as Tensor[]).filter((t) => read.has(t.name ?? ""));
     // Shapes recorded for values that no longer exist would only mislead.
