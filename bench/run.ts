@@ -7,7 +7,7 @@
  * what ran before it. Prints a table (medians after warm-up, p95 where useful) and writes
  * bench/results/latest.json.
  *
- *   node dist/bench/run.js [--only preprocess,encoder,decoder,options,variants,volume,...] [--quick] [--runs N]
+ *   node dist/bench/run.js [--only preprocess,encoder,decoder,options,volume,...] [--quick] [--runs N]
  *                          [--json FILE] [--timeout MINUTES] [--wait-idle MINUTES] [--device D] [--model DIR]
  */
 import { fork } from "node:child_process";
@@ -22,15 +22,15 @@ import { defaultBenchModelDir, ensureBenchModel } from "../models/bench/generate
 import { ContentionMeter, waitForIdle } from "./contention.js";
 import { ensureOptimizedEncoder } from "./optimized-encoder.js";
 import { cpuMsWithReapedChildren } from "./memory.js";
-import { ENCODER_VARIANTS, OPTIONS_MATRIX } from "./options-matrix.js";
+import { OPTIONS_MATRIX } from "./options-matrix.js";
 import { EXTERNAL_BENCHES } from "./sections/external.js";
 import { renderTable, verdict } from "./table.js";
 import { headline, type Metric, type SectionConfig, type SectionResult } from "./types.js";
 
 /** Our sections, then the benchmark modules of other parts of the package (sections/external.ts). */
-const SECTIONS = ["preprocess", "encoder", "decoder", "options", "variants", ...EXTERNAL_BENCHES.map((b) => b.section)];
+const SECTIONS = ["preprocess", "encoder", "decoder", "options", ...EXTERNAL_BENCHES.map((b) => b.section)];
 type SectionName = string;
-/** Sections a child process can run (options and variants are the encoder section, repeated). */
+/** Sections a child process can run (options is the encoder section, repeated). */
 const CHILD_SECTIONS = ["preprocess", "encoder", "decoder", "external"] as const;
 type ChildSection = (typeof CHILD_SECTIONS)[number];
 
@@ -250,14 +250,6 @@ async function main(argv: string[]): Promise<number> {
       log(`no optimized encoder (${err instanceof Error ? err.message.split("\n")[0] : String(err)}); the encoder sections run the original`);
     }
   }
-  const variantDirs = new Map<string, string>();
-  if (args.only.includes("variants")) {
-    for (const v of ENCODER_VARIANTS) {
-      const dir = defaultBenchModelDir(v.variant);
-      ensureBenchModel(dir, { log, variant: v.variant });
-      variantDirs.set(v.label, dir);
-    }
-  }
   const base: SectionConfig = { quick: args.quick, ...(args.runs ? { runs: args.runs } : {}), modelDir, ...(args.device ? { device: args.device } : {}) };
   const results: SectionResult[] = [];
   /** 1-minute load average at the end of each section: how far to trust its wall times. */
@@ -271,11 +263,8 @@ async function main(argv: string[]): Promise<number> {
     if (args.waitIdleMin > 0) await waitForIdle(Math.max(0, idleDeadline - performance.now()) / 60_000, CONTENTION_WARN, log);
     const t0 = performance.now();
     const meter = new ContentionMeter();
-    if (section === "options" || section === "variants") {
-      const configs: SectionConfig[] =
-        section === "options"
-          ? OPTIONS_MATRIX.map((v) => ({ ...base, label: v.label, encoderSessionOptions: v.options, decoderSessionOptions: v.options }))
-          : ENCODER_VARIANTS.map((v) => ({ ...base, label: v.label, modelDir: variantDirs.get(v.label)! }));
+    if (section === "options") {
+      const configs: SectionConfig[] = OPTIONS_MATRIX.map((v) => ({ ...base, label: v.label, encoderSessionOptions: v.options, decoderSessionOptions: v.options }));
       const variants: { label: string; result?: SectionResult; error?: string }[] = [];
       for (const config of configs) {
         const label = config.label!;

@@ -1,7 +1,7 @@
 /**
  * Writes the random-weight ViT-B benchmark model folder (encoder.onnx, decoder.onnx, model.json)
  * into bench/.models/vit-b-random/, or reuses it when it is already there and was made by this
- * generator version. Run directly: `npx tsx models/bench/generate.ts [--force] [--attn-slices=N] [folder]`.
+ * generator version. Run directly: `npx tsx models/bench/generate.ts [--force] [folder]`.
  *
  * The files are ~380 MB, so they are generated on demand and git-ignored, never committed.
  */
@@ -19,21 +19,12 @@ export const GENERATOR_VERSION = 2;
 const ENCODER_SEED = 1;
 const DECODER_SEED = 2;
 
-/** Variants of the encoder graph (same weights, same outputs); the default is SAM as exported. */
-export interface BenchModelVariant {
-  /** See VitBConfig.globalAttnSlices. */
-  readonly globalAttnSlices?: number;
+export function defaultBenchModelDir(): string {
+  return join(packageRoot(), "bench", ".models", "vit-b-random");
 }
 
-export function defaultBenchModelDir(variant: BenchModelVariant = {}): string {
-  const slices = variant.globalAttnSlices ?? 1;
-  return join(packageRoot(), "bench", ".models", slices > 1 ? `vit-b-random-attn${slices}` : "vit-b-random");
-}
-
-function sourceLine(variant: BenchModelVariant): string {
-  const slices = variant.globalAttnSlices ?? 1;
-  const graph = slices > 1 ? `, global attention computed in ${slices} slices (not SAM's exported graph)` : "";
-  return `random weights, SAM ViT-B architecture${graph}; models/bench generator v${GENERATOR_VERSION}, seeds ${ENCODER_SEED}/${DECODER_SEED}`;
+function sourceLine(): string {
+  return `random weights, SAM ViT-B architecture; models/bench generator v${GENERATOR_VERSION}, seeds ${ENCODER_SEED}/${DECODER_SEED}`;
 }
 
 export interface GenerateReport {
@@ -58,13 +49,12 @@ function sha256(data: Uint8Array): string {
 /** Returns the folder, generating it first when missing, stale (other generator version) or forced. */
 export function ensureBenchModel(
   dir = defaultBenchModelDir(),
-  opts: { force?: boolean; log?: (line: string) => void; variant?: BenchModelVariant } = {},
+  opts: { force?: boolean; log?: (line: string) => void } = {},
 ): GenerateReport {
-  const variant = opts.variant ?? {};
   const manifestPath = join(dir, "model.json");
   if (!opts.force && existsSync(manifestPath)) {
     const m = JSON.parse(readFileSync(manifestPath, "utf8")) as ModelManifest;
-    if (m.source === sourceLine(variant) && existsSync(join(dir, m.encoder.file)) && existsSync(join(dir, m.decoder.file))) {
+    if (m.source === sourceLine() && existsSync(join(dir, m.encoder.file)) && existsSync(join(dir, m.decoder.file))) {
       return { dir, generated: false };
     }
   }
@@ -73,7 +63,7 @@ export function ensureBenchModel(
   mkdirSync(dir, { recursive: true });
 
   log(`building the ViT-B encoder (random weights) in ${dir} ...`);
-  const enc = buildVitBEncoder(ENCODER_SEED, { ...VIT_B, ...variant });
+  const enc = buildVitBEncoder(ENCODER_SEED, VIT_B);
   const encHash = sha256(enc.bytes);
   writeAtomic(join(dir, "encoder.onnx"), enc.bytes);
   log(`  encoder: ${enc.params.toLocaleString("en-US")} parameters (SAM ViT-B image encoder: ${VIT_B_ENCODER_PARAMS.toLocaleString("en-US")}), ${(enc.bytes.length / 1e6).toFixed(1)} MB`);
@@ -83,9 +73,9 @@ export function ensureBenchModel(
   log(`  decoder: ${dec.params.toLocaleString("en-US")} parameters (SAM prompt encoder + mask decoder: ${SAM_DECODER_PARAMS.toLocaleString("en-US")}), ${(dec.bytes.length / 1e6).toFixed(1)} MB`);
 
   const manifest: ModelManifest = {
-    name: (variant.globalAttnSlices ?? 1) > 1 ? `vit-b-random-attn${variant.globalAttnSlices}` : "vit-b-random",
+    name: "vit-b-random",
     notice: "random-weight ViT-B for benchmarks: its masks mean nothing",
-    source: sourceLine(variant),
+    source: sourceLine(),
     encoder: { file: "encoder.onnx", sha256: encHash },
     decoder: { file: "decoder.onnx", sha256: sha256(dec.bytes), numMasks: 4 },
     preprocessing: {
@@ -106,9 +96,7 @@ const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]
 if (invokedDirectly) {
   const args = process.argv.slice(2);
   const force = args.includes("--force");
-  const slicesArg = args.find((a) => a.startsWith("--attn-slices="));
-  const variant: BenchModelVariant = slicesArg ? { globalAttnSlices: Number(slicesArg.split("=")[1]) } : {};
   const dir = args.find((a) => !a.startsWith("--"));
-  const report = ensureBenchModel(dir === undefined ? defaultBenchModelDir(variant) : resolve(dir), { force, variant, log: (l) => console.log(l) });
+  const report = ensureBenchModel(dir === undefined ? defaultBenchModelDir() : resolve(dir), { force, log: (l) => console.log(l) });
   if (!report.generated) console.log(`${report.dir} is up to date (use --force to rebuild)`);
 }

@@ -21,13 +21,6 @@ export interface VitBConfig {
   readonly windowSize: number;
   readonly globalAttnIndexes: readonly number[];
   readonly outChans: number;
-  /**
-   * Not part of SAM: compute the global blocks' attention in this many sequential slices of the
-   * (batch x heads) axis. Same arithmetic and weights, but only one slice's [h, 4096, 4096]
-   * logits live at a time. 1 (the default) is the graph torch.onnx exports; larger values are
-   * an experiment for the memory target (see bench/sections/variants.ts).
-   */
-  readonly globalAttnSlices?: number;
 }
 
 /** SAM ViT-B (build_sam_vit_b): the configuration MedicoSAM uses. */
@@ -100,16 +93,7 @@ function attention(net: Net, x: string, batch: number, size: number, cfg: VitBCo
     return g.op("MatMul", [attn, v]); // [n, tokens, hd]
   };
 
-  const slices = batch === 1 ? (cfg.globalAttnSlices ?? 1) : 1;
-  let out: string;
-  if (slices <= 1) {
-    out = core(q, k, v, bh);
-  } else {
-    if (bh % slices !== 0) throw new Error(`globalAttnSlices ${slices} must divide batch x heads = ${bh}`);
-    const split = (x: string) => g.node("Split", [x, g.constInt64(new Array<number>(slices).fill(bh / slices))], { axis: 0 }, { outputs: slices });
-    const [qs, ks, vs] = [split(q), split(k), split(v)];
-    out = g.op("Concat", qs.map((_, i) => core(qs[i]!, ks[i]!, vs[i]!, bh / slices)), { axis: 0 });
-  }
+  const out = core(q, k, v, bh);
   const merged = net.reshape(net.transpose(net.reshape(out, [batch, heads, size, size, hd]), [0, 2, 3, 1, 4]), [batch, size, size, cfg.embedDim]);
   return net.linear(merged, cfg.embedDim, cfg.embedDim, `${name}.proj`);
 }
